@@ -1,0 +1,41 @@
+# Ponder: the two commands a new user needs are `make demo` and `make test`.
+# `deps` installs what the machine lacks (Debian packages, then Python packages for the
+# reference scripts and interoperability tests); every other target calls it first.
+
+SWIFT  ?= swift
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap pkg-config python3 python3-pip
+PY_PACKAGES  := numpy safetensors tokenizers
+PONDER := .build/release/ponder
+
+.PHONY: deps build test bench bench-peers clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@python3 -c "import numpy, safetensors, tokenizers" 2>/dev/null || \
+	  python3 -m pip install -q $(PY_PACKAGES) 2>&1 | grep -v "Running pip as the 'root' user" || true
+	@python3 -c "import numpy, safetensors, tokenizers" || { echo "error: Python packages $(PY_PACKAGES) are missing; install them with: python3 -m pip install $(PY_PACKAGES)"; exit 1; }
+
+build: deps
+	$(SWIFT) build -c release
+
+# Numeric tests need optimised code: the whole suite runs in release mode.
+test: deps
+	$(SWIFT) build -c release --build-tests
+	$(SWIFT) test -c release --skip-build
+
+bench: build
+	$(PONDER) bench
+
+# Side-by-side figures from PyTorch on the same configs (optional; never needed by the tests).
+bench-peers: build
+	@python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch==2.13.0
+	python3 bench/torch_peer.py
+	$(PONDER) bench
+
+clean:
+	rm -rf .build

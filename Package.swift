@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+// Ponder: a reinforcement-learning lab for reasoning language models.
+// Targets follow DESIGN.md §2; data flows down this list, nothing low imports anything high.
+import PackageDescription
+
+// Kernels and Model are hot loops over buffers they index themselves: drop bounds checks in release.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Ponder",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ponder", targets: ["ponder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "PonderCore"),
+        .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: optimized),
+        .target(name: "Tokenization", dependencies: ["PonderCore"]),
+        .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
+        .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
+        .executableTarget(
+            name: "ponder",
+            dependencies: [
+                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "PonderCore"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"]),
+        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
+    ]
+)

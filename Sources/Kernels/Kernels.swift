@@ -1,0 +1,1 @@
+// Kernels: paired forward/backward functions over contiguous Float buffers.

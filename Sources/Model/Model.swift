@@ -1,0 +1,1 @@
+// Model: the Llama-style transformer.

@@ -1,0 +1,1 @@
+// Tokenization: byte-level BPE and the chat format (DESIGN.md §4).

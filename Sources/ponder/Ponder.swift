@@ -1,0 +1,11 @@
+// ponder: the command-line tool. One file per subcommand; this one only lists them.
+import ArgumentParser
+
+@main
+struct Ponder: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ponder",
+        abstract: "A reinforcement-learning lab for reasoning language models.",
+        subcommands: [BenchCommand.self]
+    )
+}

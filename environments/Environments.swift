@@ -1,0 +1,1 @@
+// Environments: seeded task generators with verifiers (DESIGN.md §5).

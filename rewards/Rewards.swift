@@ -1,0 +1,1 @@
+// Rewards: reward functions over (task, completion) (DESIGN.md §6).
