@@ -25,8 +25,7 @@ build: deps
 
 # Numeric tests need optimised code: the whole suite runs in release mode.
 test: deps
-	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release --skip-build
+	$(SWIFT) test -c release
 
 bench: build
 	$(PONDER) bench

@@ -4,7 +4,12 @@
 import PackageDescription
 
 // Kernels and Model are hot loops over buffers they index themselves: drop bounds checks in release.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// They are also written in the Swift 5 language mode: their parallel loops hand raw buffer
+// pointers to worker threads, which strict concurrency checking cannot express.
+let optimized: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .swiftLanguageMode(.v5),
+]
 
 let package = Package(
     name: "Ponder",

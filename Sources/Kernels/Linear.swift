@@ -1,0 +1,39 @@
+// Linear layer y = x W^T + b, with W stored [out, in] as PyTorch and Hugging Face store it.
+
+/// out [N, OC], inp [N, IC], weight [OC, IC], bias [OC] or nil
+public func linearForward(
+    _ out: UnsafeMutablePointer<Float>,
+    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    _ N: Int, _ IC: Int, _ OC: Int
+) {
+    sgemm(transA: false, transB: true, m: N, n: OC, k: IC,
+          a: inp, lda: IC, b: weight, ldb: IC, beta: 0, c: out, ldc: OC)
+    if let bias {
+        for n in 0..<N {
+            let y = out + n * OC
+            for o in 0..<OC { y[o] += bias[o] }
+        }
+    }
+}
+
+/// dinp += dout W;  dweight += dout^T inp;  dbias += sum_n dout.
+///   dinp [N, IC] or nil, dweight [OC, IC], dbias [OC] or nil, dout [N, OC], inp [N, IC], weight [OC, IC]
+public func linearBackward(
+    _ dinp: UnsafeMutablePointer<Float>?, _ dweight: UnsafeMutablePointer<Float>,
+    _ dbias: UnsafeMutablePointer<Float>?,
+    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    _ N: Int, _ IC: Int, _ OC: Int
+) {
+    if let dinp {
+        sgemm(transA: false, transB: false, m: N, n: IC, k: OC,
+              a: dout, lda: OC, b: weight, ldb: IC, beta: 1, c: dinp, ldc: IC)
+    }
+    sgemm(transA: true, transB: false, m: OC, n: IC, k: N,
+          a: dout, lda: OC, b: inp, ldb: IC, beta: 1, c: dweight, ldc: IC)
+    if let dbias {
+        for n in 0..<N {
+            let d = dout + n * OC
+            for o in 0..<OC { dbias[o] += d[o] }
+        }
+    }
+}
