@@ -1,1 +1,0 @@
-// Model: the Llama-style transformer.

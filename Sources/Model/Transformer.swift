@@ -1,0 +1,278 @@
+// Transformer: a Llama-style decoder (Touvron et al., 2023) with explicit forward and backward.
+//
+//   x0 = embed(tokens)
+//   per layer: mid = x + o_proj(attention(rope(qkv_proj(rmsnorm(x)))))
+//              x'  = mid + down_proj(swiglu(gate_up_proj(rmsnorm(mid))))
+//   hidden = rmsnorm(x_L);  logits = hidden lm_head^T
+//
+// Forward is one straight run of kernel calls; backward is the same run reversed (llm.c's
+// shape). This is not an autograd: the heads API below says which gradients can be fed back.
+//
+// Heads API (what trainers call), after `forward`:
+//   - `logProbs(targets:)`: per-token log p(target) and entropy of the next-token
+//     distribution; feed back `backward(dlogp:dentropy:)` (every RL loss is of this form);
+//   - `crossEntropy(targets:weights:)` + `backwardCrossEntropy()`: the supervised loss;
+//   - `hidden`: the final hidden state [N, C]; feed back `backward(dhidden:)` (scalar heads
+//     such as a value or reward head live outside the model and train on this).
+// Gradients accumulate into `grads` until `zeroGrad()`.
+
+import Kernels
+import PonderCore
+
+public final class Transformer {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let params: FloatBuffer
+    public let grads: FloatBuffer
+
+    let ropeCos: FloatBuffer  // [maxSeqLen, D/2]
+    let ropeSin: FloatBuffer
+    var acts: Activations?
+
+    public init(config: ModelConfig) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        params = FloatBuffer(count: layout.count)
+        grads = FloatBuffer(count: layout.count)
+        let half = config.headDim / 2
+        ropeCos = FloatBuffer(count: config.maxSeqLen * half)
+        ropeSin = FloatBuffer(count: config.maxSeqLen * half)
+        ropeTables(ropeCos.pointer, ropeSin.pointer, config.maxSeqLen, config.headDim, theta: config.ropeTheta)
+    }
+
+    /// A model initialised as GPT-2 and Llama training recipes do: normal(0, 0.02) matrices and
+    /// embeddings, residual output projections (o_proj, down_proj) scaled by 1/sqrt(2 L),
+    /// norms at 1, biases at 0. The same seed gives the same weights.
+    public convenience init(config: ModelConfig, seed: UInt64) throws {
+        try self.init(config: config)
+        var rng = RNG(seed: seed)
+        let residualScale = 1 / Double(2 * config.nLayers).squareRoot()
+        for t in layout.tensors {
+            let p = params.pointer + t.offset
+            switch t.kind {
+            case .norm: p.update(repeating: 1, count: t.count)
+            case .bias: p.update(repeating: 0, count: t.count)
+            case .embedding, .matrix:
+                let isResidualOut = t.name.hasSuffix("o_proj.weight") || t.name.hasSuffix("down_proj.weight")
+                let std = 0.02 * (isResidualOut ? residualScale : 1)
+                for i in 0..<t.count { p[i] = Float(rng.nextGaussian() * std) }
+            }
+        }
+    }
+
+    public var parameterCount: Int { layout.count }
+
+    public func zeroGrad() { grads.zero() }
+
+    /// Activation memory for the current batch shape, in bytes.
+    public var activationBytes: Int { acts?.bytes ?? 0 }
+
+    func activations(B: Int, T: Int) -> Activations {
+        if let a = acts, a.B == B, a.T == T { return a }
+        let a = Activations(config, B: B, T: T)
+        acts = a
+        return a
+    }
+
+    // MARK: Forward
+
+    /// Runs the model over a [B, T] batch of token ids (row-major), computing the final hidden
+    /// state and, unless `computeLogits` is false, the logits [N, V].
+    public func forward(tokens: [Int32], B: Int, T: Int, computeLogits: Bool = true) {
+        precondition(tokens.count == B * T, "forward: \(tokens.count) tokens for a [\(B), \(T)] batch")
+        precondition(T <= config.maxSeqLen, "forward: T = \(T) exceeds max_position_embeddings \(config.maxSeqLen)")
+        let a = activations(B: B, T: T)
+        tokens.withUnsafeBufferPointer { a.tokens.update(from: $0.baseAddress!, count: B * T) }
+        for t in tokens { precondition(t >= 0 && Int(t) < config.vocabSize, "forward: token id \(t) outside vocabulary of \(config.vocabSize)") }
+        forwardPass(a, computeLogits: computeLogits)
+    }
+
+    func forwardPass(_ a: Activations, computeLogits: Bool) {
+        let c = config
+        let (N, C, V, F) = (a.N, c.dModel, c.vocabSize, c.ffnHidden)
+        let HD = c.nHeads * c.headDim
+        let shape = AttentionShape(B: a.B, T: a.T, H: c.nHeads, K: c.nKVHeads, D: c.headDim)
+        let W = shape.qkvWidth
+        let p = params.pointer
+
+        embeddingForward(a.residual.pointer, a.tokens, p + layout.embed, N, C)
+        for l in 0..<c.nLayers {
+            let o = layout.layers[l]
+            let x = a.residual.pointer + l * N * C
+            let ln1 = a.ln1.pointer + l * N * C, rstd1 = a.rstd1.pointer + l * N
+            let qkv = a.qkv.pointer + l * N * W
+            let probs = a.probs.pointer + l * a.B * c.nHeads * a.T * a.T
+            let atty = a.atty.pointer + l * N * HD
+            let mid = a.mid.pointer + l * N * C
+            let ln2 = a.ln2.pointer + l * N * C, rstd2 = a.rstd2.pointer + l * N
+            let gateUp = a.gateUp.pointer + l * N * 2 * F
+            let swi = a.swi.pointer + l * N * F
+            let out = a.residual.pointer + (l + 1) * N * C
+
+            rmsNormForward(ln1, rstd1, x, p + o.inputNorm, N, C, eps: c.normEps)
+            linearForward(qkv, ln1, p + o.qkv, o.qkvBias >= 0 ? p + o.qkvBias : nil, N, C, W)
+            ropeForward(qkv, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
+            ropeForward(qkv + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
+            attentionForward(atty, probs, qkv, shape)
+            linearForward(mid, atty, p + o.o, nil, N, HD, C)
+            add(mid, x, N * C)
+            rmsNormForward(ln2, rstd2, mid, p + o.postNorm, N, C, eps: c.normEps)
+            linearForward(gateUp, ln2, p + o.gateUp, nil, N, C, 2 * F)
+            swigluForward(swi, gateUp, N, F)
+            linearForward(out, swi, p + o.down, nil, N, F, C)
+            add(out, mid, N * C)
+        }
+        rmsNormForward(a.lnf.pointer, a.rstdf.pointer, a.residual.pointer + c.nLayers * N * C,
+                       p + layout.finalNorm, N, C, eps: c.normEps)
+        if computeLogits {
+            linearForward(a.logits.pointer, a.lnf.pointer, p + layout.lmHead, nil, N, C, V)
+        }
+    }
+
+    // MARK: Heads
+
+    /// The final hidden state after the last norm, [N, C], valid until the next forward.
+    public var hidden: UnsafeBufferPointer<Float> {
+        let a = acts!
+        return UnsafeBufferPointer(start: a.lnf.pointer, count: a.N * config.dModel)
+    }
+
+    /// The logits of the last forward, [N, V] (overwritten by a backward through them).
+    public var logits: UnsafeBufferPointer<Float> {
+        let a = acts!
+        return UnsafeBufferPointer(start: a.logits.pointer, count: a.N * config.vocabSize)
+    }
+
+    /// Per-token log-probabilities of `targets` ([N], negative = ignored, logp 0) and entropies
+    /// of the next-token distributions, both [N], valid until the next forward.
+    public func logProbs(targets: [Int32]) -> (logp: UnsafeBufferPointer<Float>, entropy: UnsafeBufferPointer<Float>) {
+        let a = acts!
+        precondition(targets.count == a.N, "logProbs: \(targets.count) targets for \(a.N) positions")
+        targets.withUnsafeBufferPointer { a.targets.update(from: $0.baseAddress!, count: a.N) }
+        logProbsForward(a.logp.pointer, a.entropy.pointer, a.lse.pointer, a.logits.pointer, a.targets, a.N, config.vocabSize)
+        return (UnsafeBufferPointer(start: a.logp.pointer, count: a.N),
+                UnsafeBufferPointer(start: a.entropy.pointer, count: a.N))
+    }
+
+    /// Mean cross-entropy over positions with target >= 0, weighted by `weights` (the loss mask).
+    public func crossEntropy(targets: [Int32], weights: [Float]) -> Float {
+        _ = logProbs(targets: targets)
+        let a = acts!
+        var total: Float = 0, wsum: Float = 0
+        for n in 0..<a.N where targets[n] >= 0 {
+            total -= weights[n] * a.logp[n]
+            wsum += weights[n]
+        }
+        lossWeights = weights
+        return wsum > 0 ? total / wsum : 0
+    }
+    private var lossWeights: [Float] = []
+
+    /// Backward of the mean returned by `crossEntropy`, scaled by `scale` (e.g. 1 / micro-batches).
+    public func backwardCrossEntropy(scale: Float = 1) {
+        let a = acts!
+        var wsum: Float = 0
+        for n in 0..<a.N where a.targets[n] >= 0 { wsum += lossWeights[n] }
+        let k = wsum > 0 ? scale / wsum : 0
+        for n in 0..<a.N { a.dlogp[n] = a.targets[n] >= 0 ? -lossWeights[n] * k : 0 }
+        backwardFromLogProbs(a, dlogp: a.dlogp.pointer, dentropy: nil, dhidden: nil)
+    }
+
+    /// Feeds back d(objective)/d(logp) and, optionally, d/d(entropy) per token (after
+    /// `logProbs`), plus optionally a gradient on the hidden state; accumulates into `grads`.
+    public func backward(dlogp: [Float], dentropy: [Float]? = nil, dhidden: [Float]? = nil) {
+        let a = acts!
+        precondition(dlogp.count == a.N)
+        dlogp.withUnsafeBufferPointer { dl in
+            if let dentropy {
+                dentropy.withUnsafeBufferPointer { de in
+                    withOptional(dhidden) { backwardFromLogProbs(a, dlogp: dl.baseAddress!, dentropy: de.baseAddress!, dhidden: $0) }
+                }
+            } else {
+                withOptional(dhidden) { backwardFromLogProbs(a, dlogp: dl.baseAddress!, dentropy: nil, dhidden: $0) }
+            }
+        }
+    }
+
+    /// Feeds back a gradient on the final hidden state only ([N, C]): for scalar heads.
+    public func backward(dhidden: [Float]) {
+        let a = acts!
+        precondition(dhidden.count == a.N * config.dModel)
+        a.dln.zero()
+        dhidden.withUnsafeBufferPointer { a.dln.pointer.update(from: $0.baseAddress!, count: $0.count) }
+        backwardFromHidden(a)
+    }
+
+    func backwardFromLogProbs(_ a: Activations, dlogp: UnsafePointer<Float>, dentropy: UnsafePointer<Float>?, dhidden: UnsafePointer<Float>?) {
+        let (N, C, V) = (a.N, config.dModel, config.vocabSize)
+        // dlogits overwrite the logits in place.
+        logProbsBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, a.targets, dlogp, dentropy,
+                         dentropy == nil ? nil : a.entropy.pointer, N, V)
+        if let dhidden { a.dln.pointer.update(from: dhidden, count: N * C) } else { a.dln.zero() }
+        linearBackward(a.dln.pointer, grads.pointer + layout.lmHead, nil, a.logits.pointer, a.lnf.pointer,
+                       params.pointer + layout.lmHead, N, C, V)
+        backwardFromHidden(a)
+    }
+
+    // MARK: Backward
+
+    /// Backward from d(hidden) held in `a.dln`, through the final norm and every layer.
+    func backwardFromHidden(_ a: Activations) {
+        let c = config
+        let (N, C, F) = (a.N, c.dModel, c.ffnHidden)
+        let HD = c.nHeads * c.headDim
+        let shape = AttentionShape(B: a.B, T: a.T, H: c.nHeads, K: c.nKVHeads, D: c.headDim)
+        let W = shape.qkvWidth
+        let p = params.pointer, g = grads.pointer
+        let dres = a.dres.pointer, dln = a.dln.pointer
+
+        a.dres.zero()
+        rmsNormBackward(dres, g + layout.finalNorm, dln, a.residual.pointer + c.nLayers * N * C,
+                        p + layout.finalNorm, a.rstdf.pointer, N, C)
+        for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
+            let o = layout.layers[l]
+            let x = a.residual.pointer + l * N * C
+            let ln1 = a.ln1.pointer + l * N * C, rstd1 = a.rstd1.pointer + l * N
+            let qkv = a.qkv.pointer + l * N * W
+            let probs = a.probs.pointer + l * a.B * c.nHeads * a.T * a.T
+            let atty = a.atty.pointer + l * N * HD
+            let mid = a.mid.pointer + l * N * C
+            let ln2 = a.ln2.pointer + l * N * C, rstd2 = a.rstd2.pointer + l * N
+            let gateUp = a.gateUp.pointer + l * N * 2 * F
+            let swi = a.swi.pointer + l * N * F
+
+            // dres holds d(out); the MLP branch adds into d(mid) = dres.
+            a.dswi.zero()
+            linearBackward(a.dswi.pointer, g + o.down, nil, dres, swi, p + o.down, N, F, C)
+            a.dgateUp.zero()
+            swigluBackward(a.dgateUp.pointer, a.dswi.pointer, gateUp, N, F)
+            a.dln.zero()
+            linearBackward(dln, g + o.gateUp, nil, a.dgateUp.pointer, ln2, p + o.gateUp, N, C, 2 * F)
+            rmsNormBackward(dres, g + o.postNorm, dln, mid, p + o.postNorm, rstd2, N, C)
+            // dres holds d(mid); the attention branch adds into d(x) = dres.
+            a.datty.zero()
+            linearBackward(a.datty.pointer, g + o.o, nil, dres, atty, p + o.o, N, HD, C)
+            a.dqkv.zero()
+            attentionBackward(a.dqkv.pointer, a.dprobs.pointer, a.datty.pointer, probs, qkv, shape)
+            ropeBackward(a.dqkv.pointer, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
+            ropeBackward(a.dqkv.pointer + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
+            a.dln.zero()
+            linearBackward(dln, g + o.qkv, o.qkvBias >= 0 ? g + o.qkvBias : nil, a.dqkv.pointer, ln1, p + o.qkv, N, C, W)
+            rmsNormBackward(dres, g + o.inputNorm, dln, x, p + o.inputNorm, rstd1, N, C)
+        }
+        embeddingBackward(g + layout.embed, dres, a.tokens, N, C)
+    }
+}
+
+/// y += x over n elements.
+@inline(__always)
+func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] += x[i] }
+}
+
+@inline(__always)
+func withOptional<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
