@@ -3,13 +3,15 @@
 // Targets follow DESIGN.md §2; data flows down this list, nothing low imports anything high.
 import PackageDescription
 
-// Kernels and Model are hot loops over buffers they index themselves: drop bounds checks in release.
-// They are also written in the Swift 5 language mode: their parallel loops hand raw buffer
+// Kernels are hot loops over buffers they index themselves: they drop overflow and
+// precondition checks in release. Model keeps them (its preconditions guard the API).
+// Both are written in the Swift 5 language mode: their parallel loops hand raw buffer
 // pointers to worker threads, which strict concurrency checking cannot express.
-let optimized: [SwiftSetting] = [
+let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
     .swiftLanguageMode(.v5),
 ]
+let modelSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "Ponder",
@@ -26,9 +28,9 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
         .target(name: "PonderCore"),
-        .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: optimized),
+        .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: modelSettings),
         .target(name: "Tokenization", dependencies: ["PonderCore"]),
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
