@@ -72,8 +72,7 @@ public func attentionBackward(
         for row in start..<end {
             let t = row % T
             let p = probs + row * T, d = scratch + row * T
-            var dot: Float = 0
-            for j in 0...t { dot += p[j] * d[j] }
+            let dot = rowDot(p, d, t + 1)
             for j in 0...t { d[j] = p[j] * (d[j] - dot) }
             for j in (t + 1)..<T { d[j] = 0 }
         }
@@ -97,16 +96,9 @@ public func causalSoftmaxRows(_ scores: UnsafeMutablePointer<Float>, rows: Int, 
         for row in start..<end {
             let t = row % T
             let x = scores + row * T
-            var mx = -Float.infinity
-            for j in 0...t { mx = max(mx, x[j]) }
-            var sum: Float = 0
-            for j in 0...t {
-                let e = fastExp(x[j] - mx)
-                x[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for j in 0...t { x[j] *= inv }
+            let mx = rowMax(x, t + 1)
+            let sum = expShifted(x, x, t + 1, shift: mx)
+            rowScale(x, t + 1, 1 / sum)
             for j in (t + 1)..<T { x[j] = 0 }
         }
     }
@@ -115,7 +107,8 @@ public func causalSoftmaxRows(_ scores: UnsafeMutablePointer<Float>, rows: Int, 
 /// One decoding step against a KV cache: each of the R rows attends over the first
 /// `lengths[r]` positions of its cache slot (the current token's k and v already written).
 ///   y [R, H*D], q [R, stride] (H heads of width D at the start of each row),
-///   kCache, vCache [slots, S, K, D], slots [R], lengths [R], scratch [R, H, S]
+///   kCache, vCache [slots, K, S, D] (each head's positions contiguous), slots [R], lengths [R],
+///   scratch [R, H, S]
 public func attentionDecode(
     _ y: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, qStride: Int,
     _ kCache: UnsafePointer<Float>, _ vCache: UnsafePointer<Float>,
@@ -129,29 +122,17 @@ public func attentionDecode(
         for item in start..<end {
             let r = item / H, h = item % H
             let len = Int(lengths[r])
-            let base = Int(slots[r]) * S * K * D + (h / group) * D
+            let base = (Int(slots[r]) * K + h / group) * S * D
             let qh = q + r * qStride + h * D
             let sc = scratch + item * S
-            var mx = -Float.infinity
-            for j in 0..<len {
-                let kj = kCache + base + j * K * D
-                var dot: Float = 0
-                for d in 0..<D { dot += qh[d] * kj[d] }
-                sc[j] = dot * scale
-                mx = max(mx, sc[j])
-            }
-            var sum: Float = 0
-            for j in 0..<len {
-                let e = fastExp(sc[j] - mx)
-                sc[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
+            for j in 0..<len { sc[j] = rowDot(qh, kCache + base + j * D, D) * scale }
+            let mx = rowMax(sc, len)
+            let inv = 1 / expShifted(sc, sc, len, shift: mx)
             let yh = y + r * H * D + h * D
             for d in 0..<D { yh[d] = 0 }
             for j in 0..<len {
                 let w = sc[j] * inv
-                let vj = vCache + base + j * K * D
+                let vj = vCache + base + j * D
                 for d in 0..<D { yh[d] += w * vj[d] }
             }
         }

@@ -19,14 +19,8 @@ public func logProbsForward(
     parallelFor(N, grain: 8) { start, end in
         for n in start..<end {
             let z = logits + n * V
-            var mx = -Float.infinity
-            for j in 0..<V { mx = max(mx, z[j]) }
-            var sum: Float = 0, weighted: Float = 0
-            for j in 0..<V {
-                let e = fastExp(z[j] - mx)
-                sum += e
-                weighted += e * z[j]
-            }
+            let mx = rowMax(z, V)
+            let (sum, weighted) = expStats(z, V, shift: mx)
             let l = mx + log(sum)
             lse[n] = l
             let t = Int(targets[n])
@@ -54,7 +48,8 @@ public func logProbsBackward(
             let gl: Float = t >= 0 ? dlogp[n] : 0
             let ge: Float = dentropy?[n] ?? 0
             if ge == 0 {
-                for j in 0..<V { dz[j] = -gl * fastExp(z[j] - l) }
+                _ = expShifted(dz, z, V, shift: l)
+                rowScale(dz, V, -gl)
             } else {
                 let h = entropy![n]
                 for j in 0..<V {

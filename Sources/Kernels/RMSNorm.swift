@@ -9,8 +9,7 @@ public func rmsNormForward(
     parallelFor(N, grain: 256) { start, end in
         for n in start..<end {
             let x = inp + n * C
-            var ss: Float = 0
-            for c in 0..<C { ss += x[c] * x[c] }
+            let ss = rowDot(x, x, C)
             let r = 1 / (ss / Float(C) + eps).squareRoot()
             rstd[n] = r
             let y = out + n * C
@@ -38,9 +37,7 @@ public func rmsNormBackward(
             for n in (N * chunk / chunks)..<(N * (chunk + 1) / chunks) {
                 let x = inp + n * C, dy = dout + n * C, dx = dinp + n * C
                 let r = rstd[n]
-                var dot: Float = 0
-                for c in 0..<C { dot += dy[c] * weight[c] * x[c] }
-                let k = dot * r * r / Float(C)
+                let k = rowDot3(dy, weight, x, C) * r * r / Float(C)
                 for c in 0..<C {
                     dw[c] += dy[c] * x[c] * r
                     dx[c] += r * (dy[c] * weight[c] - x[c] * k)

@@ -7,16 +7,8 @@ public func softmaxForward(
     parallelFor(N, grain: 16) { start, end in
         for n in start..<end {
             let z = logits + n * V, p = probs + n * V
-            var mx = -Float.infinity
-            for j in 0..<V { mx = max(mx, z[j]) }
-            var sum: Float = 0
-            for j in 0..<V {
-                let e = fastExp(z[j] - mx)
-                p[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for j in 0..<V { p[j] *= inv }
+            let sum = expShifted(p, z, V, shift: rowMax(z, V))
+            rowScale(p, V, 1 / sum)
         }
     }
 }
@@ -30,8 +22,7 @@ public func softmaxBackward(
     parallelFor(N, grain: 16) { start, end in
         for n in start..<end {
             let p = probs + n * V, dp = dprobs + n * V, dz = dlogits + n * V
-            var dot: Float = 0
-            for j in 0..<V { dot += p[j] * dp[j] }
+            let dot = rowDot(p, dp, V)
             for j in 0..<V { dz[j] += p[j] * (dp[j] - dot) }
         }
     }

@@ -44,7 +44,7 @@ public final class Engine {
     let config: ModelConfig
     let slots: Int
     let S: Int
-    let kCache: FloatBuffer  // [L, slots, S, K, D]
+    let kCache: FloatBuffer  // [L, slots, K, S, D]
     let vCache: FloatBuffer
     // Step scratch for up to `maxRows` rows.
     let maxRows: Int
@@ -105,9 +105,11 @@ public final class Engine {
             ropeForward(qkv.pointer, stride: W, heads: H, rowPositions, model.ropeCos.pointer, model.ropeSin.pointer, R, D)
             ropeForward(qkv.pointer + HD, stride: W, heads: K, rowPositions, model.ropeCos.pointer, model.ropeSin.pointer, R, D)
             for r in 0..<R {
-                let at = (Int(rowSlots[r]) * S + Int(rowPositions[r])) * K * D
-                (kc + at).update(from: qkv.pointer + r * W + HD, count: K * D)
-                (vc + at).update(from: qkv.pointer + r * W + HD + K * D, count: K * D)
+                for kh in 0..<K {
+                    let at = ((Int(rowSlots[r]) * K + kh) * S + Int(rowPositions[r])) * D
+                    (kc + at).update(from: qkv.pointer + r * W + HD + kh * D, count: D)
+                    (vc + at).update(from: qkv.pointer + r * W + HD + K * D + kh * D, count: D)
+                }
             }
             attentionDecode(atty.pointer, qkv.pointer, qStride: W, kc, vc, rowSlots, rowLengths, scores.pointer,
                             R: R, H: H, K: K, D: D, S: S)
@@ -141,13 +143,14 @@ public final class Engine {
         return lastRow
     }
 
-    /// Copies positions 0..<count of `from`'s cache into `to`, for every layer.
+    /// Copies positions 0..<count of `from`'s cache into `to`, for every layer and head.
     func copySlot(from: Int, to: Int, count: Int) {
         let (K, D) = (config.nKVHeads, config.headDim)
         for l in 0..<config.nLayers {
-            let base = l * slots * S * K * D
-            for cache in [kCache, vCache] {
-                (cache.pointer + base + to * S * K * D).update(from: cache.pointer + base + from * S * K * D, count: count * K * D)
+            for kh in 0..<K {
+                let src = ((l * slots + from) * K + kh) * S * D, dst = ((l * slots + to) * K + kh) * S * D
+                (kCache.pointer + dst).update(from: kCache.pointer + src, count: count * D)
+                (vCache.pointer + dst).update(from: vCache.pointer + src, count: count * D)
             }
         }
     }

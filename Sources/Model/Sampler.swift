@@ -50,14 +50,7 @@ struct Sampler {
         var mx = -Float.infinity, arg = 0
         for j in 0..<V where logits[j] > mx { mx = logits[j]; arg = j }
         let invT = p.temperature > 0 ? 1 / p.temperature : 1
-        var sum: Float = 0
-        probs.withUnsafeMutableBufferPointer { pr in
-            for j in 0..<V {
-                let e = fastExp((logits[j] - mx) * invT)
-                pr[j] = e
-                sum += e
-            }
-        }
+        let sum = probs.withUnsafeMutableBufferPointer { expShifted($0.baseAddress!, logits, V, shift: mx, scale: invT) }
         let logZ = log(sum)
         if p.temperature <= 0 {
             return (Int32(arg), -logZ)  // the argmax has logit mx: log p = 0 - log Z

@@ -2,7 +2,7 @@
 import ArgumentParser
 
 @main
-struct Ponder: AsyncParsableCommand {
+struct Ponder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ponder",
         abstract: "A reinforcement-learning lab for reasoning language models.",
