@@ -23,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -36,10 +37,11 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["PonderCore"]),
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
+        .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards",
+                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,5 +51,6 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
     ]
 )
