@@ -1,1 +1,0 @@
-// Tokenization: byte-level BPE and the chat format (DESIGN.md §4).
