@@ -49,6 +49,13 @@ private func interopText() -> String {
     var parts = [Fixtures.variedText]
     for _ in 0..<40 { parts.append(Fixtures.randomText(&rng, length: 80)) }
     parts.append(SyntheticCorpus.documents(bytes: 5_000, seed: 1).joined(separator: "\n"))
+    // Adversarial mix: apostrophes before case variants, long s, odd whitespace and controls,
+    // combining marks, titlecase and modifier letters, zero-width and compatibility characters.
+    let tricky = ["'", "'", "s", "S", "t", "R", "e", "E", "v", "m", "l", "L", "d", "ſ", " ", " ", "\n", "\r",
+                  "\r\n", "\t", "1", "2", "a", "é", "中", "😀", ".", "!", "\u{A0}", "\u{3000}", "\u{85}",
+                  "\u{2028}", "-", "٣", "½", "\u{301}", "ǅ", "ʰ", "\u{B}", "\u{1C}", "\u{0}", "<", "|", "Ⅻ",
+                  "\u{200B}", "\u{FEFF}", "ﬆ", "\u{212A}"]
+    parts.append((0..<4000).map { _ in tricky[Int(rng.next() % UInt64(tricky.count))] }.joined())
     return parts.joined(separator: "\n")
 }
 
