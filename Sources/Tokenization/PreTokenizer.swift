@@ -7,10 +7,11 @@
 // leftmost-first alternation and greedy backtracking exactly, so Ponder and Python cut the same
 // pieces. Unknown patterns are refused by the tokenizer.json loader instead of approximated.
 //
-import Foundation
-
 // Classes, as Oniguruma defines them: \p{L} = general category L*, \p{N} = N*, \s = the Unicode
-// White_Space property; [\r\n] are the only "newline" characters.
+// White_Space property; [\r\n] are the only "newline" characters. The case-insensitive
+// contractions of Llama 3 also match U+017F (long s), which Unicode case-folds to "s".
+
+import Foundation
 
 enum PreTokenizerPattern: Sendable, Equatable {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`

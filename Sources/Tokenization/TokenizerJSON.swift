@@ -17,6 +17,19 @@
 import Foundation
 
 extension Tokenizer {
+    /// File name of the tokenizer in a checkpoint directory, beside model.safetensors and config.json.
+    public static let checkpointFileName = "tokenizer.json"
+
+    /// Writes `tokenizer.json` into a checkpoint directory (which must exist).
+    public func save(checkpointDirectory directory: URL) throws {
+        try save(tokenizerJSON: directory.appendingPathComponent(Self.checkpointFileName))
+    }
+
+    /// Loads `tokenizer.json` from a checkpoint directory.
+    public static func load(checkpointDirectory directory: URL) throws -> Tokenizer {
+        try load(tokenizerJSON: directory.appendingPathComponent(checkpointFileName))
+    }
+
     // MARK: Save
 
     /// Writes tokenizer.json atomically (a temporary file renamed over `url`).

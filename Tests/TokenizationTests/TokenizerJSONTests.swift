@@ -110,9 +110,9 @@ private func interopText() -> String {
     @Test func saveLoadRoundTripKeepsIdsAndSpecials() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("tokenizer.json")
-        try Fixtures.tokenizer.save(tokenizerJSON: url)
-        let loaded = try Tokenizer.load(tokenizerJSON: url)
+        try Fixtures.tokenizer.save(checkpointDirectory: dir)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.json").path))
+        let loaded = try Tokenizer.load(checkpointDirectory: dir)
         #expect(loaded.vocabSize == Fixtures.tokenizer.vocabSize)
         #expect(loaded.encode(Fixtures.variedText, allowSpecial: true) == Fixtures.tokenizer.encode(Fixtures.variedText, allowSpecial: true))
         for s in SpecialToken.allCases { #expect(loaded.id(of: s) == Fixtures.tokenizer.id(of: s)) }

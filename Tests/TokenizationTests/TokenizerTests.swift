@@ -113,4 +113,25 @@ import Testing
         #expect(d2.finish() == "\u{FFFD}")
         #expect(tok.decode([-1, 99_999]) == "\u{FFFD}\u{FFFD}")
     }
+
+    @Test func concurrentEncodesAgree() async {
+        let text = SyntheticCorpus.documents(bytes: 30_000, seed: 8)
+        let fresh = try! Tokenizer.load(tokenizerJSONData: tok.tokenizerJSONData())
+        let expected = text.map { tok.encode($0) }
+        let results = await withTaskGroup(of: [[Int32]].self) { group in
+            for _ in 0..<4 { group.addTask { text.map { fresh.encode($0) } } }
+            var all: [[[Int32]]] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        for r in results { #expect(r == expected) }
+    }
+
+    @Test func benchmarkReportsFigures() throws {
+        let b = try Tokenizer.benchmark(corpusBytes: 200_000, vocabSize: 600, runs: 3, seed: 1)
+        #expect(b.corpusBytes >= 200_000)
+        #expect(b.vocabSize == 600)
+        #expect(b.trainingSeconds > 0 && b.encodeMBPerSecond > 0)
+        #expect(b.tokensPerByte > 0 && b.tokensPerByte < 1)
+    }
 }
