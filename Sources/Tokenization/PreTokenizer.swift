@@ -13,7 +13,8 @@
 
 import Foundation
 
-enum PreTokenizerPattern: Sendable, Equatable {
+/// The split rules Ponder can run (each one a known tokenizer.json regex).
+public enum PreTokenizerPattern: Sendable, Equatable {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
     /// (GPT-2, and HF's ByteLevel pre-tokenizer with use_regex = true).
     case gpt2
@@ -27,10 +28,10 @@ enum PreTokenizerPattern: Sendable, Equatable {
     static let qwen2Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     /// Ponder's pattern: Qwen2's, so every digit is its own piece.
-    static let ponder = PreTokenizerPattern.llama3(maxDigits: 1)
+    public static let ponder = PreTokenizerPattern.llama3(maxDigits: 1)
 
     /// The regex this matcher implements, as written in tokenizer.json.
-    var regex: String {
+    public var regex: String {
         switch self {
         case .gpt2: return Self.gpt2Regex
         case .llama3(let d):
@@ -39,7 +40,7 @@ enum PreTokenizerPattern: Sendable, Equatable {
     }
 
     /// The matcher for a tokenizer.json regex, or nil when it is not one of the known patterns.
-    init?(regex: String) {
+    public init?(regex: String) {
         switch regex {
         case Self.gpt2Regex: self = .gpt2
         case Self.llama3Regex: self = .llama3(maxDigits: 3)
@@ -77,8 +78,11 @@ private func classify(_ scalar: Unicode.Scalar) -> CharClass {
     }
 }
 
-struct PreTokenizer: Sendable {
-    let pattern: PreTokenizerPattern
+/// Cuts text into pieces; BPE merges never cross a piece boundary.
+public struct PreTokenizer: Sendable {
+    public let pattern: PreTokenizerPattern
+
+    public init(pattern: PreTokenizerPattern) { self.pattern = pattern }
 
     /// Calls `body` with the byte range of each piece of `text`, in order; the pieces tile `text`.
     /// `text` must be valid UTF-8 (it comes from a Swift String).
@@ -101,8 +105,8 @@ struct PreTokenizer: Sendable {
         }
     }
 
-    /// The pieces as strings (for tests and debugging).
-    func pieces(_ text: String) -> [String] {
+    /// The pieces of `text`, in order (for tests and debugging).
+    public func pieces(_ text: String) -> [String] {
         var copy = text
         var out: [String] = []
         copy.withUTF8 { buf in

@@ -3,7 +3,7 @@
 import Foundation
 import PonderCore
 import Testing
-@testable import Tokenization
+import Tokenization
 
 @Suite struct ChatFormatTests {
     let tok = Fixtures.tokenizer
@@ -97,8 +97,9 @@ import Testing
     }
 
     @Test func foreignTokenizerWithoutChatTokensIsAClearError() throws {
-        let plain = Tokenizer(tokens: (0..<256).map { [UInt8($0)] }, byteToID: (0..<256).map { Int32($0) },
-                              merges: [], added: [], pattern: .ponder)
+        var json = try JSONSerialization.jsonObject(with: tok.tokenizerJSONData()) as! [String: Any]
+        json["added_tokens"] = []
+        let plain = try Tokenizer.load(tokenizerJSONData: JSONSerialization.data(withJSONObject: json))
         #expect(!plain.hasChatTokens)
         #expect(throws: ChatFormatError.missingSpecialToken("<|endoftext|>")) { try plain.render(Conversation(user: "hi")) }
     }

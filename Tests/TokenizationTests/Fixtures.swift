@@ -2,7 +2,7 @@
 
 import Foundation
 import PonderCore
-@testable import Tokenization
+import Tokenization
 
 enum Fixtures {
     /// Trained once per test process on 300 kB of the synthetic corpus.

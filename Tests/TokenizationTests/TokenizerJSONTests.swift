@@ -4,7 +4,7 @@
 import Foundation
 import PonderCore
 import Testing
-@testable import Tokenization
+import Tokenization
 
 /// Runs Tests/TokenizationTests/interop.py; returns its stdout, or records a failure.
 private func python(_ arguments: [String]) throws -> Data {

@@ -4,7 +4,7 @@
 import Foundation
 import PonderCore
 import Testing
-@testable import Tokenization
+import Tokenization
 
 @Suite struct TokenizerTests {
     let tok = Fixtures.tokenizer
@@ -68,10 +68,10 @@ import Testing
         let corpus = SyntheticCorpus.documents(bytes: 100_000, seed: 3)
         let a = try Tokenizer.train(corpus: corpus, vocabSize: 700)
         let b = try Tokenizer.train(corpus: corpus, vocabSize: 700)
-        #expect(a.merges == b.merges)
         #expect(try a.tokenizerJSONData() == b.tokenizerJSONData())
+        #expect(a.encode(Fixtures.variedText) == b.encode(Fixtures.variedText))
         let other = try Tokenizer.train(corpus: SyntheticCorpus.documents(bytes: 100_000, seed: 4), vocabSize: 700)
-        #expect(a.merges != other.merges)
+        #expect(try a.tokenizerJSONData() != other.tokenizerJSONData())
     }
 
     @Test func trainingCompressesAndStopsWhenPairsRunOut() throws {
