@@ -69,6 +69,8 @@ public struct Tokenizer: Sendable {
     let added: [AddedToken]
     /// For each byte, the indices into `added` of tokens starting with it, longest first.
     let addedByFirstByte: [[Int]]
+    /// Whether some added token is not special (and so is matched even without `allowSpecial`).
+    let hasOrdinaryAdded: Bool
     let preTokenizer: PreTokenizer
     let normalizer: Normalizer
     /// tokenizer.json `ignore_merges` (Llama 3): a piece that is itself a token is not merged.
@@ -105,6 +107,7 @@ public struct Tokenizer: Sendable {
         }
         for b in 0..<256 { byFirst[b].sort { added[$0].content.utf8.count > added[$1].content.utf8.count } }
         addedByFirstByte = byFirst
+        hasOrdinaryAdded = added.contains { !$0.special }
         preTokenizer = PreTokenizer(pattern: pattern)
         self.normalizer = normalizer
         self.ignoreMerges = ignoreMerges
@@ -174,7 +177,7 @@ public struct Tokenizer: Sendable {
 
     /// Appends the ids of UTF-8 `bytes` to `out`.
     func encode(bytes: UnsafeBufferPointer<UInt8>, allowSpecial: Bool, into out: inout [Int32]) {
-        let matchAdded = allowSpecial ? !added.isEmpty : added.contains { !$0.special }
+        let matchAdded = allowSpecial ? !added.isEmpty : hasOrdinaryAdded
         guard matchAdded else {
             encodeOrdinary(bytes, into: &out)
             return

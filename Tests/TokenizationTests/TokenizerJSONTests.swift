@@ -119,6 +119,30 @@ private func interopText() -> String {
         #expect(loaded.hasChatTokens)
     }
 
+    @Test func readsOlderAndRicherFileLayouts() throws {
+        // GPT-2-era merges as "a b" strings, a Llama 3 style post-processor (ignored: encode never
+        // adds BOS), a normalizer Sequence, empty subword affixes, and a non-special added token.
+        let tok = Fixtures.tokenizer
+        var json = try JSONSerialization.jsonObject(with: tok.tokenizerJSONData()) as! [String: Any]
+        var model = json["model"] as! [String: Any]
+        model["merges"] = (model["merges"] as! [[String]]).map { $0.joined(separator: " ") }
+        model["continuing_subword_prefix"] = ""
+        model["end_of_word_suffix"] = ""
+        json["model"] = model
+        json["post_processor"] = ["type": "TemplateProcessing", "single": [["SpecialToken": ["id": "<|endoftext|>", "type_id": 0]]]]
+        json["normalizer"] = ["type": "Sequence", "normalizers": [] as [Any]]
+        var added = json["added_tokens"] as! [[String: Any]]
+        added.append(["id": tok.vocabSize, "content": "<tool>", "special": false, "lstrip": false, "rstrip": false, "single_word": false, "normalized": false])
+        json["added_tokens"] = added
+        let loaded = try Tokenizer.load(tokenizerJSONData: JSONSerialization.data(withJSONObject: json))
+        let text = Fixtures.variedText
+        #expect(loaded.encode(text) == tok.encode(text))
+        #expect(loaded.vocabSize == tok.vocabSize + 1)
+        // A non-special added token is always atomic, as in `tokenizers`.
+        #expect(loaded.encode("a<tool>b") == tok.encode("a") + [Int32(tok.vocabSize)] + tok.encode("b"))
+        #expect(loaded.decode(loaded.encode("a<tool>b")) == "a<tool>b")
+    }
+
     @Test func corruptFilesAreClearErrors() throws {
         func error(_ json: String) -> TokenizerError? {
             do {
