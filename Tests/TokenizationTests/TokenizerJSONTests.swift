@@ -6,7 +6,11 @@ import PonderCore
 import Testing
 import Tokenization
 
-/// Runs Tests/TokenizationTests/interop.py; returns its stdout, or records a failure.
+private struct InteropError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs Tests/TokenizationTests/interop.py; returns its stdout, or throws (failing the test).
 private func python(_ arguments: [String]) throws -> Data {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("interop.py")
     let process = Process()
@@ -20,9 +24,9 @@ private func python(_ arguments: [String]) throws -> Data {
     let err = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     if process.terminationStatus == 3 {
-        Issue.record("the Python package `tokenizers` is missing: run `make deps` (it pip-installs numpy, safetensors, tokenizers)")
+        throw InteropError(description: "the Python package `tokenizers` is missing: run `make deps` (it pip-installs numpy, safetensors, tokenizers)")
     } else if process.terminationStatus != 0 {
-        Issue.record("interop.py \(arguments.first ?? "") failed: \(String(decoding: err, as: UTF8.self))")
+        throw InteropError(description: "interop.py \(arguments.first ?? "") failed: \(String(decoding: err, as: UTF8.self))")
     }
     return out
 }
