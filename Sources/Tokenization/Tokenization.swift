@@ -1,1 +1,23 @@
 // Tokenization: byte-level BPE and the chat format (DESIGN.md §4).
+//
+// What this module is:
+//   SpecialToken.swift       the twelve atomic chat tokens and their fixed id order
+//   PreTokenizer.swift       the split into pieces (GPT-2, Llama 3, Qwen2 = Ponder patterns)
+//   Tokenizer.swift          encode / decode (Int32 ids), piece cache, errors
+//   BPETrainer.swift         training from a corpus, incremental pair counts, deterministic ties
+//   TokenizerJSON.swift      Hugging Face tokenizer.json, save and load
+//   StreamingDecoder.swift   token-by-token text output that never splits a character
+//   ChatFormat.swift         Conversation -> (ids, loss mask), prompt for sampling, parser back
+//   TokenizerBenchmark.swift the figures `ponder bench` prints, on a seeded synthetic corpus
+//
+// Choices, in one place:
+//   - Ids are Int32 (what the model consumes). A Ponder vocabulary is bytes (ids 0-255, id =
+//     byte), then one token per merge, then the special tokens; vocabSize counts all of them.
+//   - Every digit is its own pre-token (the Qwen2 split), so numbers never merge.
+//   - A rendered conversation starts with <|endoftext|> as its beginning-of-sequence token.
+//   - The loss mask is [Float] (1 = learn, 0 = context), ready to multiply per-token losses.
+//   - encode never adds BOS/EOS on its own; callers (the chat format, the pretraining packer)
+//     place <|endoftext|> where they want it.
+//
+// What it is not: no SentencePiece/Unigram/WordPiece models, no byte fallback, no BPE dropout;
+// loading such a tokenizer.json fails with an error that names the feature.
