@@ -57,7 +57,7 @@ public enum Checkpoint {
         defer { if !committed { try? fm.removeItem(at: staging) } }
 
         try modelWriter(model).write(to: staging.appendingPathComponent(modelFile))
-        try writeFileAtomically(model.config.configJSON(), to: staging.appendingPathComponent(configFile))
+        try writeFileAtomically([model.config.configJSON()], to: staging.appendingPathComponent(configFile))
         if let optimizer {
             try optimizerWriter(optimizer, layout: model.layout).write(to: staging.appendingPathComponent(optimizerFile))
         }
@@ -65,7 +65,7 @@ public enum Checkpoint {
             if let optimizer {
                 state.optimizer = OptimizerRecord(step: optimizer.step, hyperparameters: optimizer.parameters)
             }
-            try writeFileAtomically(state.encoded(), to: staging.appendingPathComponent(trainerStateFile))
+            try writeFileAtomically([state.encoded()], to: staging.appendingPathComponent(trainerStateFile))
         }
         syncDirectory(staging)
 

@@ -116,7 +116,8 @@ public struct SafeTensorsFile {
         do {
             parsed = try JSONSerialization.jsonObject(with: headerBytes)
         } catch {
-            throw failFile("the JSON header does not parse (\(error.localizedDescription))")
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+            throw failFile("the JSON header does not parse (\(detail))")
         }
         guard let header = parsed as? [String: Any] else { throw failFile("the JSON header is not an object") }
 
@@ -327,30 +328,31 @@ public struct SafeTensorsWriter {
         entries.append((name, dtype, shape, begin..<payload.count))
     }
 
-    /// The complete file: length, header padded with spaces to a multiple of 8, data.
-    public func encoded() -> Data {
-        var json = "{"
+    /// The length field and the JSON header, padded with spaces so the data starts 8-byte aligned.
+    func headerBytes() -> Data {
         var items: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             items.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
         }
         for e in entries {
-            items.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(e.range.lowerBound),\(e.range.upperBound)]}")
+            let shape = e.shape.map(String.init).joined(separator: ",")
+            items.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(e.range.lowerBound),\(e.range.upperBound)]}")
         }
-        json += items.joined(separator: ",") + "}"
-        var header = Data(json.utf8)
+        var header = Data(("{" + items.joined(separator: ",") + "}").utf8)
         header.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
-        var out = Data(capacity: 8 + header.count + payload.count)
+        var out = Data(capacity: 8 + header.count)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(header)
-        out.append(payload)
         return out
     }
 
+    /// The complete file.
+    public func encoded() -> Data { headerBytes() + payload }
+
     /// Writes the file atomically: to `NAME.tmp-<pid>` beside it, then renamed over `url`.
     public func write(to url: URL) throws {
-        try writeFileAtomically(encoded(), to: url)
+        try writeFileAtomically([headerBytes(), payload], to: url)
     }
 }
 
@@ -375,9 +377,10 @@ func jsonString(_ s: String) -> String {
     return out + "\""
 }
 
-/// Writes `data` to `NAME.tmp-<pid>` next to `url`, flushes it to disk, and renames it over
-/// `url` (rename(2) replaces atomically: a reader sees the old file or the new, never a part).
-func writeFileAtomically(_ data: Data, to url: URL) throws {
+/// Writes `parts`, one after the other, to `NAME.tmp-<pid>` next to `url`, flushes the file to
+/// disk and renames it over `url` (rename(2) replaces atomically: a reader sees the old file or
+/// the new one, never a part).
+func writeFileAtomically(_ parts: [Data], to url: URL) throws {
     let temporary = url.deletingLastPathComponent()
         .appendingPathComponent("\(url.lastPathComponent).tmp-\(getpid())")
     let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -385,16 +388,16 @@ func writeFileAtomically(_ data: Data, to url: URL) throws {
         throw ModelError.checkpoint("\(temporary.path): cannot create (\(String(cString: strerror(errno))))")
     }
     var failure: String?
-    data.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = writeSome(fd, raw.baseAddress! + done, raw.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "write failed (\(String(cString: strerror(errno))))"
-                return
+    for part in parts where failure == nil {
+        failure = part.withUnsafeBytes { raw -> String? in
+            var done = 0
+            while done < raw.count {
+                let n = writeSome(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return "write failed (\(String(cString: strerror(errno))))" }
+                done += n
             }
-            done += n
+            return nil
         }
     }
     if failure == nil, fsync(fd) != 0 { failure = "fsync failed (\(String(cString: strerror(errno))))" }

@@ -290,6 +290,12 @@ struct CheckpointTests {
             try FileManager.default.removeItem(at: dir.appendingPathComponent(Checkpoint.configFile))
             let noConfig = errorText { _ = try Checkpoint.load(from: dir) }
             #expect(noConfig.contains("config.json: missing (Checkpoint.save writes it)"), "\(noConfig)")
+
+            // After a save interrupted between its two renames, load points at the survivor.
+            let latest = dir.appendingPathComponent("latest")
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(".latest.old-4242"), withIntermediateDirectories: false)
+            let interrupted = errorText { _ = try Checkpoint.load(from: latest) }
+            #expect(interrupted.contains("an interrupted save left the previous checkpoint at \(dir.path)/.latest.old-4242"), "\(interrupted)")
         }
     }
 
