@@ -11,6 +11,7 @@
 // beside DIR, then the old DIR is renamed to `.NAME.old-<pid>`, the new one renamed into place
 // and the old one removed. Between the two renames (two syscalls) DIR is briefly absent; if the
 // process dies there, the previous checkpoint survives under `.NAME.old-<pid>` and `load` says so.
+// Staging names carry the process id only: one save per target directory at a time.
 //
 // Loading checks everything against config.json: a missing, extra or misshapen tensor, a wrong
 // dtype or a truncated file is an error naming the file, the tensor and the expected shape.
