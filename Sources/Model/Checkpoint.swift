@@ -1,0 +1,266 @@
+// Checkpoint: a model, and optionally its training state, as a Hugging Face style directory.
+//
+//   DIR/model.safetensors       weights under the HF Llama names, F32 (a tied LM head is not
+//                               stored: HF ties `lm_head.weight` to `model.embed_tokens.weight`)
+//   DIR/config.json             LlamaConfig keys (`ModelConfig.configJSON()`)
+//   DIR/optimizer.safetensors   AdamW moments `exp_avg.<name>`, `exp_avg_sq.<name>`; the step and
+//                               hyper-parameters in its metadata        (when an optimizer is given)
+//   DIR/trainer_state.json      `TrainerState`: steps, RNG streams, data cursor, metrics (when given)
+//
+// A save never leaves a half-written checkpoint: everything is written into `.NAME.saving-<pid>`
+// beside DIR, then the old DIR is renamed to `.NAME.old-<pid>`, the new one renamed into place
+// and the old one removed. Between the two renames (two syscalls) DIR is briefly absent; if the
+// process dies there, the previous checkpoint survives under `.NAME.old-<pid>` and `load` says so.
+// Staging names carry the process id only: one save per target directory at a time.
+//
+// Loading checks everything against config.json: a missing, extra or misshapen tensor, a wrong
+// dtype or a truncated file is an error naming the file, the tensor and the expected shape.
+// What it is not: a reader of sharded checkpoints (model.safetensors.index.json) or of tokenizers.
+
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+public enum Checkpoint {
+    public static let modelFile = "model.safetensors"
+    public static let configFile = "config.json"
+    public static let optimizerFile = "optimizer.safetensors"
+    public static let trainerStateFile = "trainer_state.json"
+
+    // MARK: Saving
+
+    /// Writes `model` (and `optimizer`'s moments and `trainerState`, when given) to `directory`,
+    /// replacing any checkpoint there as a whole. `trainerState.optimizer` is filled in from
+    /// `optimizer`.
+    public static func save(model: Transformer, optimizer: AdamW? = nil, trainerState: TrainerState? = nil,
+                            to directory: URL) throws {
+        let fm = FileManager.default
+        let target = directory.standardizedFileURL
+        let parent = target.deletingLastPathComponent()
+        let name = target.lastPathComponent
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw ModelError.checkpoint("\(parent.path): cannot create the checkpoint's parent directory (\(error.localizedDescription))")
+        }
+        let staging = parent.appendingPathComponent(".\(name).saving-\(getpid())")
+        try? fm.removeItem(at: staging)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+        } catch {
+            throw ModelError.checkpoint("\(staging.path): cannot create the staging directory (\(error.localizedDescription))")
+        }
+        var committed = false
+        defer { if !committed { try? fm.removeItem(at: staging) } }
+
+        try modelWriter(model).write(to: staging.appendingPathComponent(modelFile))
+        try writeFileAtomically([model.config.configJSON()], to: staging.appendingPathComponent(configFile))
+        if let optimizer {
+            try optimizerWriter(optimizer, layout: model.layout).write(to: staging.appendingPathComponent(optimizerFile))
+        }
+        if var state = trainerState {
+            if let optimizer {
+                state.optimizer = OptimizerRecord(step: optimizer.step, hyperparameters: optimizer.parameters)
+            }
+            try writeFileAtomically([state.encoded()], to: staging.appendingPathComponent(trainerStateFile))
+        }
+        syncDirectory(staging)
+
+        // Swap the new directory in; the old one is removed only once the new one is in place.
+        if fm.fileExists(atPath: target.path) {
+            let old = parent.appendingPathComponent(".\(name).old-\(getpid())")
+            try? fm.removeItem(at: old)
+            guard rename(target.path, old.path) == 0 else {
+                throw ModelError.checkpoint("\(target.path): cannot move the previous checkpoint aside (\(String(cString: strerror(errno))))")
+            }
+            guard rename(staging.path, target.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = rename(old.path, target.path)
+                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(reason)); the previous one is kept")
+            }
+            committed = true
+            try? fm.removeItem(at: old)
+        } else {
+            guard rename(staging.path, target.path) == 0 else {
+                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(String(cString: strerror(errno))))")
+            }
+            committed = true
+        }
+        syncDirectory(parent)
+    }
+
+    /// model.safetensors: every tensor of the layout, in layout order, F32.
+    static func modelWriter(_ model: Transformer) -> SafeTensorsWriter {
+        var writer = SafeTensorsWriter(metadata: ["format": "pt"])
+        for t in model.layout.tensors {
+            writer.add(t.name, shape: t.shape, UnsafeBufferPointer(start: model.params.pointer + t.offset, count: t.count))
+        }
+        return writer
+    }
+
+    static func optimizerWriter(_ optimizer: AdamW, layout: ParameterLayout) throws -> SafeTensorsWriter {
+        guard optimizer.m.count == layout.count else {
+            throw ModelError.checkpoint("optimizer holds \(optimizer.m.count) moments but the model has \(layout.count) parameters (an AdamW made for another model?)")
+        }
+        var writer = SafeTensorsWriter(metadata: [
+            "format": "pt",
+            "optimizer": "adamw",
+            "step": String(optimizer.step),
+            "hyperparameters": String(decoding: try JSONEncoder().encode(optimizer.parameters), as: UTF8.self),
+        ])
+        for (prefix, buffer) in [("exp_avg.", optimizer.m), ("exp_avg_sq.", optimizer.v)] {
+            for t in layout.tensors {
+                writer.add(prefix + t.name, shape: t.shape, UnsafeBufferPointer(start: buffer.pointer + t.offset, count: t.count))
+            }
+        }
+        return writer
+    }
+
+    // MARK: Loading
+
+    /// The model and, when the directory has one, the trainer state.
+    public static func load(from directory: URL) throws -> (model: Transformer, trainerState: TrainerState?) {
+        let config = try readConfig(from: directory)
+        return try load(directory, config)
+    }
+
+    /// As `load(from:)`, but the checkpoint's config.json must equal `expected`; the error
+    /// lists every differing key.
+    public static func load(from directory: URL, expecting expected: ModelConfig) throws -> (model: Transformer, trainerState: TrainerState?) {
+        let config = try readConfig(from: directory)
+        let differences = try configDifferences(expected: expected, found: config)
+        if !differences.isEmpty {
+            throw ModelError.checkpoint("\(directory.appendingPathComponent(configFile).path): does not match the expected model config: " + differences.joined(separator: "; "))
+        }
+        return try load(directory, config)
+    }
+
+    private static func load(_ directory: URL, _ config: ModelConfig) throws -> (model: Transformer, trainerState: TrainerState?) {
+        let model: Transformer
+        do {
+            model = try Transformer(config: config)
+        } catch let error as ModelError {
+            throw ModelError.checkpoint("\(directory.appendingPathComponent(configFile).path): \(error)")
+        }
+        try loadWeights(into: model, from: directory)
+        return (model, try readTrainerState(from: directory))
+    }
+
+    /// config.json, decoded.
+    public static func readConfig(from directory: URL) throws -> ModelConfig {
+        let url = try existing(configFile, in: directory, writtenBy: "Checkpoint.save")
+        do {
+            return try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: url))
+        } catch let error as DecodingError {
+            throw ModelError.checkpoint("\(url.path): not a valid model config (\(describe(error)))")
+        }
+    }
+
+    /// trainer_state.json, or nil when the checkpoint has none.
+    public static func readTrainerState(from directory: URL) throws -> TrainerState? {
+        let url = directory.appendingPathComponent(trainerStateFile)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            return try TrainerState.decoded(from: Data(contentsOf: url))
+        } catch let error as DecodingError {
+            throw ModelError.checkpoint("\(url.path): not a valid trainer state (\(describe(error)))")
+        }
+    }
+
+    /// Reads model.safetensors into an existing model of the same config.
+    public static func loadWeights(into model: Transformer, from directory: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: existing(modelFile, in: directory, writtenBy: "Checkpoint.save"))
+        for t in model.layout.tensors {
+            try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
+        }
+        // Tensors the model does not use would be silently dropped weights: an error, except
+        // for what HF checkpoints carry without meaning (RoPE tables, a tied head's copy).
+        let known = Set(model.layout.tensors.map(\.name))
+        let unexpected = file.names.filter { name in
+            !known.contains(name) && !name.hasSuffix("rotary_emb.inv_freq")
+                && !(name == "lm_head.weight" && model.config.tieEmbeddings)
+        }
+        if !unexpected.isEmpty {
+            throw SafeTensorsError(file: file.path, "tensors the model config has no place for: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "") (is config.json from another model?)")
+        }
+    }
+
+    /// Restores AdamW's moments and step from optimizer.safetensors; the hyper-parameters saved
+    /// there must equal `optimizer.parameters` (an exact resume needs the same optimizer).
+    public static func loadOptimizer(into optimizer: AdamW, from directory: URL) throws {
+        let file = try SafeTensorsFile(contentsOf: existing(optimizerFile, in: directory, writtenBy: "Checkpoint.save when given an optimizer"))
+        let layout = try ParameterLayout(readConfig(from: directory))
+        guard layout.count == optimizer.m.count else {
+            throw ModelError.checkpoint("\(file.path): the checkpoint's model has \(layout.count) parameters but the optimizer was made for \(optimizer.m.count)")
+        }
+        guard let stepText = file.metadata["step"], let step = Int(stepText), step >= 0 else {
+            throw SafeTensorsError(file: file.path, "__metadata__ has no valid \"step\" (not written by Checkpoint.save?)")
+        }
+        if let text = file.metadata["hyperparameters"] {
+            let saved = try JSONDecoder().decode(AdamWParameters.self, from: Data(text.utf8))
+            if saved != optimizer.parameters {
+                throw ModelError.checkpoint("\(file.path): saved AdamW hyper-parameters \(saved) differ from the optimizer's \(optimizer.parameters)")
+            }
+        }
+        var m = [Float](repeating: 0, count: layout.count)
+        var v = [Float](repeating: 0, count: layout.count)
+        for t in layout.tensors {
+            try m.withUnsafeMutableBufferPointer { try file.read("exp_avg." + t.name, shape: t.shape, into: $0.baseAddress! + t.offset) }
+            try v.withUnsafeMutableBufferPointer { try file.read("exp_avg_sq." + t.name, shape: t.shape, into: $0.baseAddress! + t.offset) }
+        }
+        optimizer.restore(step: step, m: m, v: v)
+    }
+
+    // MARK: Helpers
+
+    /// "hidden_size: expected 32, found 24" for every config.json key that differs.
+    static func configDifferences(expected: ModelConfig, found: ModelConfig) throws -> [String] {
+        let a = try JSONSerialization.jsonObject(with: JSONEncoder().encode(expected)) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: JSONEncoder().encode(found)) as! [String: Any]
+        return a.keys.sorted().compactMap { key in
+            let x = "\(a[key] ?? "nil")", y = "\(b[key] ?? "nil")"
+            return x == y ? nil : "\(key): expected \(x), found \(y)"
+        }
+    }
+
+    /// The file's URL, or an error naming it, what writes it and, after an interrupted save,
+    /// where the previous checkpoint was left.
+    static func existing(_ file: String, in directory: URL, writtenBy writer: String) throws -> URL {
+        let url = directory.appendingPathComponent(file)
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        var message = "\(url.path): missing (\(writer) writes it)"
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            message = "\(directory.path): no checkpoint directory here"
+            let parent = directory.standardizedFileURL.deletingLastPathComponent()
+            let prefix = ".\(directory.lastPathComponent).old-"
+            if let left = try? FileManager.default.contentsOfDirectory(atPath: parent.path).first(where: { $0.hasPrefix(prefix) }) {
+                message += "; an interrupted save left the previous checkpoint at \(parent.appendingPathComponent(left).path)"
+            }
+        } else if file == modelFile, FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors.index.json").path) {
+            message += "; sharded checkpoints (model.safetensors.index.json) are not supported"
+        }
+        throw ModelError.checkpoint(message)
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing key \(key.stringValue)"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+            let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// Flushes a directory's entries (the renames into it) to disk.
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = fsync(fd)
+    }
+}
