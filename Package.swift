@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -38,19 +39,25 @@ let package = Package(
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Experiments",
+            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Yams"]
+        ),
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage",
+                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "PonderCore"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"],
+                    exclude: ["Golden", "safetensors_check.py"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"], exclude: ["interop.py"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),
     ]
 )

@@ -17,6 +17,12 @@ public struct AdamWParameters: Codable, Sendable, Equatable {
     /// Decay embeddings too (off by default).
     public var decayEmbeddings: Bool = false
 
+    enum CodingKeys: String, CodingKey {
+        case beta1, beta2, eps
+        case weightDecay = "weight_decay"
+        case decayEmbeddings = "decay_embeddings"
+    }
+
     public init(beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1, decayEmbeddings: Bool = false) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
         self.weightDecay = weightDecay; self.decayEmbeddings = decayEmbeddings

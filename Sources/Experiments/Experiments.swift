@@ -1,0 +1,1 @@
+// Experiments: experiment configs, the stage runner, evaluation and reports (DESIGN.md §1, §9).
