@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import Tokenization
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed training steps per config (the median is reported).")
     var steps: Int = 5
 
+    @Option(help: "Comma-separated sections to run: model, tokenizer.")
+    var sections: String = "model,tokenizer"
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -24,9 +28,33 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("unknown config '\(name)'; choose from \(known.sorted().joined(separator: ", "))")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        let knownSections: Set<String> = ["model", "tokenizer"]
+        for name in sections.split(separator: ",") where !knownSections.contains(String(name)) {
+            throw ValidationError("unknown section '\(name)'; choose from \(knownSections.sorted().joined(separator: ", "))")
+        }
     }
 
     func run() throws {
+        let wantedSections = Set(sections.split(separator: ",").map(String.init))
+        var report = BenchReport()
+        if wantedSections.contains("model") { report = try runModels() }
+        if wantedSections.contains("tokenizer") {
+            let t = try Tokenizer.benchmark()
+            report.tokenizer = t
+            if !json {
+                print("")
+                print(String(format: "tokenizer: trained %d tokens on a %.1f MB corpus in %.2f s; encode %.1f MB/s (median of 5, one thread); %.3f tokens/byte",
+                             t.vocabSize, Double(t.corpusBytes) / 1e6, t.trainingSeconds, t.encodeMBPerSecond, t.tokensPerByte))
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    func runModels() throws -> BenchReport {
         let wanted = Set(configs.split(separator: ",").map(String.init))
         let sgemm = ModelBenchmark.sgemmRate()
         if !json {
@@ -47,23 +75,32 @@ struct BenchCommand: ParsableCommand {
                       + "\(fmt(r.trainingBudgetMB, 0)) / \(fmt(r.generationBudgetMB, 0))")
             }
         }
-        if json {
-            let object = BenchReport(sgemmGFLOPS: sgemm, blasThreads: BLAS.threads, models: results)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(object), as: UTF8.self))
-        } else {
+        if !json {
             print("")
             print("train: forward + backward + clip + AdamW on [batch, seq] random tokens (tiny 32x128, small 16x256, medium 8x256)")
             print("gen: 64 sequences, 32-token prompts, 128 new tokens each, temperature 1")
         }
+        return BenchReport(sgemmGFLOPS: sgemm, blasThreads: BLAS.threads, models: results)
     }
 }
 
-struct BenchReport: Codable {
-    var sgemmGFLOPS: Double
-    var blasThreads: Int
-    var models: [ModelBenchResult]
+struct BenchReport: Encodable {
+    var sgemmGFLOPS: Double?
+    var blasThreads: Int?
+    var models: [ModelBenchResult] = []
+    var tokenizer: TokenizerBenchmark?
+}
+
+extension TokenizerBenchmark: Encodable {
+    enum CodingKeys: String, CodingKey { case corpusBytes, vocabSize, trainingSeconds, encodeMBPerSecond, tokensPerByte }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(corpusBytes, forKey: .corpusBytes)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(trainingSeconds, forKey: .trainingSeconds)
+        try c.encode(encodeMBPerSecond, forKey: .encodeMBPerSecond)
+        try c.encode(tokensPerByte, forKey: .tokensPerByte)
+    }
 }
 
 func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
