@@ -174,7 +174,7 @@ public struct ArithmeticEnvironment: Environment {
                 result = (floorDivide(a, b), false)
             }
             guard !result.1, abs(result.0) < 1 << 53 else { return nil }
-            steps.append("\(a) \(op) \(b) = \(result.0)")
+            steps.append("\(a) \(op) \(b < 0 ? "(\(b))" : String(b)) = \(result.0)")
             return result.0
         }
     }
