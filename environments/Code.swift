@@ -75,6 +75,7 @@ public struct CodeEnvironment: Environment {
                 "expected": "[" + expected.map(\.json).joined(separator: ",") + "]",
                 "example_input": inputs.first.map { $0.map(\.repr).joined(separator: ", ") } ?? "",
                 "example_output": expected.first?.repr ?? "",
+                "example_printed": expected.first?.printed ?? "",
             ],
             difficulty: "\(family.id), \(config.tests) hidden tests",
             tools: tools)
@@ -149,7 +150,7 @@ public struct CodeEnvironment: Environment {
             return .assistant([.thinking(plan), .text(answer)])
         case .tool:
             let call = task.reference + "\nprint(\(function)(\(task.metadata["example_input"] ?? "")))"
-            return .assistant([.toolCall(.python, call), .toolOutput((task.metadata["example_output"] ?? "") + "\n"),
+            return .assistant([.toolCall(.python, call), .toolOutput((task.metadata["example_printed"] ?? "") + "\n"),
                                .text(answer)])
         }
     }

@@ -32,6 +32,9 @@ indirect enum PyValue: Sendable, Equatable {
         }
     }
 
+    /// Python's str(): what print shows ('abc' prints as abc; lists show their items' repr).
+    var printed: String { if case .str(let s) = self { s } else { repr } }
+
     var ints: [Int] {
         if case .list(let xs) = self { return xs.compactMap { if case .int(let n) = $0 { n } else { nil } } }
         return []

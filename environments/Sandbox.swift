@@ -50,7 +50,7 @@ public struct SandboxProgram: Sendable {
 public final class Sandbox: Sendable {
     public let config: SandboxConfig
     public let protections: SandboxProtections
-    private let slots: SlotPool
+    let slots: SlotPool
 
     /// One sandbox for the process, probed on first use.
     public static let shared = Sandbox()
@@ -175,7 +175,7 @@ func launchCommand(mode: SandboxProtections.Mode, config: SandboxConfig, limits:
         for dir in config.extraReadOnly { bwrap += ["--ro-bind", dir, dir] }
         bwrap += ["--proc", "/proc", "--dev", "/dev",
                   "--size", "\(limits.scratchBytes)", "--tmpfs", "/tmp", "--dir", "/tmp/work",
-                  "--ro-bind", programDirectory, "/sandbox", "--chdir", "/tmp/work", "--"]
+                  "--ro-bind", programDirectory, "/sandbox", "--remount-ro", "/", "--chdir", "/tmp/work", "--"]
         bwrap += [config.prlimit] + rlimits + ["--"] + python + ["/sandbox/main.py"]
         if case .rootDropped = mode {
             return (config.setpriv, ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + bwrap)

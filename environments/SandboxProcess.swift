@@ -54,6 +54,13 @@ private func makePipe() -> (read: Int32, write: Int32)? {
         guard pipe(&fds) == 0 else { return nil }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     }
+    // Move both ends to 10 and above: the child's dup2 onto 0...4 must never overwrite a source.
+    for k in 0..<2 {
+        let high = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)
+        guard high >= 0 else { close(fds[0]); close(fds[1]); return nil }
+        close(fds[k])
+        fds[k] = high
+    }
     return (fds[0], fds[1])
 }
 

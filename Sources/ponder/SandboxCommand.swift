@@ -7,7 +7,7 @@ struct SandboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Run Python programs in the code sandbox; show its protections.",
-        subcommands: [Run.self, Check.self]
+        subcommands: [Run.self, Check.self, Bench.self]
     )
 
     struct Run: ParsableCommand {
@@ -65,6 +65,18 @@ struct SandboxCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the protections active on this machine.")
         func run() throws {
             print(Sandbox.shared.protections)
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sandbox round trip and code-test throughput.")
+        func run() throws {
+            let r = Sandbox.shared.benchmark()
+            print(String(format: "sandbox round trip: median %.1f ms, p90 %.1f ms (print(1), %d runs)",
+                         r.medianRoundTripMilliseconds, r.p90RoundTripMilliseconds, r.roundTrips))
+            print(String(format: "code tests: %.1f programs/s (%d programs, %d slots)%@",
+                         r.codeProgramsPerSecond, r.codePrograms, r.slots, r.allSucceeded ? "" : "  SOME RUNS FAILED"))
+            print("protections: \(r.protections)")
         }
     }
 }
