@@ -26,7 +26,9 @@ import Rewards
             #expect(!b.failed, "\(b.failures)")
             let demo = i % 2 == 0
             #expect(b.entries[0].value == (demo ? 1 : 0), "\(inputs[i].task.environment) \(b.verdict.map { "\($0)" } ?? "")")
-            #expect(abs(b.total - (demo ? 1.1 : 0.05)) < 1e-9)
+            // Knowledge demonstrations of search-only facts look the fact up instead of thinking.
+            let thought = inputs[i].completion.segments.contains { if case .thinking = $0 { true } else { false } }
+            #expect(abs(b.total - (demo ? (thought ? 1.1 : 1.05) : 0.05)) < 1e-9)
         }
         let codeOnly = try RewardRegistry.makeSet([(id: "code_tests", weight: 1, parameters: [:])])
         let arith = inputs.first { $0.task.environment == "arithmetic" }!
