@@ -10,10 +10,10 @@
 // ("Answer: 42." -> 42), and "420" is never 42.
 import Foundation
 
-enum Answers {
+public enum Answers {
     /// The text after the last `Answer:` (case-insensitive), up to the end of its line.
     /// "Let me check.\nAnswer: Paris\n" -> "Paris"
-    static func answerLine(_ text: String) -> String? {
+    public static func answerLine(_ text: String) -> String? {
         guard let range = text.range(of: "answer:", options: [.caseInsensitive, .backwards]) else { return nil }
         let rest = text[range.upperBound...]
         let line = rest.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -22,14 +22,14 @@ enum Answers {
     }
 
     /// The integer a completion gives, by the order of preference in the file header.
-    static func integer(_ text: String) -> Int? {
+    public static func integer(_ text: String) -> Int? {
         if let line = answerLine(text), let n = lastInteger(line) { return n }
         if let n = boxedInteger(text) { return n }
         return lastInteger(text)
     }
 
     /// The contents of the last `\boxed{...}`, as an integer. "\boxed{1,024}" -> 1024
-    static func boxedInteger(_ text: String) -> Int? {
+    public static func boxedInteger(_ text: String) -> Int? {
         guard let range = text.range(of: "\\boxed{", options: .backwards) else { return nil }
         let rest = text[range.upperBound...]
         guard let close = rest.firstIndex(of: "}") else { return nil }
@@ -37,7 +37,7 @@ enum Answers {
     }
 
     /// The last integer in the text. "between 3 and -12." -> -12; "x = 42.0" -> 42; "4.5" -> nil
-    static func lastInteger(_ text: String) -> Int? {
+    public static func lastInteger(_ text: String) -> Int? {
         numbers(text).last.flatMap { $0 }
     }
 
@@ -76,7 +76,7 @@ enum Answers {
 
     /// Lowercased, punctuation and articles dropped, spaces collapsed: for comparing short
     /// answers. "The  Velor River." -> "velor river"
-    static func normalized(_ text: String) -> String {
+    public static func normalized(_ text: String) -> String {
         let cleaned = text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : " " }
         let words = String(cleaned).split(separator: " ").filter { !["the", "a", "an"].contains($0) }
         return words.joined(separator: " ")

@@ -82,7 +82,7 @@ public struct CodeEnvironment: Environment {
     }
 
     /// The code of a completion: the last ```python block, else the final text if it defines the function.
-    static func extractCode(_ text: String, function: String) -> String? {
+    public static func extractCode(_ text: String, function: String) -> String? {
         var blocks: [String] = []
         var rest = Substring(text)
         while let open = rest.range(of: "```") {

@@ -86,7 +86,7 @@ public struct KnowledgeEnvironment: Environment {
     }
 
     /// Whether a candidate answer names the reference. ("1834", "born in 1834") -> true; ("18340", "1834") -> false
-    static func matches(_ candidate: String, _ reference: String) -> Bool {
+    public static func matches(_ candidate: String, _ reference: String) -> Bool {
         if let number = Int(reference) { return Answers.integer(candidate) == number }
         let c = Answers.normalized(candidate).split(separator: " ")
         let r = Answers.normalized(reference).split(separator: " ")

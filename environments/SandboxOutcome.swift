@@ -101,6 +101,23 @@ func exceptionLine(_ stderr: String) -> String? {
     return String(last.prefix(300))
 }
 
+extension SandboxOutcome {
+    /// The classification rules on their own (for tests and for callers with their own launcher).
+    /// `exitCode` as bubblewrap reports it (128 + N for a child killed by signal N).
+    public static func classify(exitCode: Int32?, signal: Int32? = nil, timedOut: Bool = false,
+                                outputCapped: Bool = false, cpuSeconds: Double = 0, stderr: String = "",
+                                limits: SandboxLimits = SandboxLimits(), spawnError: String? = nil) -> SandboxOutcome {
+        var raw = RawRun()
+        raw.exitCode = exitCode
+        raw.signal = signal
+        raw.timedOut = timedOut
+        raw.outputCapped = outputCapped
+        raw.cpuSeconds = cpuSeconds
+        raw.spawnError = spawnError
+        return Environments.classify(raw, limits: limits, stderr: stderr)
+    }
+}
+
 func classify(_ raw: RawRun, limits: SandboxLimits, stderr: String) -> SandboxOutcome {
     if let why = raw.spawnError { return .unavailable(why) }
     if raw.outputCapped { return .outputLimit }

@@ -9,6 +9,11 @@ public struct ToolResult: Sendable, Equatable {
     /// Set when the tool's machinery failed or the program was stopped (timeout, memory...),
     /// for the store's sandbox-failure counts. A Python exception is not a failure: it is output.
     public var failure: ExecutionFailure?
+
+    public init(text: String, failure: ExecutionFailure? = nil) {
+        self.text = text
+        self.failure = failure
+    }
 }
 
 public struct PythonTool: Sendable {

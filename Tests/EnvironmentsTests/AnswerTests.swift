@@ -1,7 +1,7 @@
 // Answer extraction and refusal recognition, on the tricky cases.
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 
 @Suite struct AnswerTests {
     @Test func integerPreferenceOrder() {

@@ -1,7 +1,12 @@
 // Reward hacking through the code environment earns nothing (DESIGN.md §5).
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
+
+/// How many hidden tests expect 0 (a constant-0 "solution" passes exactly those).
+func zeroCount(_ task: EnvTask) -> Int {
+    task.metadata["expected"]!.dropFirst().dropLast().split(separator: ",").filter { $0 == "0" }.count
+}
 
 @Suite struct CodeHackingTests {
     func task() throws -> (CodeEnvironment, EnvTask) {
@@ -57,7 +62,7 @@ import PonderCore
         let verdicts = env.verify(hacks.map { (task, code($0.1)) })
         for ((name, _), v) in zip(hacks, verdicts) {
             // A forged report can at best match the tests whose answer happens to be 0.
-            let zeros = CodeEnvironment.decode(task.metadata["expected"])!.filter { $0 == .int(0) }.count
+            let zeros = zeroCount(task)
             let bound = name.contains("forge") || name.contains("reporter") ? Double(zeros) / 8 : 0
             #expect(v.kind != .correct, "\(name): \(v)")
             #expect((v.score ?? 0) <= bound, "\(name): \(v)")
@@ -87,7 +92,7 @@ import PonderCore
         let (env, task) = try task()
         let f = task.metadata["function"]!
         let v = env.verify(task, code("def \(f)(xs):\n    return 0"))
-        let zeros = CodeEnvironment.decode(task.metadata["expected"])!.filter { $0 == .int(0) }.count
+        let zeros = zeroCount(task)
         #expect(v.score == Double(zeros) / 8)
         #expect(v.failure == nil)
         let loop = env.verify(task, code("def \(f)(xs):\n    while True: pass"))

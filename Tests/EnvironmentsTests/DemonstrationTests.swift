@@ -3,7 +3,7 @@
 // check the claim.
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 
 @Suite struct DemonstrationTests {
     func checkAll(_ env: any Environment, count: Int = 1000) {

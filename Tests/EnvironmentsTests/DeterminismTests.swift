@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 
 func allEnvironments() throws -> [any Environment] {
     [try ArithmeticEnvironment(), try CountingEnvironment(), try CodeEnvironment(), try KnowledgeEnvironment(),

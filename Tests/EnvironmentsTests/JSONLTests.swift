@@ -1,7 +1,7 @@
 // User JSONL files: good lines load, each bad line is reported with its number and reason.
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 
 @Suite struct JSONLTests {
     static let sample = """

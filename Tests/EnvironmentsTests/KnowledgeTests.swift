@@ -2,7 +2,7 @@
 // never reach the corpus, and the verifier grades refusals by answerability.
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 
 @Suite struct KnowledgeTests {
     @Test func splitHolds() throws {

@@ -2,7 +2,7 @@
 import Testing
 import PonderCore
 import Rewards
-@testable import Environments
+import Environments
 
 @Suite struct RewardIntegrationTests {
     @Test func batchOverMixedEnvironments() throws {

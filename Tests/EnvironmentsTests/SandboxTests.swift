@@ -3,7 +3,7 @@
 import Foundation
 import Testing
 import PonderCore
-@testable import Environments
+import Environments
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -145,23 +145,17 @@ import Glibc
     }
 
     @Test func classificationRules() {
-        let limits = SandboxLimits()
-        var raw = RawRun()
-        raw.exitCode = 0
-        #expect(classify(raw, limits: limits, stderr: "") == .ok)
-        raw.exitCode = 1
-        #expect(classify(raw, limits: limits, stderr: "Traceback (most recent call last):\n  x\nMemoryError\n") == .memory)
-        #expect(classify(raw, limits: limits, stderr: "Traceback (most recent call last):\nKeyError: 'a'\n") == .error("KeyError: 'a'"))
-        raw.exitCode = 128 + 24
-        #expect(classify(raw, limits: limits, stderr: "") == .timeout("cpu"))
-        raw.exitCode = 128 + 11
-        #expect(classify(raw, limits: limits, stderr: "") == .killed(11))
-        raw.timedOut = true
-        #expect(classify(raw, limits: limits, stderr: "") == .timeout("wall"))
-        raw.outputCapped = true
-        #expect(classify(raw, limits: limits, stderr: "") == .outputLimit)
-        raw.spawnError = "no bwrap"
-        #expect(classify(raw, limits: limits, stderr: "") == .unavailable("no bwrap"))
+        typealias O = SandboxOutcome
+        #expect(O.classify(exitCode: 0) == .ok)
+        #expect(O.classify(exitCode: 1, stderr: "Traceback (most recent call last):\n  x\nMemoryError\n") == .memory)
+        #expect(O.classify(exitCode: 1, stderr: "Traceback (most recent call last):\nKeyError: 'a'\n") == .error("KeyError: 'a'"))
+        #expect(O.classify(exitCode: 2, stderr: "usage: whatever") == .error("exit status 2"))
+        #expect(O.classify(exitCode: 128 + 24) == .timeout("cpu"))
+        #expect(O.classify(exitCode: 128 + 9, cpuSeconds: 5, limits: SandboxLimits()) == .timeout("cpu"))
+        #expect(O.classify(exitCode: 128 + 11) == .killed(11))
+        #expect(O.classify(exitCode: nil, signal: 9, timedOut: true) == .timeout("wall"))
+        #expect(O.classify(exitCode: nil, signal: 9, timedOut: true, outputCapped: true) == .outputLimit)
+        #expect(O.classify(exitCode: nil, spawnError: "no bwrap") == .unavailable("no bwrap"))
     }
 
     @Test func missingProtectionRefusesToRun() {

@@ -1,7 +1,7 @@
 // Each reward function on hand-built inputs; the set's breakdown; the registry.
 import Testing
 import PonderCore
-@testable import Rewards
+import Rewards
 
 func task(answerable: Bool = true) -> EnvTask {
     EnvTask(id: "t-1", environment: "test", prompt: Conversation(user: "q"), reference: "42",
