@@ -47,6 +47,14 @@ public struct SandboxProgram: Sendable {
     }
 }
 
+extension SandboxResult {
+    static func unavailable(_ why: String) -> SandboxResult {
+        SandboxResult(outcome: .unavailable(why), stdout: "", stderr: "", report: "",
+                      usage: SandboxUsage(wallMilliseconds: 0, cpuMilliseconds: 0, maxResidentKiB: 0,
+                                          stdoutBytes: 0, stderrBytes: 0), protected: false)
+    }
+}
+
 public final class Sandbox: Sendable {
     public let config: SandboxConfig
     public let protections: SandboxProtections
@@ -65,14 +73,14 @@ public final class Sandbox: Sendable {
 
     /// Run one program; blocks until it ends (at most its wall-clock limit plus a few ms).
     public func run(_ program: SandboxProgram) -> SandboxResult {
-        if case .unavailable(let why) = protections.mode {
-            return SandboxResult(outcome: .unavailable(why), stdout: "", stderr: "", report: "",
-                                 usage: SandboxUsage(wallMilliseconds: 0, cpuMilliseconds: 0, maxResidentKiB: 0,
-                                                     stdoutBytes: 0, stderrBytes: 0), protected: false)
-        }
+        if case .unavailable(let why) = protections.mode { return .unavailable(why) }
         let slot = slots.acquire()
         defer { slots.release(slot) }
-        return executeProgram(program, slot: slot, mode: protections.mode, config: config)
+        guard let lease = UIDLease(base: config.uidBase, slot: slot, stride: slots.count) else {
+            return .unavailable("no free sandbox uid from \(config.uidBase) (all locked by other processes)")
+        }
+        defer { lease.release() }
+        return executeProgram(program, uid: lease.uid, mode: protections.mode, config: config)
     }
 
     /// Run many programs with all slots busy; results in input order.
@@ -102,8 +110,7 @@ public final class Sandbox: Sendable {
     }
 }
 
-/// Slot i of N: its uid (as root) and its turn. A slot is free only when its last run is over
-/// and, after an abnormal end, no process of its uid is left.
+/// Slot i of N: a turn to run. Its uid comes from a `UIDLease`.
 final class SlotPool: @unchecked Sendable {
     let count: Int
     private var free: [Int]
@@ -127,6 +134,38 @@ final class SlotPool: @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
+}
+
+/// Exclusive use of one sandbox uid across every process on the machine: an flock on
+/// /tmp/ponder-sandbox-uid-N.lock, held for the run. Two labs (or a test run beside a trainer)
+/// therefore never share a uid, so killing a uid's leftovers can only hit our own run. Slot i
+/// tries base + i, base + i + stride, ... (64 candidates).
+struct UIDLease {
+    let uid: Int
+    private let fd: Int32
+
+    init?(base: Int, slot: Int, stride: Int) {
+        // An ordinary user runs as itself (in a user namespace); there is no uid to lease.
+        guard geteuid() == 0 else {
+            uid = Int(getuid())
+            fd = -1
+            return
+        }
+        for k in 0..<64 {
+            let uid = base + slot + k * stride
+            let fd = open("/tmp/ponder-sandbox-uid-\(uid).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                self.uid = uid
+                self.fd = fd
+                return
+            }
+            close(fd)
+        }
+        return nil
+    }
+
+    func release() { if fd >= 0 { close(fd) } }
 }
 
 private final class ResultBox: @unchecked Sendable {
@@ -192,17 +231,11 @@ func launchCommand(mode: SandboxProtections.Mode, config: SandboxConfig, limits:
     }
 }
 
-func executeProgram(_ program: SandboxProgram, slot: Int, mode: SandboxProtections.Mode,
+func executeProgram(_ program: SandboxProgram, uid: Int, mode: SandboxProtections.Mode,
                      config: SandboxConfig) -> SandboxResult {
-    let uid = config.uidBase + slot
-    let unavailable = { (why: String) in
-        SandboxResult(outcome: .unavailable(why), stdout: "", stderr: "", report: "",
-                      usage: SandboxUsage(wallMilliseconds: 0, cpuMilliseconds: 0, maxResidentKiB: 0,
-                                          stdoutBytes: 0, stderrBytes: 0), protected: false)
-    }
-    do { try program.limits.validate() } catch { return unavailable("\(error)") }
+    do { try program.limits.validate() } catch { return .unavailable("\(error)") }
     guard let directory = makeProgramDirectory(program, ownerUID: mode.isProtected ? nil : uid) else {
-        return unavailable("cannot create the program directory")
+        return .unavailable("cannot create the program directory")
     }
     defer { try? FileManager.default.removeItem(atPath: directory) }
 
@@ -214,7 +247,9 @@ func executeProgram(_ program: SandboxProgram, slot: Int, mode: SandboxProtectio
         wantReport: program.wantsReport, secret: program.secret.map { Array($0.utf8) }))
     let stderr = String(decoding: raw.stderr, as: UTF8.self)
     let outcome = classify(raw, limits: program.limits, stderr: stderr)
-    if geteuid() == 0, outcome != .ok, !(outcome.name == "error") {
+    // The PID namespace already took every descendant down; this is the second line of defence,
+    // safe because our lease makes the uid ours alone.
+    if geteuid() == 0, outcome != .ok, outcome.name != "error" {
         _ = reapUID(uid)
     }
     return SandboxResult(

@@ -112,8 +112,11 @@ public struct SandboxProtections: Sendable, CustomStringConvertible {
     }
 
     private static func runProbe(_ program: SandboxProgram, mode: Mode, config: SandboxConfig) -> SandboxResult {
-        // Slot 0's uid: the probe runs inside `Sandbox.init`, before any other run can.
-        executeProgram(program, slot: 0, mode: mode, config: config)
+        guard let lease = UIDLease(base: config.uidBase, slot: 0, stride: 1) else {
+            return .unavailable("no free sandbox uid from \(config.uidBase)")
+        }
+        defer { lease.release() }
+        return executeProgram(program, uid: lease.uid, mode: mode, config: config)
     }
 
     private static func parse(_ result: SandboxResult, mode: Mode, config: SandboxConfig) -> SandboxProtections? {
@@ -124,7 +127,7 @@ public struct SandboxProtections: Sendable, CustomStringConvertible {
         func note(_ ok: Bool, _ what: String) { ok ? active.append(what) : missing.append(what) }
         let uid = r["uid"] as? Int ?? -1
         if mode == .rootDropped {
-            note(uid == config.uidBase, "runs as a non-root uid per slot (uid \(uid)), so the process limit holds")
+            note(uid >= config.uidBase && uid < config.uidBase + 4096, "runs as a non-root uid per slot (uid \(uid)), so the process limit holds")
         } else if mode == .userNamespace {
             note(uid != 0, "runs as the invoking user (uid \(uid)) in its own user namespace")
         } else {
