@@ -100,11 +100,11 @@ public struct CodeEnvironment: Environment {
     }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
-        verify([(task, completion)])[0]
+        verify(batch: [(task, completion)])[0]
     }
 
     /// Grade many completions with every sandbox slot busy.
-    public func verify(_ items: [(EnvTask, Message)]) -> [Verdict] {
+    public func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] {
         var verdicts = [Verdict?](repeating: nil, count: items.count)
         var programs: [SandboxProgram] = [], nonces: [String] = [], expectations: [[PyValue]] = [], slots: [Int] = []
         for (i, (task, completion)) in items.enumerated() {

@@ -35,7 +35,7 @@ extension Sandbox {
         let tasks = env.sample(&rng, count: codePrograms)
         let items = tasks.map { ($0, env.demonstration($0, style: .direct)) }
         let start = monotonicNow()
-        let verdicts = env.verify(items)
+        let verdicts = env.verify(batch: items)
         let elapsed = monotonicNow() - start
         ok = ok && verdicts.allSatisfy { $0.kind == .correct }
         return SandboxBenchResult(

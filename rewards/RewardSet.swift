@@ -60,28 +60,24 @@ public struct RewardSet: Sendable {
         return score(input)
     }
 
-    /// Score a batch (a GRPO step's rollouts), verifying concurrently; results in input order.
-    /// `environment` maps a task to its environment (rollouts of one step may mix environments).
-    public func score(batch inputs: [RewardInput], environment: @Sendable (EnvTask) -> (any Environment)?) -> [RewardBreakdown] {
-        let box = BatchBox(inputs)
+    /// Score a batch (a GRPO step's rollouts); results in input order. Verdicts missing from the
+    /// inputs are computed per environment with `verify(batch:)` (the code environment keeps every
+    /// sandbox slot busy). `environment` maps a task to its environment, so a step may mix them;
+    /// a task it cannot map keeps a nil verdict (functions that need one then fail, visibly).
+    public func score(batch inputs: [RewardInput], environment: (EnvTask) -> (any Environment)?) -> [RewardBreakdown] {
+        var inputs = inputs
         if needsVerdict {
-            DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
-                let input = inputs[i]
-                guard input.verdict == nil, let env = environment(input.task) else { return }
-                box.setVerdict(i, env.verify(input.task, input.completion))
+            var groups: [String: (env: any Environment, indices: [Int])] = [:]
+            for (i, input) in inputs.enumerated() where input.verdict == nil {
+                guard let env = environment(input.task) else { continue }
+                groups[env.name, default: (env, [])].indices.append(i)
+            }
+            for name in groups.keys.sorted() {
+                let (env, indices) = groups[name]!
+                let verdicts = env.verify(batch: indices.map { (inputs[$0].task, inputs[$0].completion) })
+                for (i, v) in zip(indices, verdicts) { inputs[i].verdict = v }
             }
         }
-        return box.inputs.map(score)
-    }
-}
-
-private final class BatchBox: @unchecked Sendable {
-    private(set) var inputs: [RewardInput]
-    private let lock = NSLock()
-
-    init(_ inputs: [RewardInput]) { self.inputs = inputs }
-
-    func setVerdict(_ i: Int, _ v: Verdict) {
-        lock.lock(); inputs[i].verdict = v; lock.unlock()
+        return inputs.map(score)
     }
 }

@@ -4,8 +4,10 @@
 // the RNG it is handed and its `Config`: same seed and settings, same tasks, byte for byte.
 // `verify` is synchronous and may block (the code environment runs the sandbox, tens of
 // milliseconds); callers that grade many completions fan out over threads (see
-// `RewardSet.scoreBatch` in Rewards). It never throws: a machinery failure is carried in
+// `verify(batch:)`). It never throws: a machinery failure is carried in
 // `Verdict.failure`.
+
+import Foundation
 
 public protocol Environment: Sendable {
     /// Registry name, used in task ids, YAML and the store ("arithmetic", "code", ...).
@@ -19,6 +21,9 @@ public protocol Environment: Sendable {
     func sample(_ rng: inout RNG) -> EnvTask
     /// Grade a completion (an assistant message parsed from the model's output).
     func verify(_ task: EnvTask, _ completion: Message) -> Verdict
+    /// Grade many completions, in order. The default runs `verify` on every core; the code
+    /// environment overrides it to keep every sandbox slot busy.
+    func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict]
     /// A correct worked answer in the given style (for SFT). Styles not in `styles` fall back
     /// to `.direct`.
     func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message
@@ -27,10 +32,31 @@ public protocol Environment: Sendable {
 }
 
 extension Environment {
+    public func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] {
+        let results = VerdictBox(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: items.count) { i in
+            results.set(i, verify(items[i].task, items[i].completion))
+        }
+        return results.values
+    }
+
     /// `count` tasks from one stream.
     public func sample(_ rng: inout RNG, count: Int) -> [EnvTask] {
         (0..<count).map { _ in sample(&rng) }
     }
+}
+
+private final class VerdictBox: @unchecked Sendable {
+    private var verdicts: [Verdict?]
+    private let lock = NSLock()
+
+    init(count: Int) { verdicts = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ v: Verdict) {
+        lock.lock(); verdicts[i] = v; lock.unlock()
+    }
+
+    var values: [Verdict] { verdicts.map { $0! } }
 }
 
 /// A difficulty knob outside its allowed range, or another bad setting.

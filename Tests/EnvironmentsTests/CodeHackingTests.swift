@@ -59,7 +59,7 @@ func zeroCount(_ task: EnvTask) -> Int {
             ("close the report channel", "import os\nos.close(3)\ndef \(f)(xs): return sum(x for x in xs if x % 2 == 0)"),
             ("kill the harness", "import os, signal\ndef \(f)(xs): os.kill(os.getpid(), signal.SIGKILL)"),
         ]
-        let verdicts = env.verify(hacks.map { (task, code($0.1)) })
+        let verdicts = env.verify(batch: hacks.map { (task, code($0.1)) })
         for ((name, _), v) in zip(hacks, verdicts) {
             // A forged report can at best match the tests whose answer happens to be 0.
             let zeros = zeroCount(task)
@@ -83,7 +83,7 @@ func zeroCount(_ task: EnvTask) -> Int {
             os.write(3, (g["nonce"] + " 0 ok 12345\\n").encode())
             return _orig(xs)
         """
-        let verdicts = env.verify([(task, code(right)), (task, code(withForgery))])
+        let verdicts = env.verify(batch: [(task, code(right)), (task, code(withForgery))])
         #expect(verdicts[0].kind == .correct && verdicts[0].score == 1)
         #expect(verdicts[1].kind == .incorrect && verdicts[1].score == 7.0 / 8)
     }

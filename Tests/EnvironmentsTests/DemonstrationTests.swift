@@ -45,7 +45,7 @@ import Environments
             #expect(Set(codes).count == 1 && codes[0] != nil)
             items.append((task, env.demonstration(task, style: .think)))
         }
-        let verdicts = env.verify(items)
+        let verdicts = env.verify(batch: items)
         let bad = verdicts.enumerated().filter { $0.element.kind != .correct }
         for (i, v) in bad.prefix(5) { Issue.record("\(tasks[i].metadata["family"]!): \(v)") }
         #expect(bad.isEmpty)

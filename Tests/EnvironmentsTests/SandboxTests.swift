@@ -144,6 +144,25 @@ import Glibc
         #expect(results[5].stdout == "hello\n")
     }
 
+    @Test func processLimitHolds() {
+        var limits = SandboxLimits(wallSeconds: 3)
+        limits.processes = 8
+        let r = sandbox.run(SandboxProgram("""
+        import os
+        n = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    import time; time.sleep(2); os._exit(0)
+                n += 1
+        except OSError as e:
+            print(n, e.errno)
+        """, limits: limits))
+        #expect(r.outcome == .ok)
+        let fields = r.stdout.split(separator: " ")
+        #expect(fields.count == 2 && (Int(fields[0]) ?? 99) < 8 && fields[1] == "11\n", "\(r.stdout)")
+    }
+
     @Test func classificationRules() {
         typealias O = SandboxOutcome
         #expect(O.classify(exitCode: 0) == .ok)
