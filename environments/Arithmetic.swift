@@ -4,7 +4,7 @@
 // demonstration prints the same value) and `//` is Python's floor division. Without
 // parentheses the tree comes from the usual precedence (* and // bind tighter, left to right);
 // with them, a random tree is written with every inner node in parentheses. A task whose value
-// needs a division by zero or leaves the 64-bit range is drawn again.
+// needs a division by zero or leaves the exact range (|x| < 2^53) is drawn again.
 import PonderCore
 
 public struct ArithmeticEnvironment: Environment {
@@ -37,6 +37,12 @@ public struct ArithmeticEnvironment: Environment {
                 throw ConfigError(knob: "arithmetic.operators", allowed: "non-empty subset of + - * //",
                                   found: operators.joined(separator: " "))
             }
+            // Without + or -, a product of many long operands always leaves the exact range of a
+            // Double (2^53), and no redraw could help.
+            if operators.contains("*"), !operators.contains("+"), !operators.contains("-"), maxDigits * maxOperands > 15 {
+                throw ConfigError(knob: "arithmetic.max_digits * max_operands", allowed: "at most 15 when operators are only * and //",
+                                  found: "\(maxDigits * maxOperands)")
+            }
         }
     }
 
@@ -58,14 +64,19 @@ public struct ArithmeticEnvironment: Environment {
     public func sample(_ rng: inout RNG) -> EnvTask {
         let seed = rng.next()
         var local = RNG(seed: seed)
+        var attempts = 0
         while true {
+            attempts += 1
             let k = local.nextInt(in: config.minOperands...config.maxOperands)
             let operands = (0..<k).map { _ -> Int in
                 let n = local.nextInt(in: config.minDigits...config.maxDigits)
                 let low = n == 1 ? 0 : pow10(n - 1)
                 return local.nextInt(in: low...(pow10(n) - 1))
             }
-            let ops = (0..<(k - 1)).map { _ in config.operators[local.nextInt(below: config.operators.count)] }
+            // Long products overflow; after many redraws, keep to the configured + and - (validate()
+            // guarantees one of them exists whenever overflow is possible).
+            let pool = attempts > 200 ? config.operators.filter { $0 == "+" || $0 == "-" } : config.operators
+            let ops = (0..<(k - 1)).map { _ in pool[local.nextInt(below: pool.count)] }
             let parenthesised = local.nextDouble() < config.parentheses && k > 2
             let tree = parenthesised ? randomTree(operands[...], ops[...], &local) : precedenceTree(operands, ops)
             guard let value = evaluate(tree) else { continue }

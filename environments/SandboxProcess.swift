@@ -179,7 +179,7 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
         sources.removeAll { closed.contains($0.fd) }
         // An exited root whose pipes stay open means a descendant escaped (only possible
         // without a PID namespace): drain briefly, then stop reading.
-        if n == 0 && !reaped {
+        if !reaped {
             let w = wait4(pid, &status, WNOHANG, &usage)
             if w == pid { reaped = true; exitedAt = monotonicSeconds() }
         }

@@ -60,5 +60,18 @@ func allEnvironments() throws -> [any Environment] {
         #expect(throws: ConfigError.self) { try EnvironmentRegistry.make("arithmetic", settings: ["digits": 3]) }
         #expect(throws: ConfigError.self) { try EnvironmentRegistry.make("chess") }
         #expect((try? EnvironmentRegistry.make("arithmetic", settings: ["max_digits": 4])) != nil)
+        #expect(throws: ConfigError.self) {
+            try EnvironmentRegistry.make("arithmetic", settings: ["operators": ["*"], "max_digits": 9, "max_operands": 8])
+        }
+    }
+
+    @Test func extremeArithmeticTerminates() throws {
+        var config = ArithmeticEnvironment.Config()
+        config.minOperands = 8; config.maxOperands = 8; config.minDigits = 9; config.maxDigits = 9
+        let env = try ArithmeticEnvironment(config)
+        var rng = RNG(seed: 1)
+        for task in env.sample(&rng, count: 50) {
+            #expect(env.verify(task, env.demonstration(task, style: .think)).kind == .correct)
+        }
     }
 }
