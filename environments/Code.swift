@@ -81,15 +81,21 @@ public struct CodeEnvironment: Environment {
             tools: tools)
     }
 
-    /// The code of a completion: the last ```python block, else the final text if it defines the function.
+    /// The code of a completion: the last ```python block (an unclosed one runs to the end), else
+    /// the final text if it defines the function. "Here:\n```python\ndef f(x):\n    return x\n```" -> "\ndef f(x):\n    return x\n"
     public static func extractCode(_ text: String, function: String) -> String? {
         var blocks: [String] = []
         var rest = Substring(text)
         while let open = rest.range(of: "```") {
             let afterFence = rest[open.upperBound...]
             let header = afterFence.prefix { $0 != "\n" }
-            guard let close = afterFence.range(of: "```", range: afterFence.index(afterFence.startIndex, offsetBy: header.count)..<afterFence.endIndex) else { break }
             let language = header.trimmingCharacters(in: .whitespaces).lowercased()
+            let bodyStart = afterFence.index(afterFence.startIndex, offsetBy: header.count)
+            guard let close = afterFence.range(of: "```", range: bodyStart..<afterFence.endIndex) else {
+                // An unclosed fence (the completion was cut off): take the rest.
+                if language == "python" || language == "py" { blocks.append(String(afterFence[bodyStart...])) }
+                break
+            }
             if language.isEmpty || language == "python" || language == "py" {
                 blocks.append(String(afterFence[afterFence.index(afterFence.startIndex, offsetBy: header.count)..<close.lowerBound]))
             }

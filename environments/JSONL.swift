@@ -37,6 +37,15 @@ public struct JSONLEnvironment: Environment {
         var expected: [PyValue] = []
     }
 
+    /// A small file of every verifier kind, used by `ponder env sample jsonl` when no file is given.
+    public static let example = """
+    {"prompt": "What is 6 times 7?", "answer": "42", "verifier": "number"}
+    {"prompt": "What is pi to two decimal places?", "answer": 3.14, "verifier": "number"}
+    {"prompt": "What is the capital of France?", "answer": "Paris", "verifier": "exact"}
+    {"prompt": "Name a primary colour.", "answer": "red", "verifier": "contains"}
+    {"prompt": "Write a Python function add(a, b) that returns a + b.", "answer": "def add(a, b):\\n    return a + b\\n", "verifier": "python_tests", "tests": {"function": "add", "cases": [{"args": [1, 2], "expected": 3}, {"args": [-4, 4], "expected": 0}, {"args": [10, 5], "expected": 15}]}}
+    """
+
     let items: [Item]
     /// Lines that did not load, with reasons.
     public let problems: [JSONLProblem]

@@ -21,10 +21,14 @@ struct EnvCommand: ParsableCommand {
         @Option(help: "Seed of the sampling stream.")
         var seed: UInt64 = 1
 
-        @Option(help: "The .jsonl file (jsonl environment only).")
+        @Option(help: "The .jsonl file (jsonl environment only; a built-in example without it).")
         var file: String?
 
         func make() throws -> any Environment {
+            if environment == "jsonl" && file == nil {
+                print("(no --file: using the built-in example of every verifier kind)")
+                return try JSONLEnvironment(text: JSONLEnvironment.example, source: "<example>")
+            }
             do {
                 return try EnvironmentRegistry.make(environment, settings: file.map { ["path": $0] } ?? [:])
             } catch let error as ConfigError {

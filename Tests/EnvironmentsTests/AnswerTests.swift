@@ -55,6 +55,15 @@ import Environments
         }
     }
 
+    @Test func codeExtraction() {
+        #expect(CodeEnvironment.extractCode("Here:\n```python\ndef f(x):\n    return x\n```\nDone.", function: "f") == "\ndef f(x):\n    return x\n")
+        #expect(CodeEnvironment.extractCode("```python\na = 1\n```\nthen\n```py\nb = 2\n```", function: "f") == "\nb = 2\n")
+        #expect(CodeEnvironment.extractCode("```python\ndef f(x):\n    return", function: "f") == "\ndef f(x):\n    return")
+        #expect(CodeEnvironment.extractCode("```json\n{}\n```", function: "f") == nil)
+        #expect(CodeEnvironment.extractCode("def f(x): return 1", function: "f") == "def f(x): return 1")
+        #expect(CodeEnvironment.extractCode("I would write a loop.", function: "f") == nil)
+    }
+
     @Test func knowledgeMatching() {
         #expect(KnowledgeEnvironment.matches("1834", "1834"))
         #expect(KnowledgeEnvironment.matches("He was born in 1834.", "1834"))

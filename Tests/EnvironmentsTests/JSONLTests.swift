@@ -44,6 +44,11 @@ import Environments
         #expect(throws: ConfigError.self) { try JSONLEnvironment(text: "nope\n{}") }
     }
 
+    @Test func shippedExampleLoadsCleanly() throws {
+        let env = try JSONLEnvironment(text: JSONLEnvironment.example)
+        #expect(env.count == 5 && env.problems.isEmpty)
+    }
+
     @Test func verifiers() throws {
         let env = try JSONLEnvironment(text: JSONLTests.sample)
         var rng = RNG(seed: 1)
