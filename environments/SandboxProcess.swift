@@ -144,9 +144,11 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
     var exitedAt: Double?
     var buffer = [UInt8](repeating: 0, count: 65_536)
 
+    // Once reaped, the root's pid may be reused by an unrelated process: only the group (which
+    // Linux never reuses while a member lives) may still be signalled then.
     func killGroup() {
         kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
+        if !reaped { kill(pid, SIGKILL) }
     }
 
     collect: while true {
