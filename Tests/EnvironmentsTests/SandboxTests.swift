@@ -41,7 +41,8 @@ import Glibc
 
         var limits = SandboxLimits(wallSeconds: 2)
         limits.cpuSeconds = 5
-        var cpuLimits = SandboxLimits(wallSeconds: 3)
+        // A generous wall clock: on a busy machine one CPU second can take several wall seconds.
+        var cpuLimits = SandboxLimits(wallSeconds: 20)
         cpuLimits.cpuSeconds = 1
         let cases: [(name: String, source: String, limits: SandboxLimits, expect: (SandboxOutcome) -> Bool)] = [
             ("infinite loop", "while True: pass", limits, { $0 == .timeout("wall") }),
@@ -106,10 +107,11 @@ import Glibc
         let elapsed = Date().timeIntervalSince(start)
         for (c, r) in zip(cases, results) {
             #expect(c.expect(r.outcome), "\(c.name): \(r.outcome) stderr: \(r.stderr.suffix(300))")
-            #expect(r.usage.wallMilliseconds < 3500, "\(c.name) took \(r.usage.wallMilliseconds) ms")
+            // Killed at its deadline, reaped at once: never much past the wall clock.
+            #expect(r.usage.wallMilliseconds < c.limits.wallSeconds * 1000 + 1500, "\(c.name) took \(r.usage.wallMilliseconds) ms")
             #expect(r.protected)
         }
-        #expect(elapsed < 15)
+        #expect(elapsed < 30)
         let byName = Dictionary(uniqueKeysWithValues: zip(cases.map(\.name), results))
         #expect(byName["write outside"]?.stdout == "wrote []\n")
         #expect(byName["read secrets"]?.stdout == "read []\n")
