@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import Tokenization
+import Environments
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed training steps per config (the median is reported).")
     var steps: Int = 5
 
-    @Option(help: "Comma-separated sections to run: model, tokenizer.")
-    var sections: String = "model,tokenizer"
+    @Option(help: "Comma-separated sections to run: model, tokenizer, sandbox.")
+    var sections: String = "model,tokenizer,sandbox"
 
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
@@ -28,7 +29,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("unknown config '\(name)'; choose from \(known.sorted().joined(separator: ", "))")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        let knownSections: Set<String> = ["model", "tokenizer"]
+        let knownSections: Set<String> = ["model", "tokenizer", "sandbox"]
         for name in sections.split(separator: ",") where !knownSections.contains(String(name)) {
             throw ValidationError("unknown section '\(name)'; choose from \(knownSections.sorted().joined(separator: ", "))")
         }
@@ -45,6 +46,16 @@ struct BenchCommand: ParsableCommand {
                 print("")
                 print(String(format: "tokenizer: trained %d tokens on a %.1f MB corpus in %.2f s; encode %.1f MB/s (median of 5, one thread); %.3f tokens/byte",
                              t.vocabSize, Double(t.corpusBytes) / 1e6, t.trainingSeconds, t.encodeMBPerSecond, t.tokensPerByte))
+            }
+        }
+        if wantedSections.contains("sandbox") {
+            let s = Sandbox.shared.benchmark()
+            report.sandbox = s
+            if !json {
+                print("")
+                print(String(format: "sandbox: round trip %.1f ms median (p90 %.1f) per print(1) program; code tests %.1f programs/s on %d slots%@",
+                             s.medianRoundTripMilliseconds, s.p90RoundTripMilliseconds, s.codeProgramsPerSecond, s.slots,
+                             s.allSucceeded ? "" : " (SOME RUNS FAILED: the sandbox is broken here)"))
             }
         }
         if json {
@@ -89,6 +100,7 @@ struct BenchReport: Encodable {
     var blasThreads: Int?
     var models: [ModelBenchResult] = []
     var tokenizer: TokenizerBenchmark?
+    var sandbox: SandboxBenchResult?
 }
 
 extension TokenizerBenchmark: Encodable {

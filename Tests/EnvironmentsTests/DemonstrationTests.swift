@@ -1,0 +1,86 @@
+// Every demonstration, in every style, is graded correct by its own verifier: 1,000 seeded tasks
+// per environment. Tool demonstrations claim an output; a sample of them is run in the sandbox to
+// check the claim.
+import Testing
+import PonderCore
+import Environments
+
+@Suite struct DemonstrationTests {
+    func checkAll(_ env: any Environment, count: Int = 1000) {
+        var rng = RNG(seed: 2026)
+        var failures = 0
+        for task in env.sample(&rng, count: count) {
+            for style in env.styles {
+                let verdict = env.verify(task, env.demonstration(task, style: style))
+                if verdict.value != 1 {
+                    failures += 1
+                    if failures < 5 { Issue.record("\(env.name) \(style) \(task.question): \(verdict)") }
+                }
+            }
+        }
+        #expect(failures == 0, "\(env.name)")
+    }
+
+    @Test func arithmetic() throws {
+        checkAll(try ArithmeticEnvironment())
+        var hard = ArithmeticEnvironment.Config()
+        hard.minOperands = 4; hard.maxOperands = 6; hard.minDigits = 3; hard.maxDigits = 5; hard.parentheses = 0.7
+        checkAll(try ArithmeticEnvironment(hard))
+    }
+
+    @Test func counting() throws { checkAll(try CountingEnvironment()) }
+
+    @Test func knowledge() throws { checkAll(try KnowledgeEnvironment()) }
+
+    @Test func jsonl() throws { checkAll(try JSONLEnvironment(text: JSONLTests.sample), count: 30) }
+
+    /// Code demonstrations share one solution across styles; each task's solution runs once.
+    @Test func code() throws {
+        let env = try CodeEnvironment()
+        var rng = RNG(seed: 2026)
+        let tasks = env.sample(&rng, count: 1000)
+        var items: [(EnvTask, Message)] = []
+        for task in tasks {
+            let codes = env.styles.map { CodeEnvironment.extractCode(env.demonstration(task, style: $0).finalText, function: task.metadata["function"]!) }
+            #expect(Set(codes).count == 1 && codes[0] != nil)
+            items.append((task, env.demonstration(task, style: .think)))
+        }
+        let verdicts = env.verify(batch: items)
+        let bad = verdicts.enumerated().filter { $0.element.kind != .correct }
+        for (i, v) in bad.prefix(5) { Issue.record("\(tasks[i].metadata["family"]!): \(v)") }
+        #expect(bad.isEmpty)
+    }
+
+    /// What tool demonstrations say the tool printed is what the sandbox prints.
+    @Test func toolOutputsAreTrue() throws {
+        let envs: [any Environment] = [try ArithmeticEnvironment(), try CountingEnvironment(), try CodeEnvironment()]
+        var calls: [(code: String, claimed: String)] = []
+        for env in envs {
+            var rng = RNG(seed: 99)
+            for task in env.sample(&rng, count: 12) {
+                let segments = env.demonstration(task, style: .tool).segments
+                guard case .toolCall(.python, let code)? = segments.first, case .toolOutput(let out) = segments[1] else {
+                    Issue.record("\(env.name): no python call"); continue
+                }
+                calls.append((code, out))
+            }
+        }
+        let results = PythonTool().run(batch: calls.map(\.code))
+        for (call, result) in zip(calls, results) {
+            #expect(result.text == call.claimed, "\(call.code)")
+            #expect(result.failure == nil)
+        }
+    }
+
+    @Test func searchDemonstrationsUseTheStore() throws {
+        let env = try KnowledgeEnvironment()
+        var rng = RNG(seed: 4)
+        for task in env.sample(&rng, count: 200) where task.metadata["partition"] == "search" {
+            for style in env.styles {
+                let demo = env.demonstration(task, style: style)
+                guard case .toolCall(.search, let query)? = demo.segments.first else { Issue.record("no search"); continue }
+                #expect(SearchTool(world: env.world).run(query).text.contains(task.reference))
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+// Counting: letters in a word, vowels in a word, words in a sentence, items in a list.
+//
+// Words come from the seeded syllable model (Words.swift), so a word seen in a prompt is rarely
+// one the model memorised. The thinking demonstration spells the word one letter per line and
+// keeps a running count beside each match, as a model must (its tokenizer merges letters).
+import PonderCore
+
+public struct CountingEnvironment: Environment {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case letter, vowels, words, items
+    }
+
+    public struct Config: Codable, Sendable, Equatable {
+        public var kinds = Kind.allCases
+        /// Syllables per generated word (letter and vowel tasks).
+        public var minSyllables = 2, maxSyllables = 4
+        /// Words per sentence / items per list.
+        public var minLength = 3, maxLength = 12
+        public var systemPrompt: String? = nil
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case kinds, minSyllables = "min_syllables", maxSyllables = "max_syllables"
+            case minLength = "min_length", maxLength = "max_length", systemPrompt = "system_prompt"
+        }
+
+        public func validate() throws {
+            if kinds.isEmpty {
+                throw ConfigError(knob: "counting.kinds", allowed: "non-empty subset of letter vowels words items", found: "[]")
+            }
+            try ConfigError.check("counting.min_syllables", minSyllables, in: 1...8)
+            try ConfigError.check("counting.max_syllables", maxSyllables, in: minSyllables...8)
+            try ConfigError.check("counting.min_length", minLength, in: 1...40)
+            try ConfigError.check("counting.max_length", maxLength, in: minLength...40)
+        }
+    }
+
+    public let config: Config
+    public var name: String { "counting" }
+    public var tools: [Tool] { [.python] }
+    public var styles: [DemonstrationStyle] { DemonstrationStyle.allCases }
+
+    public init(_ config: Config = Config()) throws {
+        try config.validate()
+        self.config = config
+    }
+
+    public func sample(_ rng: inout RNG) -> EnvTask {
+        let seed = rng.next()
+        var r = RNG(seed: seed)
+        let kind = config.kinds[r.nextInt(below: config.kinds.count)]
+        let question: String, subject: String, answer: Int
+        var metadata = ["kind": kind.rawValue]
+        switch kind {
+        case .letter, .vowels:
+            let word = Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
+            subject = word
+            if kind == .letter {
+                // Usually a letter of the word; sometimes one it lacks (answer 0).
+                let letters = Array(word)
+                let letter = r.nextInt(below: 5) == 0
+                    ? Character(Unicode.Scalar(UInt8(97 + r.nextInt(below: 26))))
+                    : letters[r.nextInt(below: letters.count)]
+                metadata["letter"] = String(letter)
+                answer = letters.filter { $0 == letter }.count
+                question = "How many times does the letter \"\(letter)\" appear in the word \"\(word)\"?"
+            } else {
+                answer = word.filter { Words.vowels.contains($0) }.count
+                question = "How many vowels (a, e, i, o, u) are in the word \"\(word)\"?"
+            }
+        case .words:
+            let n = r.nextInt(in: config.minLength...config.maxLength)
+            let words = (0..<n).map { _ in Words.common[r.nextInt(below: Words.common.count)] }
+            subject = words.joined(separator: " ")
+            answer = n
+            question = "How many words are in this sentence: \"\(subject)\"?"
+        case .items:
+            let n = r.nextInt(in: config.minLength...config.maxLength)
+            let items = (0..<n).map { _ in Words.items[r.nextInt(below: Words.items.count)] }
+            subject = items.joined(separator: ", ")
+            answer = n
+            question = "How many items are in this list: \(subject)?"
+        }
+        metadata["subject"] = subject
+        return EnvTask(
+            id: "\(name)-\(stableDigest(String(seed), "\(config)"))",
+            environment: name,
+            prompt: Conversation(system: config.systemPrompt, user: question + " End with \"Answer: N\"."),
+            reference: String(answer),
+            metadata: metadata,
+            difficulty: "\(kind.rawValue), \(subject.count) characters",
+            tools: tools)
+    }
+
+    public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
+        let text = completion.finalText
+        if Refusal.isRefusal(text) { return Verdict(.refused, extracted: text) }
+        guard let n = Answers.integer(text) else { return Verdict(.unparseable) }
+        return Verdict(String(n) == task.reference ? .correct : .incorrect, extracted: String(n),
+                       note: "expected \(task.reference)")
+    }
+
+    public func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message {
+        let answer = "Answer: \(task.reference)"
+        let subject = task.metadata["subject"] ?? ""
+        let kind = Kind(rawValue: task.metadata["kind"] ?? "") ?? .words
+        switch style {
+        case .direct:
+            return .assistant(answer)
+        case .think:
+            return .assistant([.thinking(steps(kind, subject, letter: task.metadata["letter"])), .text(answer)])
+        case .tool:
+            let code: String
+            switch kind {
+            case .letter: code = "print(\"\(subject)\".count(\"\(task.metadata["letter"] ?? "")\"))"
+            case .vowels: code = "print(sum(c in \"aeiou\" for c in \"\(subject)\"))"
+            case .words: code = "print(len(\"\(subject)\".split()))"
+            case .items: code = "print(len(\"\(subject)\".split(\", \")))"
+            }
+            return .assistant([.toolCall(.python, code), .toolOutput("\(task.reference)\n"), .text(answer)])
+        }
+    }
+
+    /// One unit per line with a running count beside each match: "r 1" means the first r.
+    private func steps(_ kind: Kind, _ subject: String, letter: String?) -> String {
+        var lines: [String] = []
+        var count = 0
+        switch kind {
+        case .letter, .vowels:
+            lines.append(kind == .letter ? "Spell \(subject) and count \(letter ?? ""):" : "Spell \(subject) and count vowels:")
+            for c in subject {
+                let match = kind == .letter ? String(c) == letter : Words.vowels.contains(c)
+                if match { count += 1; lines.append("\(c) \(count)") } else { lines.append(String(c)) }
+            }
+        case .words:
+            lines.append("Number each word:")
+            for w in subject.split(separator: " ") { count += 1; lines.append("\(w) \(count)") }
+        case .items:
+            lines.append("Number each item:")
+            for w in subject.split(separator: ",") { count += 1; lines.append("\(w.trimmingCharacters(in: .whitespaces)) \(count)") }
+        }
+        lines.append("Total: \(count)")
+        return lines.joined(separator: "\n")
+    }
+
+    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
+        (0..<count).map { _ in
+            let task = sample(&rng)
+            let kind = Kind(rawValue: task.metadata["kind"]!)!
+            return task.question.replacingOccurrences(of: " End with \"Answer: N\".", with: "") + "\n"
+                + steps(kind, task.metadata["subject"]!, letter: task.metadata["letter"]) + "\nThe answer is \(task.reference)."
+        }
+    }
+}
+
+import Foundation

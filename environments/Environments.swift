@@ -1,1 +1,0 @@
-// Environments: seeded task generators with verifiers (DESIGN.md §5).

@@ -1,0 +1,49 @@
+// The environments by name. Only the experiment runner (and the command line) maps YAML ids to
+// types; trainers see `any Environment`.
+import Foundation
+import PonderCore
+
+public enum EnvironmentRegistry {
+    public static let names = ["arithmetic", "counting", "code", "knowledge", "jsonl"]
+
+    /// An environment from its name and settings (the YAML mapping under it, as JSON-like values;
+    /// missing keys keep their defaults). `jsonl` needs `path`.
+    public static func make(_ name: String, settings: [String: Any] = [:], sandbox: Sandbox? = nil) throws -> any Environment {
+        switch name {
+        case "arithmetic":
+            return try ArithmeticEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]))
+        case "counting":
+            return try CountingEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]))
+        case "code":
+            return try CodeEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]),
+                                       sandbox: sandbox ?? .shared)
+        case "knowledge":
+            return try KnowledgeEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]))
+        case "jsonl":
+            guard let path = settings["path"] as? String else {
+                throw ConfigError(knob: "jsonl.path", allowed: "a path to a .jsonl file", found: "nothing")
+            }
+            if let unknown = settings.keys.first(where: { $0 != "path" }) {
+                throw ConfigError(knob: "jsonl.\(unknown)", allowed: "only: path", found: "unknown key")
+            }
+            return try JSONLEnvironment(path: path, sandbox: sandbox ?? .shared)
+        default:
+            throw ConfigError(knob: "environment", allowed: names.joined(separator: ", "), found: name)
+        }
+    }
+}
+
+extension Message {
+    /// The message as the model would see it, with the chat markup of DESIGN.md §4 (for display).
+    public var markedUp: String {
+        segments.map { segment -> String in
+            switch segment {
+            case .text(let t): t
+            case .thinking(let t): "<think>\(t)</think>"
+            case .toolCall(.python, let code): "<|python_start|>\(code)<|python_end|>"
+            case .toolCall(.search, let query): "<|search_start|>\(query)<|search_end|>"
+            case .toolOutput(let out): "<|output_start|>\(out)<|output_end|>"
+            }
+        }.joined()
+    }
+}

@@ -1,0 +1,241 @@
+// Spawning one sandboxed process and collecting what it leaves, within a deadline.
+//
+// posix_spawn, not Foundation's Process: we need the child in its own process group, a clean
+// signal mask, exact control of inherited descriptors (pipes are made close-on-exec, so runs on
+// other threads never inherit each other's pipes and EOF arrives when it should), and wait4's
+// resource usage. The reader polls the pipes until end-of-file, the output cap or the deadline;
+// at the deadline it kills the process group and never waits for end-of-file again (a daemon
+// that escaped would otherwise hold the pipe open forever).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// What the raw process did, before classification.
+struct RawRun: Sendable {
+    var exitCode: Int32?          // set when it exited
+    var signal: Int32?            // set when a signal ended it
+    var stdout = [UInt8]()
+    var stderr = [UInt8]()
+    var report = [UInt8]()        // fd 3, when requested
+    var timedOut = false          // we killed it at the wall-clock deadline
+    var outputCapped = false      // we killed it for printing too much
+    var wallSeconds = 0.0
+    var cpuSeconds = 0.0          // user + system of it and its reaped descendants
+    var maxRSSKiB = 0
+    var spawnError: String?
+}
+
+struct SpawnRequest {
+    var executable: String
+    var arguments: [String]       // argv[1...]
+    var environment: [String]     // for the launcher chain only; the program's own is set by bwrap
+    var wallSeconds: Double
+    var outputBytes: Int
+    var wantReport = false        // give the child fd 3, a pipe we read
+    var secret: [UInt8]? = nil    // give the child fd 4, a pipe holding these bytes then EOF
+}
+
+// Swift's Glibc module hides the GNU extensions pipe2 and posix_spawn_file_actions_addclosefrom_np
+// (glibc 2.34+); look them up once. pipe2 makes both ends close-on-exec atomically, so a spawn on
+// another thread can never inherit them; closefrom is a second guard against any stray descriptor.
+private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+private let pipe2Function: Pipe2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2")
+    .map { unsafeBitCast($0, to: Pipe2.self) }
+private let closeFromFunction: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+    .map { unsafeBitCast($0, to: CloseFrom.self) }
+
+private func makePipe() -> (read: Int32, write: Int32)? {
+    var fds: [Int32] = [-1, -1]
+    if let pipe2Function {
+        guard pipe2Function(&fds, O_CLOEXEC) == 0 else { return nil }
+    } else {
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
+    // Move both ends to 10 and above: the child's dup2 onto 0...4 must never overwrite a source.
+    for k in 0..<2 {
+        let high = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)
+        guard high >= 0 else { close(fds[0]); close(fds[1]); return nil }
+        close(fds[k])
+        fds[k] = high
+    }
+    return (fds[0], fds[1])
+}
+
+private func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
+    var run = RawRun()
+    let start = monotonicSeconds()
+    var opened: [Int32] = []
+    defer { for fd in opened { close(fd) } }
+
+    guard let out = makePipe(), let err = makePipe() else {
+        run.spawnError = "pipe: \(String(cString: strerror(errno)))"
+        return run
+    }
+    opened += [out.read, out.write, err.read, err.write]
+    var rep: (read: Int32, write: Int32)?
+    if request.wantReport {
+        guard let p = makePipe() else { run.spawnError = "pipe failed"; return run }
+        rep = p
+        opened += [p.read, p.write]
+    }
+    var sec: (read: Int32, write: Int32)?
+    if let secret = request.secret {
+        guard let p = makePipe(), secret.count < 4096 else { run.spawnError = "secret pipe failed"; return run }
+        sec = p
+        opened += [p.read, p.write]
+        _ = secret.withUnsafeBytes { write(p.write, $0.baseAddress, secret.count) }
+    }
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, out.write, 1)
+    posix_spawn_file_actions_adddup2(&actions, err.write, 2)
+    if let rep { posix_spawn_file_actions_adddup2(&actions, rep.write, 3) }
+    if let sec { posix_spawn_file_actions_adddup2(&actions, sec.read, 4) }
+    if let closeFromFunction { _ = closeFromFunction(&actions, 5) }
+
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attr, &noSignals)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for s in [SIGPIPE, SIGXFSZ, SIGXCPU, SIGINT, SIGTERM, SIGCHLD] { sigaddset(&defaults, s) }
+    posix_spawnattr_setsigdefault(&attr, &defaults)
+    posix_spawnattr_setpgroup(&attr, 0)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+    let argv = ([request.executable] + request.arguments).map { strdup($0) } + [nil]
+    let envp = request.environment.map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) }; for p in envp { free(p) } }
+
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, request.executable, &actions, &attr, argv, envp)
+    guard rc == 0 else {
+        run.spawnError = "posix_spawn \(request.executable): \(String(cString: strerror(rc)))"
+        return run
+    }
+    // Our copies of the child's ends must go, or end-of-file never comes.
+    for fd in [out.write, err.write, rep?.write, sec?.read].compactMap({ $0 }) {
+        close(fd)
+        opened.removeAll { $0 == fd }
+    }
+
+    let deadline = start + request.wallSeconds
+    var sources: [(fd: Int32, which: Int)] = [(out.read, 0), (err.read, 1)]
+    if let rep { sources.append((rep.read, 2)) }
+    for s in sources { _ = fcntl(s.fd, F_SETFL, fcntl(s.fd, F_GETFL) | O_NONBLOCK) }
+    var status: Int32 = 0
+    var usage = rusage()
+    var reaped = false
+    var exitedAt: Double?
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+
+    // Once reaped, the root's pid may be reused by an unrelated process: only the group (which
+    // Linux never reuses while a member lives) may still be signalled then.
+    func killGroup() {
+        kill(-pid, SIGKILL)
+        if !reaped { kill(pid, SIGKILL) }
+    }
+
+    collect: while true {
+        let now = monotonicSeconds()
+        if now >= deadline { run.timedOut = true; killGroup(); break }
+        if sources.isEmpty { break }
+        var pfds = sources.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        let waitMs = Int32(max(1, min(20, (deadline - now) * 1000)))
+        let n = poll(&pfds, nfds_t(pfds.count), waitMs)
+        if n < 0 && errno != EINTR { break }
+        var closed: [Int32] = []
+        for (i, p) in pfds.enumerated() where p.revents != 0 {
+            let count = read(p.fd, &buffer, buffer.count)
+            if count > 0 {
+                let chunk = buffer[0..<count]
+                switch sources[i].which {
+                case 0: run.stdout += chunk
+                case 1: run.stderr += chunk
+                default: if run.report.count < 4 << 20 { run.report += chunk }
+                }
+                if run.stdout.count + run.stderr.count > request.outputBytes {
+                    run.outputCapped = true
+                    killGroup()
+                    break collect
+                }
+            } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
+                closed.append(p.fd)
+            }
+        }
+        sources.removeAll { closed.contains($0.fd) }
+        // An exited root whose pipes stay open means a descendant escaped (only possible
+        // without a PID namespace): drain briefly, then stop reading.
+        if !reaped {
+            let w = wait4(pid, &status, WNOHANG, &usage)
+            if w == pid { reaped = true; exitedAt = monotonicSeconds() }
+        }
+        if let exitedAt, monotonicSeconds() - exitedAt > 0.05 { killGroup(); break }
+    }
+    if !reaped {
+        if !run.timedOut && !run.outputCapped {
+            // Pipes closed: the root is exiting. Wait for it, but never past the deadline.
+            while true {
+                let w = wait4(pid, &status, WNOHANG, &usage)
+                if w == pid { reaped = true; break }
+                if w < 0 && errno != EINTR { break }
+                if monotonicSeconds() >= deadline { run.timedOut = true; killGroup(); break }
+                usleep(500)
+            }
+        }
+        if !reaped {
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        }
+    }
+    run.wallSeconds = monotonicSeconds() - start
+    run.cpuSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
+    run.maxRSSKiB = Int(usage.ru_maxrss)
+    if status & 0x7f == 0 {
+        run.exitCode = (status >> 8) & 0xff
+    } else {
+        run.signal = status & 0x7f
+    }
+    return run
+}
+
+/// Kill every process of `uid` and wait (briefly) until none is left: a slot's uid is reused
+/// only when empty. Returns whether the uid is clean.
+func reapUID(_ uid: Int, within seconds: Double = 1.0) -> Bool {
+    let until = monotonicSeconds() + seconds
+    while true {
+        let pids = processes(ofUID: uid)
+        if pids.isEmpty { return true }
+        for p in pids { kill(p, SIGKILL) }
+        if monotonicSeconds() > until { return false }
+        usleep(2000)
+    }
+}
+
+private func processes(ofUID uid: Int) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var found: [pid_t] = []
+    for entry in entries {
+        guard let pid = pid_t(entry) else { continue }
+        var st = stat()
+        if stat("/proc/\(entry)", &st) == 0 && Int(st.st_uid) == uid { found.append(pid) }
+    }
+    return found
+}
+
+func monotonicNow() -> Double { monotonicSeconds() }

@@ -1,1 +1,0 @@
-// Rewards: reward functions over (task, completion) (DESIGN.md §6).
