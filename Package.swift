@@ -39,14 +39,15 @@ let package = Package(
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Training", dependencies: ["PonderCore", "Model", "Tokenization", "Rewards"]),
         .target(
             name: "Experiments",
-            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Yams"]
+            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Yams"]
         ),
         .executableTarget(
             name: "ponder",
             dependencies: [
-                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Experiments",
+                "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),
     ]
 )

@@ -1,0 +1,1 @@
+// Training: the trainers (pretraining, SFT, evaluation, later GRPO), one file each (DESIGN.md §7).
