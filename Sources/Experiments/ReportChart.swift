@@ -115,7 +115,7 @@ struct ChartDomain {
         let raw = (high - low) / Double(count - 1)
         let power = pow(10, floor(log10(raw)))
         let fraction = raw / power
-        let step = (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * power
+        let step = (fraction < 1.5 ? 1 : fraction < 3 ? 2 : fraction < 7 ? 5 : 10) * power
         var ticks: [Double] = []
         var tick = (low / step).rounded(.up) * step
         while tick <= high + step * 1e-9 {

@@ -206,6 +206,12 @@ public struct JudgeCacheEntry: Codable, Sendable, Equatable, FetchableRecord, Pe
     enum CodingKeys: String, CodingKey {
         case key, backend, prompt, response, score, failure, createdAt = "created_at"
     }
+
+    /// A cache key for a request made of `parts` (backend, model, rubric, prompt, ...): the
+    /// SHA-256 of the parts joined by NUL, so ("ab", "c") and ("a", "bc") differ.
+    public static func key(_ parts: [String]) -> String {
+        SHA256.hex(parts.joined(separator: "\u{0}"))
+    }
 }
 
 extension RunStatus: DatabaseValueConvertible {}

@@ -17,8 +17,9 @@ struct StoreTortureCommand: ParsableCommand {
     var steps: Int?
 
     func run() throws {
-        // Unbuffered stdout: "committed N" must reach the pipe before the next write starts.
-        setvbuf(stdout, nil, _IONBF, 0)
-        try StoreTorture.write(path: db, steps: steps) { step in print("committed \(step)") }
+        // One write(2) per line, unbuffered: "committed N" reaches the file before the next step starts.
+        try StoreTorture.write(path: db, steps: steps) { step in
+            FileHandle.standardOutput.write(Data("committed \(step)\n".utf8))
+        }
     }
 }

@@ -40,7 +40,7 @@ import FoundationXML
             #expect(lines.allSatisfy { $0.count == width }, "\(lines.map(\.count))")
             // Line 1 is the plot's top row: it ends with the last (largest) point, labelled with the max.
             #expect(lines[1].last == "●")
-            #expect(lines[1].hasPrefix("0.98"))
+            #expect(lines[1].trimmingCharacters(in: .whitespaces).hasPrefix("0.98 ┤"))
             // The first point sits bottom left, beside the min label.
             let bottom = lines[height - 4]
             #expect(bottom.hasPrefix("0 ┤●") || bottom.contains("┤●"))

@@ -1,5 +1,5 @@
 // The store against SIGKILL: a real child process (`ponder store-torture`, the real RunStore on a
-// real WAL file) is killed at random instants, five times; after each kill the file must open,
+// real WAL file) is killed at random instants, `rounds` times; after each kill the file must open,
 // pass `PRAGMA integrity_check` and `foreign_key_check`, hold every step the child reported as
 // committed, and hold no partial step. Each child resumes the previous one's run the way the stage
 // runner does, so the steps present must also be exactly 0...last, with no gap and no duplicate.
@@ -16,6 +16,8 @@ import Glibc
 #endif
 
 @Suite struct KillTests {
+    static let rounds = 8
+
     @Test func killedWriterLeavesEveryCommittedStepWholeAndNoPartialStep() throws {
         guard let ponder = Self.ponderBinary() else {
             Issue.record("""
@@ -28,8 +30,9 @@ import Glibc
         defer { directory.remove() }
         let path = directory.file("ponder.sqlite")
         var committed = Set<Int>()
+        var perRound: [Int] = []
 
-        for round in 0..<5 {
+        for round in 0..<Self.rounds {
             let output = directory.file("round-\(round).out")
             let child = try Self.launch(ponder, arguments: ["store-torture", "--db", path], output: output)
             if round == 0 {
@@ -49,6 +52,7 @@ import Glibc
                 #expect(!reported.isEmpty, "round \(round): the child reported no committed step before the kill")
             }
             committed.formUnion(reported)
+            perRound.append(reported.count)
             try Self.verify(path: path, committed: committed, round: round)
         }
 
@@ -58,8 +62,9 @@ import Glibc
         let child = try Self.launch(ponder, arguments: ["store-torture", "--db", path, "--steps", String(total)], output: output)
         child.waitUntilExit()
         #expect(child.terminationStatus == 0, "final child: \(Self.text(output + ".err"))")
-        let present = try Self.verify(path: path, committed: committed.union(Self.committedSteps(in: output)), round: 5)
+        let present = try Self.verify(path: path, committed: committed.union(Self.committedSteps(in: output)), round: Self.rounds)
         #expect(present == total)
+        print("kill test: \(Self.rounds) SIGKILLs, steps reported committed per round \(perRound), \(total) steps whole after the final run")
         let store = try RunStore.open(path: path)
         #expect(try store.findRun(StoreTorture.runName).status == .completed)
     }
@@ -112,8 +117,8 @@ import Glibc
     }
 
     static func launch(_ executable: URL, arguments: [String], output: String) throws -> Process {
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: output + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -159,6 +159,8 @@ import Testing
         try store.putJudgeCache(JudgeCacheEntry(key: "k", backend: "openai:gpt", prompt: "rate", response: "7", score: 0.7, failure: nil))
         let entry = try #require(try store.judgeCache(key: "k"))
         #expect(entry.score == 0.7 && entry.failure == nil)
+        #expect(JudgeCacheEntry.key(["ab", "c"]) != JudgeCacheEntry.key(["a", "bc"]))
+        #expect(JudgeCacheEntry.key(["local", "rubric", "prompt"]).count == 64)
     }
 
     @Test func fileStoreIsWALAndReopens() throws {
