@@ -75,10 +75,13 @@ public enum Report {
                                 min: values.min(), max: values.max())
     }
 
-    /// A number short enough for an axis: 4 significant digits, exponent form when very large or small.
+    /// A number short enough for an axis: integers as they are, others with 4 significant digits,
+    /// in exponent form when very large or small.
     public static func formatNumber(_ value: Double) -> String {
         if value == 0 { return "0" }
         let magnitude = abs(value)
+        // Steps and counts read as integers: 12000, not 1.2e+04.
+        if value == value.rounded() && magnitude < 1e9 { return String(Int64(value)) }
         if magnitude >= 1e6 || magnitude < 1e-3 { return String(format: "%.3g", value) }
         var text = String(format: "%.4g", value)
         if text.contains("e") { text = String(format: "%.3g", value) }

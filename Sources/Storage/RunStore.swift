@@ -9,6 +9,10 @@
 // never the database's consistency. Every write method is one transaction: a step's metrics,
 // rollouts and per-function rewards land together or not at all.
 //
+// GRDB opens write transactions IMMEDIATE, so a read-then-write such as `upsertExperiment` holds
+// the write lock throughout, and two processes sharing one file (two stages, or a trainer and an
+// eval) wait for each other through the busy timeout instead of failing.
+//
 // Not here: retries, caching, background writes. A trainer calls `recordStep` synchronously once
 // per step; at the rates of StoreBenchmark.swift that is far below a step's cost.
 import Foundation
@@ -142,12 +146,23 @@ public struct RunStore: Sendable {
         var configuration = configuration()
         configuration.readonly = true
         let applied: Set<String>
+        let foreignTables: [String]
         do {
             let probe = try DatabaseQueue(path: path, configuration: configuration)
-            applied = try probe.read { db in try Schema.migrator.appliedIdentifiers(db) }
+            (applied, foreignTables) = try probe.read { db in
+                let applied = try Schema.migrator.appliedIdentifiers(db)
+                let tables = applied.isEmpty
+                    ? try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    : []
+                return (applied, tables)
+            }
             try probe.close()
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw StoreError.notADatabase(file: file, reason: error.message ?? "\(error)")
+        }
+        // Another program's SQLite file: adding Ponder's tables to it would be rude at best.
+        if !foreignTables.isEmpty {
+            throw StoreError.notADatabase(file: file, reason: "it holds tables of another program: \(foreignTables.sorted().prefix(3).joined(separator: ", "))")
         }
         let unknown = applied.subtracting(Schema.knownIdentifiers).sorted()
         if !unknown.isEmpty { throw StoreError.newerSchema(file: file, unknownMigrations: unknown) }

@@ -26,6 +26,12 @@ import FoundationXML
         #expect(Report.smooth([5, 5, 5, 5], weight: 0.9).allSatisfy { abs($0 - 5) < 1e-12 })
     }
 
+    @Test func numbersAreShort() {
+        #expect(Report.formatNumber(12000) == "12000" && Report.formatNumber(-3) == "-3")
+        #expect(Report.formatNumber(0.123456) == "0.1235" && Report.formatNumber(2.5e-5) == "2.5e-05")
+        #expect(Report.formatNumber(1.5e12) == "1.5e+12")
+    }
+
     @Test func statisticsSkipNaN() {
         let stats = Report.statistics(ChartSeries(label: "x", points: [(0, 1), (1, .nan), (2, 3), (3, -2)]), smoothing: 0)
         #expect(stats.count == 3 && stats.last == -2 && stats.min == -2 && stats.max == 3 && stats.lastStep == 3)

@@ -222,6 +222,23 @@ import Testing
             return file == "notes.sqlite"
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == text)
+
+        // Someone else's SQLite file is refused too, rather than filled with Ponder's tables.
+        let other = directory.file("other.sqlite")
+        do {
+            let queue = try DatabaseQueue(path: other)
+            try queue.write { db in try db.execute(sql: "CREATE TABLE contacts (name TEXT)") }
+            try queue.close()
+        }
+        #expect {
+            _ = try RunStore.open(path: other)
+        } throws: { error in
+            (error as? StoreError)?.description.contains("holds tables of another program: contacts") == true
+        }
+        let tables = try DatabaseQueue(path: other).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        #expect(tables == ["contacts"])
     }
 
     @Test func benchmarkReportsRates() throws {
