@@ -31,8 +31,12 @@ public enum BLAS {
     public static var configuration: String { String(cString: openblas_get_config()) }
 }
 
-/// Cores available to the elementwise loops.
-public let kernelThreads: Int = max(1, min(8, System.activeProcessorCount))
+/// Threads for the elementwise loops: the environment variable PONDER_THREADS, else the cores
+/// online (at most 8). OpenBLAS reads OPENBLAS_NUM_THREADS the same way for the matrix products.
+public let kernelThreads: Int = {
+    if let value = getenv("PONDER_THREADS").flatMap({ Int(String(cString: $0)) }), value >= 1 { return min(value, 64) }
+    return max(1, min(8, System.activeProcessorCount))
+}()
 
 enum System {
     static var activeProcessorCount: Int {

@@ -25,6 +25,9 @@ public final class Transformer {
     public let params: FloatBuffer
     public let grads: FloatBuffer
 
+    /// Attach a timer to see where forward and backward time goes.
+    public var timer: KernelTimer?
+
     let ropeCos: FloatBuffer  // [maxSeqLen, D/2]
     let ropeSin: FloatBuffer
     var acts: Activations?
@@ -96,7 +99,7 @@ public final class Transformer {
         let W = shape.qkvWidth
         let p = params.pointer
 
-        embeddingForward(a.residual.pointer, a.tokens, p + layout.embed, N, C)
+        timed("embedding") { embeddingForward(a.residual.pointer, a.tokens, p + layout.embed, N, C) }
         for l in 0..<c.nLayers {
             let o = layout.layers[l]
             let x = a.residual.pointer + l * N * C
@@ -110,23 +113,23 @@ public final class Transformer {
             let swi = a.swi.pointer + l * N * F
             let out = a.residual.pointer + (l + 1) * N * C
 
-            rmsNormForward(ln1, rstd1, x, p + o.inputNorm, N, C, eps: c.normEps)
-            linearForward(qkv, ln1, p + o.qkv, o.qkvBias >= 0 ? p + o.qkvBias : nil, N, C, W)
-            ropeForward(qkv, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
-            ropeForward(qkv + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
-            attentionForward(atty, probs, qkv, shape)
-            linearForward(mid, atty, p + o.o, nil, N, HD, C)
-            add(mid, x, N * C)
-            rmsNormForward(ln2, rstd2, mid, p + o.postNorm, N, C, eps: c.normEps)
-            linearForward(gateUp, ln2, p + o.gateUp, nil, N, C, 2 * F)
-            swigluForward(swi, gateUp, N, F)
-            linearForward(out, swi, p + o.down, nil, N, F, C)
-            add(out, mid, N * C)
+            timed("rmsnorm") { rmsNormForward(ln1, rstd1, x, p + o.inputNorm, N, C, eps: c.normEps) }
+            timed("matmul") { linearForward(qkv, ln1, p + o.qkv, o.qkvBias >= 0 ? p + o.qkvBias : nil, N, C, W) }
+            timed("rope") { ropeForward(qkv, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim) }
+            timed("rope") { ropeForward(qkv + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim) }
+            timed("attention") { attentionForward(atty, probs, qkv, shape) }
+            timed("matmul") { linearForward(mid, atty, p + o.o, nil, N, HD, C) }
+            timed("residual") { add(mid, x, N * C) }
+            timed("rmsnorm") { rmsNormForward(ln2, rstd2, mid, p + o.postNorm, N, C, eps: c.normEps) }
+            timed("matmul") { linearForward(gateUp, ln2, p + o.gateUp, nil, N, C, 2 * F) }
+            timed("swiglu") { swigluForward(swi, gateUp, N, F) }
+            timed("matmul") { linearForward(out, swi, p + o.down, nil, N, F, C) }
+            timed("residual") { add(out, mid, N * C) }
         }
-        rmsNormForward(a.lnf.pointer, a.rstdf.pointer, a.residual.pointer + c.nLayers * N * C,
-                       p + layout.finalNorm, N, C, eps: c.normEps)
+        timed("rmsnorm") { rmsNormForward(a.lnf.pointer, a.rstdf.pointer, a.residual.pointer + c.nLayers * N * C,
+                       p + layout.finalNorm, N, C, eps: c.normEps) }
         if computeLogits {
-            linearForward(a.logits.pointer, a.lnf.pointer, p + layout.lmHead, nil, N, C, V)
+            timed("matmul") { linearForward(a.logits.pointer, a.lnf.pointer, p + layout.lmHead, nil, N, C, V) }
         }
     }
 
@@ -150,7 +153,7 @@ public final class Transformer {
         let a = acts!
         precondition(targets.count == a.N, "logProbs: \(targets.count) targets for \(a.N) positions")
         targets.withUnsafeBufferPointer { a.targets.update(from: $0.baseAddress!, count: a.N) }
-        logProbsForward(a.logp.pointer, a.entropy.pointer, a.lse.pointer, a.logits.pointer, a.targets, a.N, config.vocabSize)
+        timed("logprobs") { logProbsForward(a.logp.pointer, a.entropy.pointer, a.lse.pointer, a.logits.pointer, a.targets, a.N, config.vocabSize) }
         return (UnsafeBufferPointer(start: a.logp.pointer, count: a.N),
                 UnsafeBufferPointer(start: a.entropy.pointer, count: a.N))
     }
@@ -207,11 +210,11 @@ public final class Transformer {
     func backwardFromLogProbs(_ a: Activations, dlogp: UnsafePointer<Float>, dentropy: UnsafePointer<Float>?, dhidden: UnsafePointer<Float>?) {
         let (N, C, V) = (a.N, config.dModel, config.vocabSize)
         // dlogits overwrite the logits in place.
-        logProbsBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, a.targets, dlogp, dentropy,
-                         dentropy == nil ? nil : a.entropy.pointer, N, V)
+        timed("logprobs") { logProbsBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, a.targets, dlogp, dentropy,
+                         dentropy == nil ? nil : a.entropy.pointer, N, V) }
         if let dhidden { a.dln.pointer.update(from: dhidden, count: N * C) } else { a.dln.zero() }
-        linearBackward(a.dln.pointer, grads.pointer + layout.lmHead, nil, a.logits.pointer, a.lnf.pointer,
-                       params.pointer + layout.lmHead, N, C, V)
+        timed("matmul") { linearBackward(a.dln.pointer, grads.pointer + layout.lmHead, nil, a.logits.pointer, a.lnf.pointer,
+                       params.pointer + layout.lmHead, N, C, V) }
         backwardFromHidden(a)
     }
 
@@ -228,8 +231,8 @@ public final class Transformer {
         let dres = a.dres.pointer, dln = a.dln.pointer
 
         a.dres.zero()
-        rmsNormBackward(dres, g + layout.finalNorm, dln, a.residual.pointer + c.nLayers * N * C,
-                        p + layout.finalNorm, a.rstdf.pointer, N, C)
+        timed("rmsnorm") { rmsNormBackward(dres, g + layout.finalNorm, dln, a.residual.pointer + c.nLayers * N * C,
+                        p + layout.finalNorm, a.rstdf.pointer, N, C) }
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
             let o = layout.layers[l]
             let x = a.residual.pointer + l * N * C
@@ -244,24 +247,24 @@ public final class Transformer {
 
             // dres holds d(out); the MLP branch adds into d(mid) = dres.
             a.dswi.zero()
-            linearBackward(a.dswi.pointer, g + o.down, nil, dres, swi, p + o.down, N, F, C)
+            timed("matmul") { linearBackward(a.dswi.pointer, g + o.down, nil, dres, swi, p + o.down, N, F, C) }
             a.dgateUp.zero()
-            swigluBackward(a.dgateUp.pointer, a.dswi.pointer, gateUp, N, F)
+            timed("swiglu") { swigluBackward(a.dgateUp.pointer, a.dswi.pointer, gateUp, N, F) }
             a.dln.zero()
-            linearBackward(dln, g + o.gateUp, nil, a.dgateUp.pointer, ln2, p + o.gateUp, N, C, 2 * F)
-            rmsNormBackward(dres, g + o.postNorm, dln, mid, p + o.postNorm, rstd2, N, C)
+            timed("matmul") { linearBackward(dln, g + o.gateUp, nil, a.dgateUp.pointer, ln2, p + o.gateUp, N, C, 2 * F) }
+            timed("rmsnorm") { rmsNormBackward(dres, g + o.postNorm, dln, mid, p + o.postNorm, rstd2, N, C) }
             // dres holds d(mid); the attention branch adds into d(x) = dres.
             a.datty.zero()
-            linearBackward(a.datty.pointer, g + o.o, nil, dres, atty, p + o.o, N, HD, C)
+            timed("matmul") { linearBackward(a.datty.pointer, g + o.o, nil, dres, atty, p + o.o, N, HD, C) }
             a.dqkv.zero()
-            attentionBackward(a.dqkv.pointer, a.dprobs.pointer, a.datty.pointer, probs, qkv, shape)
-            ropeBackward(a.dqkv.pointer, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
-            ropeBackward(a.dqkv.pointer + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim)
+            timed("attention") { attentionBackward(a.dqkv.pointer, a.dprobs.pointer, a.datty.pointer, probs, qkv, shape) }
+            timed("rope") { ropeBackward(a.dqkv.pointer, stride: W, heads: c.nHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim) }
+            timed("rope") { ropeBackward(a.dqkv.pointer + HD, stride: W, heads: c.nKVHeads, a.positions, ropeCos.pointer, ropeSin.pointer, N, c.headDim) }
             a.dln.zero()
-            linearBackward(dln, g + o.qkv, o.qkvBias >= 0 ? g + o.qkvBias : nil, a.dqkv.pointer, ln1, p + o.qkv, N, C, W)
-            rmsNormBackward(dres, g + o.inputNorm, dln, x, p + o.inputNorm, rstd1, N, C)
+            timed("matmul") { linearBackward(dln, g + o.qkv, o.qkvBias >= 0 ? g + o.qkvBias : nil, a.dqkv.pointer, ln1, p + o.qkv, N, C, W) }
+            timed("rmsnorm") { rmsNormBackward(dres, g + o.inputNorm, dln, x, p + o.inputNorm, rstd1, N, C) }
         }
-        embeddingBackward(g + layout.embed, dres, a.tokens, N, C)
+        timed("embedding") { embeddingBackward(g + layout.embed, dres, a.tokens, N, C) }
     }
 }
 

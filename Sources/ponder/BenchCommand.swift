@@ -5,6 +5,7 @@ import Foundation
 import Kernels
 import Tokenization
 import Environments
+import Storage
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +18,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed training steps per config (the median is reported).")
     var steps: Int = 5
 
-    @Option(help: "Comma-separated sections to run: model, tokenizer, sandbox.")
-    var sections: String = "model,tokenizer,sandbox"
+    @Flag(help: "Also print where training time goes, per kernel family.")
+    var profile = false
+
+    @Flag(inversion: .prefixedNo, help: "Measure generation throughput too.")
+    var generation = true
+
+    @Option(help: "Comma-separated sections to run: model, tokenizer, sandbox, store.")
+    var sections: String = "model,tokenizer,sandbox,store"
 
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
@@ -29,7 +36,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("unknown config '\(name)'; choose from \(known.sorted().joined(separator: ", "))")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        let knownSections: Set<String> = ["model", "tokenizer", "sandbox"]
+        let knownSections: Set<String> = ["model", "tokenizer", "sandbox", "store"]
         for name in sections.split(separator: ",") where !knownSections.contains(String(name)) {
             throw ValidationError("unknown section '\(name)'; choose from \(knownSections.sorted().joined(separator: ", "))")
         }
@@ -58,6 +65,14 @@ struct BenchCommand: ParsableCommand {
                              s.allSucceeded ? "" : " (SOME RUNS FAILED: the sandbox is broken here)"))
             }
         }
+        if wantedSections.contains("store") {
+            let store = try RunStore.benchmark()
+            report.store = store
+            if !json {
+                print("")
+                print("store: \(fmt(store.rolloutsPerSecond, 0)) rollouts/s, \(fmt(store.stepsPerSecond, 0)) steps/s (\(store.rolloutsPerStep) rollouts x \(store.rewardFunctions) rewards + 20 metrics per step, one transaction each, median of \(store.steps) steps)")
+            }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -76,7 +91,7 @@ struct BenchCommand: ParsableCommand {
         }
         var results: [ModelBenchResult] = []
         for bc in BenchConfig.all where wanted.contains(bc.name) {
-            let r = try ModelBenchmark.run(bc, sgemmGFLOPS: sgemm, steps: steps)
+            let r = try ModelBenchmark.run(bc, sgemmGFLOPS: sgemm, steps: steps, generation: generation, profile: profile && !json)
             results.append(r)
             if !json {
                 print(pad(r.config, 8) + pad(String(format: "%.2fM", Double(r.parameters) / 1e6), 10)
@@ -101,6 +116,7 @@ struct BenchReport: Encodable {
     var models: [ModelBenchResult] = []
     var tokenizer: TokenizerBenchmark?
     var sandbox: SandboxBenchResult?
+    var store: StoreBenchmarkResult?
 }
 
 extension TokenizerBenchmark: Encodable {

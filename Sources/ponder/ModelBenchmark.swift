@@ -74,7 +74,7 @@ enum ModelBenchmark {
         6 * Double(layout.matmulParameterCount(c)) + 12 * Double(c.nLayers * T * c.dModel)
     }
 
-    static func run(_ bc: BenchConfig, sgemmGFLOPS: Double, steps: Int, genSequences: Int = 64) throws -> ModelBenchResult {
+    static func run(_ bc: BenchConfig, sgemmGFLOPS: Double, steps: Int, generation: Bool = true, profile: Bool = false, genSequences: Int = 64) throws -> ModelBenchResult {
         resetPeakRSS()
         let model = try Transformer(config: bc.model, seed: 1)
         let opt = AdamW(layout: model.layout)
@@ -93,6 +93,29 @@ enum ModelBenchmark {
         }
         step()  // warm-up: allocates the activations
         let stepTime = median((0..<steps).map { _ in seconds(step) })
+        if profile {
+            let timer = KernelTimer()
+            model.timer = timer
+            var optimizerTime = 0.0
+            for _ in 0..<steps {
+                model.zeroGrad()
+                model.forward(tokens: tokens, B: bc.B, T: bc.T)
+                _ = model.crossEntropy(targets: targets, weights: weights)
+                model.backwardCrossEntropy()
+                optimizerTime += seconds {
+                    clipGradientNorm(model.grads, maxNorm: 1)
+                    opt.update(params: model.params, grads: model.grads, lr: 1e-4)
+                }
+            }
+            model.timer = nil
+            var rows = timer.seconds.map { ($0.key, $0.value / Double(steps), (timer.cpuSeconds[$0.key] ?? 0) / Double(steps)) }
+            rows.append(("adamw+clip", optimizerTime / Double(steps), 0))
+            let total = rows.reduce(0) { $0 + $1.1 }
+            print("  \(bc.name) profile per step: wall seconds (share), process CPU seconds; total wall \(String(format: "%.3f", total))")
+            for (name, s, cpu) in rows.sorted(by: { $0.1 > $1.1 }) {
+                print("    " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.4f  %5.1f%%  %.4f", s, 100 * s / total, cpu))
+            }
+        }
         let trainBytes = model.parameterCount * 4 * 4 + model.activationBytes
 
         // Generation: distinct random prompts, sampled at temperature 1, no stop token.
@@ -101,7 +124,7 @@ enum ModelBenchmark {
         let params = SamplingParameters(temperature: 1, maxNewTokens: 128)
         var genRNG = RNG(seed: 3)
         var produced = 0
-        let genTime = median((0..<3).map { _ in
+        let genTime = !generation ? 1 : median((0..<3).map { _ in
             seconds {
                 let out = engine.generate(prompts: prompts, parameters: params, rng: &genRNG)
                 produced = out.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
