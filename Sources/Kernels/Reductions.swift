@@ -18,7 +18,10 @@ public typealias Lanes = SIMD16<Float>
 /// e^x lane by lane, the same range reduction and polynomial as `fastExp`.
 @inline(__always)
 public func fastExp(_ x: Lanes) -> Lanes {
-    let xc = pointwiseMin(pointwiseMax(x, Lanes(repeating: -87.3)), Lanes(repeating: 88.7))
+    // Masked replacement compiles to vmaxps/vminps; pointwiseMin/Max go lane by lane.
+    var xc = x
+    xc.replace(with: -87.3, where: xc .< -87.3)
+    xc.replace(with: 88.7, where: xc .> 88.7)
     // Adding 1.5 * 2^23 rounds to an integer that then sits in the low mantissa bits.
     let magic = Lanes(repeating: 12_582_912.0)
     let shifted = xc * 1.442_695_04 + magic
@@ -49,7 +52,11 @@ public func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 @inline(__always)
 public func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Lanes(repeating: -.infinity), i = 0
-    while i + 16 <= n { acc = pointwiseMax(acc, load(x + i)); i += 16 }
+    while i + 16 <= n {
+        let v = load(x + i)
+        acc.replace(with: v, where: v .> acc)
+        i += 16
+    }
     var m = acc.max()
     while i < n { m = max(m, x[i]); i += 1 }
     return m

@@ -78,10 +78,10 @@ import PonderCore
         #expect(y == x)
     }
 
-    @Test(arguments: [(4, 4), (4, 2), (4, 1)])
-    func attention(heads: (Int, Int)) {
+    @Test(arguments: [(4, 4, 64), (4, 2, 2), (4, 1, 3)])
+    func attention(heads: (Int, Int, Int)) {
         var rng = RNG(seed: 5)
-        let s = AttentionShape(B: 2, T: 5, H: heads.0, K: heads.1, D: 4)
+        let s = AttentionShape(B: 2, T: 5, H: heads.0, K: heads.1, D: 4, block: heads.2)
         let N = s.B * s.T
         let qkv = randomArray(N * s.qkvWidth, &rng)
         let R = randomArray(N * s.H * s.D, &rng)
@@ -96,8 +96,13 @@ import PonderCore
         var scratch = [Float](repeating: 0, count: probs.count)
         attentionBackward(&dqkv, &scratch, R, probs, qkv, s)
         expectGradient("dqkv", x: qkv, analytic: dqkv, samples: 120, rng: &rng) { dot(run($0).0, R) }
-        // Causality: the first position attends only to itself.
+        // Causality: the first position attends only to itself; blocking changes nothing.
         #expect(probs[0] == 1 && probs[1] == 0)
+        let unblocked = AttentionShape(B: s.B, T: s.T, H: s.H, K: s.K, D: s.D, block: s.T)
+        var y2 = [Float](repeating: 0, count: N * s.H * s.D), p2 = probs
+        attentionForward(&y2, &p2, qkv, unblocked)
+        let (y1, _) = run(qkv)
+        #expect(zip(y1, y2).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
     @Test func swiglu() {
