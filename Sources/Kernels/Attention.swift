@@ -134,9 +134,10 @@ public func causalSoftmaxRows(_ scores: UnsafeMutablePointer<Float>, rows: Int, 
 
 /// One decoding step against a KV cache: each of the R rows attends over the first
 /// `lengths[r]` positions of its cache slot (the current token's k and v already written).
+/// Keys are stored transposed, so a query's scores are D passes of contiguous multiply-adds
+/// over positions (no horizontal sums); values are stored by position.
 ///   y [R, H*D], q [R, stride] (H heads of width D at the start of each row),
-///   kCache, vCache [slots, K, S, D] (each head's positions contiguous), slots [R], lengths [R],
-///   scratch [R, H, S]
+///   kCacheT [slots, K, D, S], vCache [slots, K, S, D], slots [R], lengths [R], scratch [R, H, S]
 public func attentionDecode(
     _ y: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, qStride: Int,
     _ kCache: UnsafePointer<Float>, _ vCache: UnsafePointer<Float>,
@@ -153,7 +154,11 @@ public func attentionDecode(
             let base = (Int(slots[r]) * K + h / group) * S * D
             let qh = q + r * qStride + h * D
             let sc = scratch + item * S
-            for j in 0..<len { sc[j] = rowDot(qh, kCache + base + j * D, D) * scale }
+            for j in 0..<len { sc[j] = 0 }
+            for d in 0..<D {
+                let qd = qh[d] * scale, kd = kCache + base + d * S
+                for j in 0..<len { sc[j] += qd * kd[j] }
+            }
             let mx = rowMax(sc, len)
             let inv = 1 / expShifted(sc, sc, len, shift: mx)
             let yh = y + r * H * D + h * D

@@ -44,8 +44,8 @@ public final class Engine {
     let config: ModelConfig
     let slots: Int
     let S: Int
-    let kCache: FloatBuffer  // [L, slots, K, S, D]
-    let vCache: FloatBuffer
+    let kCache: FloatBuffer  // [L, slots, K, D, S]  keys transposed (see attentionDecode)
+    let vCache: FloatBuffer  // [L, slots, K, S, D]
     // Step scratch for up to `maxRows` rows.
     let maxRows: Int
     let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, mid: FloatBuffer
@@ -106,9 +106,10 @@ public final class Engine {
             ropeForward(qkv.pointer + HD, stride: W, heads: K, rowPositions, model.ropeCos.pointer, model.ropeSin.pointer, R, D)
             for r in 0..<R {
                 for kh in 0..<K {
-                    let at = ((Int(rowSlots[r]) * K + kh) * S + Int(rowPositions[r])) * D
-                    (kc + at).update(from: qkv.pointer + r * W + HD + kh * D, count: D)
-                    (vc + at).update(from: qkv.pointer + r * W + HD + K * D + kh * D, count: D)
+                    let head = (Int(rowSlots[r]) * K + kh) * S * D, pos = Int(rowPositions[r])
+                    let key = qkv.pointer + r * W + HD + kh * D
+                    for d in 0..<D { kc[head + d * S + pos] = key[d] }
+                    (vc + head + pos * D).update(from: qkv.pointer + r * W + HD + K * D + kh * D, count: D)
                 }
             }
             attentionDecode(atty.pointer, qkv.pointer, qStride: W, kc, vc, rowSlots, rowLengths, scores.pointer,
@@ -149,7 +150,9 @@ public final class Engine {
         for l in 0..<config.nLayers {
             for kh in 0..<K {
                 let src = ((l * slots + from) * K + kh) * S * D, dst = ((l * slots + to) * K + kh) * S * D
-                (kCache.pointer + dst).update(from: kCache.pointer + src, count: count * D)
+                for d in 0..<D {
+                    (kCache.pointer + dst + d * S).update(from: kCache.pointer + src + d * S, count: count)
+                }
                 (vCache.pointer + dst).update(from: vCache.pointer + src, count: count * D)
             }
         }
