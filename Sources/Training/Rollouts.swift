@@ -163,3 +163,16 @@ public enum Rollouts {
         }
     }
 }
+
+extension Rollout {
+    /// Tokens the model sampled (forced tool output excluded).
+    public var sampledTokenCount: Int { lossMask.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+
+    /// The input of the reward functions for this rollout. Maps the engine's finish reason to
+    /// PonderCore's (two enums with the same cases exist today; see the report on Engine.swift).
+    public func rewardInput(task: EnvTask, verdict: Verdict?, maxCompletionTokens: Int) -> RewardInput {
+        RewardInput(task: task, completion: message, completionTokens: sampledTokenCount,
+                    maxCompletionTokens: maxCompletionTokens,
+                    finishReason: finishReason == .stop ? .stop : .length, verdict: verdict)
+    }
+}

@@ -133,7 +133,7 @@ public enum SupervisedFineTuning {
                     model.forward(tokens: batch.inputs, B: batch.B, T: T)
                     total += Double(model.crossEntropy(targets: batch.targets, weights: batch.weights))
                     model.backwardCrossEntropy(scale: scale)
-                    tokens += batch.learnedTokens
+                    tokens += batch.realTokens
                 }
                 return (total / Double(p.accumulationSteps), tokens)
             },
@@ -205,7 +205,8 @@ struct PaddedBatch {
     }
 
     var weightSum: Float { weights.reduce(0, +) }
-    var learnedTokens: Int { weights.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+    /// Positions that hold an example's token (not padding): what tokens_per_second counts.
+    var realTokens: Int { targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
 }
 
 /// Epochs over seeded permutations: position k of the infinite sequence is example

@@ -14,6 +14,9 @@
 //     number before the run starts;
 //   - the data of a step depends only on (seed, step), never on wall clock or on how many
 //     times the run was interrupted: a resumed run reproduces the uninterrupted one bit for bit.
+//     So trainer_state.json holds no RNG stream for the data: its `step`, `data_cursor.step`
+//     (the same number), the last metrics and `extras` {stage, seed} are what resuming reads;
+//     resuming with another seed or another stage's checkpoint is an error.
 // Trainers never print; the command-line tool renders the progress.
 
 import Foundation

@@ -61,3 +61,16 @@ struct EvaluationTests {
         #expect(result.items.count == 3 && result.passAtK.isEmpty)
     }
 }
+
+struct RewardInputTests {
+    @Test func rolloutRewardInputCountsSampledTokensOnly() {
+        let tok = Fixtures.tokenizer
+        let tokens = [tok.id(of: .pythonStart), tok.id(of: .pythonEnd), tok.id(of: .outputStart), tok.id(of: .outputEnd), tok.id(of: .imEnd)]
+        let rollout = Rollout(promptIDs: [1], tokens: tokens, logProbs: [-1, -1, 0, 0, -1], lossMask: [1, 1, 0, 0, 1],
+                              message: tok.parseAssistant(tokens), text: tok.decode(tokens), finishReason: .stop, toolCalls: [])
+        var rng = RNG(seed: 1)
+        let task = Fixtures.arithmetic.sample(&rng)
+        let input = rollout.rewardInput(task: task, verdict: nil, maxCompletionTokens: 64)
+        #expect(input.completionTokens == 3 && input.finishReason == .stop && input.maxCompletionTokens == 64)
+    }
+}

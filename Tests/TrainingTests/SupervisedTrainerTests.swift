@@ -9,7 +9,7 @@ import Training
 
 struct SupervisedTrainerTests {
     static let pretrainParameters = Pretraining.Parameters(
-        steps: 8, batchSize: 4, seqLen: 32, learningRate: 3e-3, warmupSteps: 2, evalEvery: 2, evalBatches: 2,
+        steps: 8, batchSize: 4, seqLen: 32, accumulationSteps: 2, learningRate: 3e-3, warmupSteps: 2, evalEvery: 2, evalBatches: 2,
         checkpointEvery: 5, seed: 42)
     static let sftParameters = SupervisedFineTuning.Parameters(
         steps: 8, batchSize: 3, seqLen: 96, learningRate: 3e-3, warmupSteps: 2, evalEvery: 3, evalBatches: 2,
@@ -19,6 +19,7 @@ struct SupervisedTrainerTests {
         let model = Fixtures.model()
         var p = Self.pretrainParameters
         p.steps = 60
+        p.accumulationSteps = 1
         p.evalEvery = 30
         p.checkpointEvery = 0
         let before = try Pretraining.validationLoss(model: model, validation: Fixtures.validationStream, parameters: p)
