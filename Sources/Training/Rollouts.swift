@@ -10,6 +10,8 @@
 // and forces <|output_start|> + encode(output, capped) + <|output_end|>. Forced tokens get loss
 // mask 0, exactly as `Tokenizer.render` masks tool output. Tools run synchronously inside the
 // engine's hook: decoding of the other sequences waits (a sandbox call costs ~15 ms).
+// Edge: when the closing tool token is the completion's last allowed token, the tool still runs
+// (its record is in `toolCalls`) but no output fits; the finish reason is then `.length`.
 // Not here: rewards, advantages (the RL trainers), chunking a batch too large for the engine.
 
 import Model
