@@ -1,1 +1,248 @@
-// Training: the trainers (pretraining, SFT, evaluation, later GRPO), one file each (DESIGN.md §7).
+// Training: what every trainer shares (DESIGN.md §7): the progress callback, the summary, the
+// error type, per-step data seeds, and the checkpoint a trainer writes.
+//
+// Contract of a trainer's `train(..., progress:)`:
+//   - steps are numbered 1...totalSteps; `TrainingProgress.step` is the step just completed;
+//   - after each step the trainer calls `progress` once; returning false stops the run after
+//     that step, with a checkpoint saved first (so `resume: true` continues at the next step);
+//   - a checkpoint (model + AdamW moments + TrainerState + tokenizer.json, one atomic directory)
+//     is also saved every `checkpointEvery` steps and after the last step;
+//   - `resume: true` with a checkpoint in `checkpointDirectory` restores weights, moments, step
+//     and data cursor, and continues at step + 1; the first progress call of a resumed run
+//     carries `resumedFromStep` (0 for a fresh run), so a metrics store can drop rows of steps
+//     after that one before writing. `Checkpoint.readTrainerState(from:)?.step` gives the same
+//     number before the run starts;
+//   - the data of a step depends only on (seed, step), never on wall clock or on how many
+//     times the run was interrupted: a resumed run reproduces the uninterrupted one bit for bit.
+//     So trainer_state.json holds no RNG stream for the data: its `step`, `data_cursor.step`
+//     (the same number), the last metrics and `extras` {stage, seed} are what resuming reads;
+//     resuming with another seed or another stage's checkpoint is an error.
+// Trainers never print; the command-line tool renders the progress.
+
+import Foundation
+import Model
+import PonderCore
+import Tokenization
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+public struct TrainingProgress: Sendable {
+    /// The stage name ("pretrain", "sft", ...).
+    public var stage: String
+    /// The step just completed, 1...totalSteps.
+    public var step: Int
+    public var totalSteps: Int
+    /// This step's metrics, e.g. "loss", "val_loss" (on evaluation steps only), "lr",
+    /// "grad_norm", "tokens_per_second", "step_seconds".
+    public var metrics: [String: Double]
+    /// Seconds since this process entered `train`.
+    public var elapsedSeconds: Double
+    /// The step the run resumed from (0 for a fresh run): steps after it are recomputed.
+    public var resumedFromStep: Int
+    /// Whether a checkpoint of this step was saved before this call.
+    public var checkpointSaved: Bool
+
+    public init(stage: String, step: Int, totalSteps: Int, metrics: [String: Double], elapsedSeconds: Double,
+                resumedFromStep: Int = 0, checkpointSaved: Bool = false) {
+        self.stage = stage
+        self.step = step
+        self.totalSteps = totalSteps
+        self.metrics = metrics
+        self.elapsedSeconds = elapsedSeconds
+        self.resumedFromStep = resumedFromStep
+        self.checkpointSaved = checkpointSaved
+    }
+}
+
+/// Called after every step; return false to stop after this step (a checkpoint is saved first).
+public typealias ProgressHandler = (TrainingProgress) -> Bool
+
+public struct TrainingSummary: Sendable {
+    /// Steps completed in total (including those before a resume).
+    public var steps: Int
+    /// Metrics of the last step (with the last validation loss under "val_loss").
+    public var finalMetrics: [String: Double]
+    /// True when the progress callback stopped the run before `totalSteps`.
+    public var stopped: Bool
+
+    public init(steps: Int, finalMetrics: [String: Double], stopped: Bool) {
+        self.steps = steps
+        self.finalMetrics = finalMetrics
+        self.stopped = stopped
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// A parameter outside its allowed range; names it and the rule.
+    case invalidParameter(String)
+    /// Not enough data for one batch.
+    case insufficientData(String)
+    /// The checkpoint to resume from does not fit this run.
+    case incompatibleCheckpoint(String)
+
+    public var description: String {
+        switch self {
+        case .invalidParameter(let s): return "invalid training parameter: \(s)"
+        case .insufficientData(let s): return "not enough data: \(s)"
+        case .incompatibleCheckpoint(let s): return "cannot resume: \(s)"
+        }
+    }
+}
+
+// MARK: Shared helpers
+
+/// A generator that depends only on (seed, stream, index): the data of step `index` is the
+/// same whether or not the run was interrupted before it.
+func derivedRNG(seed: UInt64, stream: UInt64, index: Int) -> RNG {
+    var h = seed ^ (stream &* 0xD6E8_FEB8_6659_FD93)
+    h = (h ^ (h >> 32)) &* 0x9E37_79B9_7F4A_7C15
+    return RNG(seed: h ^ UInt64(bitPattern: Int64(index)) &* 0xBF58_476D_1CE4_E5B9)
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// A checkpoint as trainers write it: `Checkpoint.save`'s directory plus tokenizer.json, swapped
+/// into place as a whole. `Checkpoint.save` has no hook for extra files, so the checkpoint is
+/// first saved to a staging directory beside the target, tokenizer.json is added there, and the
+/// staging directory replaces the target with the same rename-aside dance `Checkpoint.save`
+/// uses (a crash leaves either the old or the new checkpoint, each with its tokenizer).
+enum TrainingCheckpoint {
+    static func save(model: Transformer, optimizer: AdamW, state: TrainerState, tokenizer: Tokenizer,
+                     to directory: URL) throws {
+        let fm = FileManager.default
+        let target = directory.standardizedFileURL
+        let parent = target.deletingLastPathComponent()
+        let name = target.lastPathComponent
+        let staging = parent.appendingPathComponent(".\(name).staged-\(getpid())")
+        try? fm.removeItem(at: staging)
+        var committed = false
+        defer { if !committed { try? fm.removeItem(at: staging) } }
+        try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state, to: staging)
+        try tokenizer.save(checkpointDirectory: staging)
+
+        if fm.fileExists(atPath: target.path) {
+            let old = parent.appendingPathComponent(".\(name).old-\(getpid())")
+            try? fm.removeItem(at: old)
+            guard rename(target.path, old.path) == 0 else {
+                throw ModelError.checkpoint("\(target.path): cannot move the previous checkpoint aside (\(String(cString: strerror(errno))))")
+            }
+            guard rename(staging.path, target.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = rename(old.path, target.path)
+                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(reason)); the previous one is kept")
+            }
+            committed = true
+            try? fm.removeItem(at: old)
+        } else {
+            guard rename(staging.path, target.path) == 0 else {
+                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(String(cString: strerror(errno))))")
+            }
+            committed = true
+        }
+    }
+
+    /// Restores weights and optimizer from `directory` when it holds a trainer checkpoint;
+    /// returns its trainer state (nil when there is nothing to resume from).
+    static func restore(model: Transformer, optimizer: AdamW, stage: String, from directory: URL) throws -> TrainerState? {
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(Checkpoint.trainerStateFile).path),
+              let state = try Checkpoint.readTrainerState(from: directory)
+        else { return nil }
+        if let saved = state.extras["stage"], saved != .string(stage) {
+            throw TrainingError.incompatibleCheckpoint("\(directory.path) holds a checkpoint of stage \(saved), not \(stage)")
+        }
+        let config = try Checkpoint.readConfig(from: directory)
+        guard config == model.config else {
+            throw TrainingError.incompatibleCheckpoint("\(directory.path)/config.json differs from the model being trained")
+        }
+        try Checkpoint.loadWeights(into: model, from: directory)
+        try Checkpoint.loadOptimizer(into: optimizer, from: directory)
+        return state
+    }
+}
+
+/// The loop both supervised trainers run: schedule, AdamW, clipping, periodic validation,
+/// checkpoints, resume and the progress callback. The trainer supplies the step's gradient.
+struct OptimizationLoop {
+    var stage: String
+    var steps: Int
+    var learningRate: Float
+    var schedule: LRSchedule
+    var adam: AdamWParameters
+    var gradClip: Float
+    var evalEvery: Int
+    var checkpointEvery: Int
+    var seed: UInt64
+
+    /// `accumulate(step)` runs forward and backward for the step (1-based) into `model.grads`
+    /// and returns (mean loss, tokens processed, extra metrics); `validate()` returns the
+    /// validation loss.
+    func run(model: Transformer, tokenizer: Tokenizer, checkpointDirectory: URL, resume: Bool,
+             progress: ProgressHandler,
+             accumulate: (Int) -> (loss: Double, tokens: Int),
+             validate: () -> Double) throws -> TrainingSummary {
+        let start = monotonicSeconds()
+        let optimizer = AdamW(layout: model.layout, parameters: adam)
+        var first = 1
+        var metrics: [String: Double] = [:]
+        if resume, let state = try TrainingCheckpoint.restore(model: model, optimizer: optimizer, stage: stage,
+                                                              from: checkpointDirectory) {
+            if let saved = state.extras["seed"], saved != .string(String(seed)) {
+                throw TrainingError.incompatibleCheckpoint("\(checkpointDirectory.path) was written with seed \(saved), this run has seed \(seed)")
+            }
+            first = state.step + 1
+            metrics = state.metrics
+        }
+        let resumedFrom = first - 1
+        if first > steps {
+            return TrainingSummary(steps: resumedFrom, finalMetrics: metrics, stopped: false)
+        }
+
+        func save(_ step: Int) throws {
+            var state = TrainerState(step: step, dataCursor: ["step": step], metrics: metrics)
+            state.extras["stage"] = .string(stage)
+            state.extras["seed"] = .string(String(seed))  // a string: UInt64 may exceed Int
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: state, tokenizer: tokenizer,
+                                        to: checkpointDirectory)
+        }
+
+        var lastValidation = metrics["val_loss"]
+        for step in first...steps {
+            let stepStart = monotonicSeconds()
+            model.zeroGrad()
+            let (loss, tokens) = accumulate(step)
+            let norm = clipGradientNorm(model.grads, maxNorm: gradClip)
+            let lr = schedule.lr(step: step - 1, peak: learningRate)
+            optimizer.update(params: model.params, grads: model.grads, lr: lr)
+            let seconds = monotonicSeconds() - stepStart
+
+            metrics = ["loss": loss, "lr": Double(lr), "grad_norm": Double(norm),
+                       "tokens_per_second": Double(tokens) / max(seconds, 1e-9), "step_seconds": seconds]
+            if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
+                lastValidation = validate()
+                metrics["val_loss"] = lastValidation
+            }
+            let periodic = (checkpointEvery > 0 && step % checkpointEvery == 0) || step == steps
+            if periodic { try save(step) }
+            let report = TrainingProgress(stage: stage, step: step, totalSteps: steps, metrics: metrics,
+                                          elapsedSeconds: monotonicSeconds() - start,
+                                          resumedFromStep: resumedFrom, checkpointSaved: periodic)
+            if !progress(report) {
+                if !periodic { try save(step) }
+                var final = metrics
+                if let lastValidation { final["val_loss"] = lastValidation }
+                return TrainingSummary(steps: step, finalMetrics: final, stopped: step < steps)
+            }
+        }
+        var final = metrics
+        if let lastValidation { final["val_loss"] = lastValidation }
+        return TrainingSummary(steps: steps, finalMetrics: final, stopped: false)
+    }
+}

@@ -1,0 +1,177 @@
+// Evaluation: greedy accuracy and sampled pass@k of a model on an environment's tasks.
+//
+// Greedy: one completion per task at temperature 0. Sampled: n completions per task at the
+// given temperature, graded, and pass@k estimated with the unbiased estimator of Chen et al.
+// (2021, "Evaluating Large Language Models Trained on Code"):
+//     pass@k = mean over tasks of 1 - C(n - c, k) / C(n, k)      (c = correct samples of n)
+// computed as 1 - prod_{i = n-c+1}^{n} (1 - k / i), which never forms a large binomial.
+// A completion counts as correct when its verdict is `.correct` or its graded score is >= 1.
+// Batching: all tasks' sequences go through the engine together, in chunks of at most
+// `maxSequences` sequences (one engine, allocated once, reused by every chunk). Grading uses
+// `Environment.verify(batch:)`, which runs verifiers concurrently.
+// Not here: refusal and hallucination rates (computed from `items` by the caller, DESIGN.md §10).
+
+import Model
+import PonderCore
+import Tokenization
+
+public enum Evaluation {
+    public struct Parameters: Codable, Sendable, Equatable {
+        /// Tasks `run(model:tokenizer:environment:tools:parameters:)` samples (the overload
+        /// given `tasks` grades exactly those).
+        public var tasks: Int = 100
+        /// Sampled completions per task for pass@k; 0 = greedy only.
+        public var samples: Int = 0
+        /// k values of pass@k (values above `samples` are skipped).
+        public var ks: [Int] = [1]
+        public var temperature: Float = 1
+        public var topP: Float = 1
+        public var topK: Int = 0
+        /// Completion budget, forced tool output included.
+        public var maxNewTokens: Int = 128
+        /// Most sequences decoded at once (bounds the KV cache).
+        public var maxSequences: Int = 256
+        public var seed: UInt64 = 0
+
+        public init(tasks: Int = 100, samples: Int = 0, ks: [Int] = [1], temperature: Float = 1, topP: Float = 1,
+                    topK: Int = 0, maxNewTokens: Int = 128, maxSequences: Int = 256, seed: UInt64 = 0) {
+            self.tasks = tasks; self.samples = samples; self.ks = ks; self.temperature = temperature
+            self.topP = topP; self.topK = topK; self.maxNewTokens = maxNewTokens
+            self.maxSequences = maxSequences; self.seed = seed
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case tasks, samples, ks, temperature, seed
+            case topP = "top_p", topK = "top_k", maxNewTokens = "max_new_tokens", maxSequences = "max_sequences"
+        }
+    }
+
+    public struct Item: Sendable {
+        public var taskID: String
+        /// The user's question.
+        public var prompt: String
+        /// The completion decoded (special tokens included).
+        public var completion: String
+        public var reference: String
+        public var verdict: Verdict
+        /// -1 for the greedy completion, else 0..<samples.
+        public var sampleIndex: Int
+        public var finishReason: Model.FinishReason
+        public var tokenCount: Int
+        public var toolCalls: [ToolCallRecord]
+    }
+
+    public struct Result: Sendable {
+        public var environment: String
+        /// Share of tasks whose greedy completion is correct.
+        public var greedyAccuracy: Double
+        /// pass@k for each k <= samples (empty when samples == 0).
+        public var passAtK: [Int: Double]
+        /// Verdict kinds of the greedy completions.
+        public var verdictCounts: [VerdictKind: Int]
+        /// Greedy and sampled completions whose grading failed in the machinery (`Verdict.failure`).
+        public var machineryFailures: Int
+        /// tasks.count * (1 + samples) items: per task, the greedy one then the samples.
+        public var items: [Item]
+    }
+
+    /// Whether a verdict counts as a solved task.
+    public static func isCorrect(_ verdict: Verdict) -> Bool {
+        verdict.isCorrect || (verdict.score ?? 0) >= 1
+    }
+
+    /// Unbiased pass@k for one task with `correct` of `n` samples correct (Chen et al. 2021).
+    public static func passAtK(n: Int, correct c: Int, k: Int) -> Double {
+        precondition(n >= 1 && k >= 1 && k <= n && c >= 0 && c <= n, "passAtK: need 1 <= k <= n and 0 <= c <= n")
+        if n - c < k { return 1 }
+        var fail = 1.0  // C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i)
+        if c > 0 {
+            for i in (n - c + 1)...n { fail *= 1 - Double(k) / Double(i) }
+        }
+        return 1 - fail
+    }
+
+    /// Samples `parameters.tasks` tasks from `environment` (seeded by `parameters.seed`) and runs them.
+    public static func run(model: Transformer, tokenizer: Tokenizer, environment: any Environment,
+                           tools: ToolExecutor?, parameters: Parameters) -> Result {
+        var rng = derivedRNG(seed: parameters.seed, stream: 3, index: 0)
+        let tasks = environment.sample(&rng, count: parameters.tasks)
+        return run(model: model, tokenizer: tokenizer, environment: environment, tasks: tasks, tools: tools, parameters: parameters)
+    }
+
+    /// Greedy accuracy and pass@k of `model` on `tasks`, graded by `environment`.
+    /// Precondition: every prompt is shorter than the model's context.
+    public static func run(model: Transformer, tokenizer: Tokenizer, environment: any Environment, tasks: [EnvTask],
+                           tools: ToolExecutor?, parameters: Parameters) -> Result {
+        let p = parameters
+        let n = max(0, p.samples)
+        let prompts = tasks.map { (try? tokenizer.renderForCompletion($0.prompt))?.count ?? 0 }
+        let longest = prompts.max() ?? 1
+        let maxLength = min(model.config.maxSeqLen, longest + p.maxNewTokens + 1)
+        precondition(longest < maxLength, "Evaluation: a prompt of \(longest) tokens leaves no room in the model's context of \(model.config.maxSeqLen)")
+        let engine = Engine(model: model, sequences: max(1, n, min(p.maxSequences, tasks.count * max(1, n))), maxLength: maxLength)
+
+        func generate(_ G: Int, _ sampling: SamplingParameters, _ rng: inout RNG) -> [[Rollout]] {
+            let perChunk = max(1, p.maxSequences / G)
+            var out: [[Rollout]] = []
+            out.reserveCapacity(tasks.count)
+            var start = 0
+            while start < tasks.count {
+                let chunk = Array(tasks[start..<min(tasks.count, start + perChunk)])
+                out += Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: chunk, samplesPerTask: G,
+                                         sampling: sampling, tools: tools, rng: &rng)
+                start += perChunk
+            }
+            return out
+        }
+
+        var rng = derivedRNG(seed: p.seed, stream: 4, index: 0)
+        let greedy = generate(1, .greedy(maxNewTokens: p.maxNewTokens), &rng)
+        let sampled = n > 0
+            ? generate(n, SamplingParameters(temperature: p.temperature, topK: p.topK, topP: p.topP, maxNewTokens: p.maxNewTokens), &rng)
+            : tasks.map { _ in [] }
+
+        // Grade everything in one batch: per task, the greedy completion then the samples.
+        var toGrade: [(task: EnvTask, completion: Message)] = []
+        var rollouts: [(Rollout, Int)] = []
+        for (i, task) in tasks.enumerated() {
+            for (g, r) in ([greedy[i][0]] + sampled[i]).enumerated() {
+                toGrade.append((task, r.message))
+                rollouts.append((r, g - 1))
+            }
+        }
+        let verdicts = environment.verify(batch: toGrade)
+
+        var items: [Item] = []
+        items.reserveCapacity(verdicts.count)
+        var counts: [VerdictKind: Int] = [:]
+        var greedyCorrect = 0, failures = 0
+        var passSums = [Int: Double]()
+        let ks = Set(p.ks.filter { $0 >= 1 && $0 <= n }).sorted()
+        var at = 0
+        for task in tasks {
+            var correct = 0
+            for _ in 0...n {
+                let (r, index) = rollouts[at]
+                let verdict = verdicts[at]
+                at += 1
+                if verdict.failure != nil { failures += 1 }
+                if index < 0 {
+                    counts[verdict.kind, default: 0] += 1
+                    if isCorrect(verdict) { greedyCorrect += 1 }
+                } else if isCorrect(verdict) {
+                    correct += 1
+                }
+                items.append(Item(taskID: task.id, prompt: task.question, completion: r.text, reference: task.reference,
+                                  verdict: verdict, sampleIndex: index, finishReason: r.finishReason,
+                                  tokenCount: r.tokens.count, toolCalls: r.toolCalls))
+            }
+            for k in ks { passSums[k, default: 0] += passAtK(n: n, correct: correct, k: k) }
+        }
+        let count = Double(max(1, tasks.count))
+        return Result(environment: environment.name,
+                      greedyAccuracy: tasks.isEmpty ? 0 : Double(greedyCorrect) / count,
+                      passAtK: passSums.mapValues { $0 / count },
+                      verdictCounts: counts, machineryFailures: failures, items: items)
+    }
+}
