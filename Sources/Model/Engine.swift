@@ -18,12 +18,7 @@
 import Kernels
 import PonderCore
 
-public enum FinishReason: String, Codable, Sendable {
-    /// A stop token was sampled.
-    case stop
-    /// `maxNewTokens` (or the model's context) was reached.
-    case length
-}
+// FinishReason (stop / length) is PonderCore's, shared with the reward functions.
 
 public struct Generation: Sendable, Equatable {
     /// The new tokens, sampled and forced, in order (a stop token is included).

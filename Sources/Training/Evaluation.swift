@@ -56,7 +56,7 @@ public enum Evaluation {
         public var verdict: Verdict
         /// -1 for the greedy completion, else 0..<samples.
         public var sampleIndex: Int
-        public var finishReason: Model.FinishReason
+        public var finishReason: FinishReason
         public var tokenCount: Int
         public var toolCalls: [ToolCallRecord]
     }

@@ -52,11 +52,11 @@ public struct Rollout: Sendable {
     public var message: Message
     /// The completion decoded, special tokens included.
     public var text: String
-    public var finishReason: Model.FinishReason
+    public var finishReason: FinishReason
     public var toolCalls: [ToolCallRecord]
 
     public init(promptIDs: [Int32], tokens: [Int32], logProbs: [Float], lossMask: [Float], message: Message,
-                text: String, finishReason: Model.FinishReason, toolCalls: [ToolCallRecord]) {
+                text: String, finishReason: FinishReason, toolCalls: [ToolCallRecord]) {
         self.promptIDs = promptIDs
         self.tokens = tokens
         self.logProbs = logProbs
@@ -175,6 +175,6 @@ extension Rollout {
     public func rewardInput(task: EnvTask, verdict: Verdict?, maxCompletionTokens: Int) -> RewardInput {
         RewardInput(task: task, completion: message, completionTokens: sampledTokenCount,
                     maxCompletionTokens: maxCompletionTokens,
-                    finishReason: finishReason == .stop ? .stop : .length, verdict: verdict)
+                    finishReason: finishReason, verdict: verdict)
     }
 }
