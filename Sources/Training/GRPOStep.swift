@@ -19,8 +19,11 @@ extension GRPO {
         public var loss = 0.0
         /// -sum w min(rho A, clip(rho) A): the loss without the KL term.
         public var policyLoss = 0.0
+        /// Mean k3 against the reference (0 without one).
         public var kl = 0.0
+        /// Mean entropy of softmax(logits / temperature) at the learned positions.
         public var entropy = 0.0
+        /// Mean rho (exactly 1 when the old log-probs are the current ones).
         public var ratio = 0.0
         public var clipLow = 0.0
         public var clipHigh = 0.0
