@@ -20,7 +20,8 @@
 //   scale   A_i = c_i / (std_g(r) + 1e-4)                           scale_rewards group
 //           A_i = c_i / (std_batch(r) + 1e-4)                       scale_rewards batch
 //           A_i = c_i                                               scale_rewards none
-//   dr_grpo ignores scale_rewards: dividing by a std is the bias Dr. GRPO removes.
+//   dr_grpo ignores scale_rewards: dividing by a std is the bias Dr. GRPO removes (so dr_grpo
+//   equals grpo with scale_rewards none); grpo and rloo use scale_rewards as given.
 //   std is the sample (unbiased, n - 1) standard deviation, as torch.std in TRL; of a single
 //   value it is 0. The batch std is over the raw rewards of every sample; the centre always
 //   uses the group.
@@ -30,7 +31,8 @@
 //   J_t   = min(rho_t A, clip(rho_t, 1 - eps_low, 1 + eps_high) A) - beta k3_t
 //   k3_t  = exp(d) - d - 1    (Schulman's k3: unbiased for KL(pi_theta || pi_ref), >= 0)
 // The min makes the clip one-sided: for A > 0 only rho > 1 + eps_high is clipped, for A < 0
-// only rho < 1 - eps_low (a ratio that makes a bad completion more likely is never clipped).
+// only rho < 1 - eps_low. A bad completion (A < 0) that became more likely keeps its full
+// gradient whatever its ratio, and so does a good one (A > 0) that became less likely.
 // Derivative fed to the model, by hand (not autograd):
 //   dJ_t/dlogp = rho_t A      where the unclipped branch is taken (including rho in range)
 //              = 0            where the clipped branch is taken (clip is constant there)
@@ -50,8 +52,8 @@
 // One `optimize` call (GRPOStep.swift):
 //   1. reference log-probs, once, no gradient (only when a reference model is given);
 //   2. num_iterations == 1: pi_old := stop_gradient(pi_theta) from the same forward, so
-//      rho == 1 exactly and J's gradient is the plain policy gradient w A grad log pi
-//      (TRL's shortcut); num_iterations > 1: old log-probs from one forward with the weights
+//      rho == 1 exactly, nothing clips, and J's gradient is the plain policy gradient
+//      w A grad log pi (plus the KL term) (TRL's shortcut); num_iterations > 1: old log-probs from one forward with the weights
 //      at entry, before the first pass (the weights that sampled, if the caller has not
 //      stepped since sampling);
 //   3. per pass: zero grads, micro-batches forward + backward, clip the global gradient norm
@@ -61,7 +63,8 @@
 // is only logged); old log-probs are recomputed by the trainer's forward, not taken from the
 // engine, whose KV-cache arithmetic differs in the last bits; the KL is logged always but is 0
 // when no reference model is given (beta must then be 0); top-k / top-p truncation at sampling
-// is not reflected in the recomputed log-probs (as in TRL).
+// is not reflected in the recomputed log-probs (as in TRL); the ratio is per token, not per
+// sequence.
 
 import Model
 
