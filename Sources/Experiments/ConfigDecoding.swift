@@ -37,12 +37,16 @@ enum Limit<T: Comparable> {
     case aboveUpTo(T, T)
 
     func violation(_ value: T) -> String? {
+        func show(_ v: T) -> String {
+            if let d = v as? Double, d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
+            return "\(v)"
+        }
         switch self {
-        case .atLeast(let a): return value >= a ? nil : "must be >= \(a), found \(value)"
-        case .greaterThan(let a): return value > a ? nil : "must be > \(a), found \(value)"
-        case .atMost(let b): return value <= b ? nil : "must be <= \(b), found \(value)"
-        case .between(let a, let b): return value >= a && value <= b ? nil : "must be in \(a)...\(b), found \(value)"
-        case .aboveUpTo(let a, let b): return value > a && value <= b ? nil : "must be > \(a) and <= \(b), found \(value)"
+        case .atLeast(let a): return value >= a ? nil : "must be >= \(show(a)), found \(show(value))"
+        case .greaterThan(let a): return value > a ? nil : "must be > \(show(a)), found \(show(value))"
+        case .atMost(let b): return value <= b ? nil : "must be <= \(show(b)), found \(show(value))"
+        case .between(let a, let b): return value >= a && value <= b ? nil : "must be in \(show(a))...\(show(b)), found \(show(value))"
+        case .aboveUpTo(let a, let b): return value > a && value <= b ? nil : "must be > \(show(a)) and <= \(show(b)), found \(show(value))"
         }
     }
 }

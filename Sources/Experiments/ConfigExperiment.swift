@@ -18,10 +18,10 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// Experiment name (runs/NAME/, the experiments table). Letters, digits, `_`, `-`, `.`.
     /// Default: the file name without `.yaml`.
     public var name: String
-    /// Seed of every training stream (model init, data order, rollouts). Default 0.
+    /// Seed of every training stream (model init, data order, rollouts); at most 2^62. Default 0.
     public var seed: UInt64 = 0
     /// Seed of the evaluation tasks, kept apart from the training streams so evaluation
-    /// questions are held out. Default: seed XOR 0x9E3779B97F4A7C15.
+    /// questions are held out. Default: seed + 1000000.
     public var heldOutSeed: UInt64
     /// The transformer. Default: `preset: tiny`.
     public var model: ModelSection
@@ -33,7 +33,10 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// The pipeline, in order; the first stage is `tokenizer`. Required.
     public var stages: [Stage]
 
-    public static func defaultHeldOutSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x9E37_79B9_7F4A_7C15 }
+    public static func defaultHeldOutSeed(_ seed: UInt64) -> UInt64 { seed + 1_000_000 }
+
+    /// Seeds stay below 2^62, so they print as plain integers everywhere (YAML, JSON, SQLite).
+    public static let maximumSeed: UInt64 = 1 << 62
 
     public init(name: String, seed: UInt64 = 0, model: ModelSection = ModelSection(preset: .tiny),
                 tokenizer: TokenizerSection = TokenizerSection(), environments: [EnvironmentSpec], stages: [Stage]) {
@@ -62,9 +65,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         if name.isEmpty || name.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) == nil {
             throw c.issue(.name, "must be letters, digits, `_`, `-` or `.`, found '\(name)'")
         }
-        try c.fill(&seed, .seed)
+        try c.fill(&seed, .seed, .atMost(ExperimentConfig.maximumSeed))
         heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
-        try c.fill(&heldOutSeed, .heldOutSeed)
+        try c.fill(&heldOutSeed, .heldOutSeed, .atMost(ExperimentConfig.maximumSeed + 1_000_000))
         model = ModelSection(preset: .tiny)
         model.vocabSize = 0
         try c.fill(&model, .model)

@@ -146,6 +146,7 @@ public struct GRPOStage: Codable, Sendable, Equatable {
         try c.fill(&learningRate, .learningRate, .aboveUpTo(0, 1))
         try c.fill(&lrSchedule, .lrSchedule)
         try c.fill(&minLRRatio, .minLRRatio, .between(0, 1))
+        warmupSteps = min(warmupSteps, steps / 10)  // the default never exceeds a tenth of the run
         try c.fill(&warmupSteps, .warmupSteps, .between(0, steps))
         try c.fill(&beta, .beta, .atLeast(0))
         try c.fill(&epsLow, .epsLow, .between(0, 1))

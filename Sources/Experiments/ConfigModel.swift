@@ -58,8 +58,8 @@ public struct ModelSection: Codable, Sendable, Equatable {
         nKVHeads = config.nKVHeads
         ffnHidden = config.ffnHidden
         maxSeqLen = config.maxSeqLen
-        ropeTheta = Double(config.ropeTheta)
-        normEps = Double(config.normEps)
+        ropeTheta = Double("\(config.ropeTheta)") ?? Double(config.ropeTheta)
+        normEps = Double("\(config.normEps)") ?? Double(config.normEps)  // 1e-5, not 9.99999974e-06
         tieEmbeddings = config.tieEmbeddings
         qkvBias = config.qkvBias
     }

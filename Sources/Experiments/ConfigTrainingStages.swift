@@ -26,7 +26,7 @@ public struct PretrainStage: Codable, Sendable, Equatable {
     public var lrSchedule = LRScheduleKind.cosine
     /// Final learning rate as a share of the peak (cosine, linear). Default 0.1.
     public var minLRRatio = 0.1
-    /// Linear warmup steps. Default 50.
+    /// Linear warmup steps. Default 50 (at most a tenth of `steps`).
     public var warmupSteps = 50
     /// AdamW decoupled weight decay (matrices only, not norms or embeddings). Default 0.1.
     public var weightDecay = 0.1
@@ -74,6 +74,7 @@ public struct PretrainStage: Codable, Sendable, Equatable {
         try c.fill(&learningRate, .learningRate, .aboveUpTo(0, 1))
         try c.fill(&lrSchedule, .lrSchedule)
         try c.fill(&minLRRatio, .minLRRatio, .between(0, 1))
+        warmupSteps = min(warmupSteps, steps / 10)  // the default never exceeds a tenth of the run
         try c.fill(&warmupSteps, .warmupSteps, .between(0, steps))
         try c.fill(&weightDecay, .weightDecay, .atLeast(0))
         try c.fill(&adamBeta1, .adamBeta1, .between(0, 0.999999))
@@ -104,7 +105,7 @@ public struct SFTStage: Codable, Sendable, Equatable {
     public var lrSchedule = LRScheduleKind.cosine
     /// Final learning rate as a share of the peak. Default 0.1.
     public var minLRRatio = 0.1
-    /// Linear warmup steps. Default 20.
+    /// Linear warmup steps. Default 20 (at most a tenth of `steps`).
     public var warmupSteps = 20
     /// AdamW weight decay. Default 0 (TRL's SFT default).
     public var weightDecay = 0.0
@@ -156,6 +157,7 @@ public struct SFTStage: Codable, Sendable, Equatable {
         try c.fill(&learningRate, .learningRate, .aboveUpTo(0, 1))
         try c.fill(&lrSchedule, .lrSchedule)
         try c.fill(&minLRRatio, .minLRRatio, .between(0, 1))
+        warmupSteps = min(warmupSteps, steps / 10)  // the default never exceeds a tenth of the run
         try c.fill(&warmupSteps, .warmupSteps, .between(0, steps))
         try c.fill(&weightDecay, .weightDecay, .atLeast(0))
         try c.fill(&adamBeta1, .adamBeta1, .between(0, 0.999999))

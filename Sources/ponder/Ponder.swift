@@ -6,6 +6,6 @@ struct Ponder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ponder",
         abstract: "A reinforcement-learning lab for reasoning language models.",
-        subcommands: [BenchCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self]
+        subcommands: [BenchCommand.self, ConfigCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self]
     )
 }
