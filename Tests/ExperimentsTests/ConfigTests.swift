@@ -165,3 +165,25 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
         #expect(warm.lr(step: 0, peak: 1) < 1)
     }
 }
+
+@Suite struct ConfigTextTests {
+    @Test func awkwardStringsRoundTrip() throws {
+        let prompts = ["yes", "123", "", "a: b # c", "- x", "say \"hi\"\nthen\tstop", "naïve ✓", "null", "1e-5"]
+        for prompt in prompts {
+            let value = ConfigValue.map([.init("system_prompt", .string(prompt))])
+            let text = experimentText().replacingOccurrences(of: "settings: {max_digits: 2}",
+                                                              with: "settings: {max_digits: 2, system_prompt: \(ConfigValue.jsonString(prompt))}")
+            let config = try ExperimentConfig.decode(yaml: text)
+            #expect(config.environments[0].settings["system_prompt"] == value["system_prompt"], "\(prompt)")
+            let again = try ExperimentConfig.decode(yaml: config.resolvedYAML())
+            #expect(again == config, "\(prompt)")
+        }
+    }
+
+    @Test func numbersKeepTheirKind() throws {
+        let value = ConfigValue.map([.init("a", .int(3)), .init("b", .double(3)), .init("c", .double(1e-5)), .init("d", .bool(true)),
+                                     .init("e", .null), .init("f", .list([])), .init("g", .map([]))])
+        #expect(value.yamlText == "a: 3\nb: 3.0\nc: 1e-05\nd: true\ne: null\nf: []\ng: {}\n")
+        #expect(value.jsonText.contains("\"b\": 3.0"))
+    }
+}
