@@ -8,7 +8,7 @@ struct Ponder: ParsableCommand {
         abstract: "A reinforcement-learning lab for reasoning language models.",
         subcommands: [
             BenchCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self,
-            StoreTortureCommand.self,
+            ConfigCommand.self, StoreTortureCommand.self,
         ]
     )
 }

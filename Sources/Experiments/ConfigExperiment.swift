@@ -1,0 +1,184 @@
+// ExperimentConfig: one experiment file (experiments/NAME.yaml), decoded strictly and
+// resolved (every default filled in). Loading, the resolved text and the cross-section
+// checks live here; each section's keys live in the Config*.swift file of that concept.
+//
+//     let config = try ExperimentConfig.load(path: "experiments/quickstart.yaml")
+//     for stage in config.stages { switch stage { case .pretrain(let p): ... } }
+//
+// Decoding is not Yams' YAMLDecoder: the file is composed into a Yams `Node` tree (which
+// carries line and column) and decoded with ConfigNodeDecoder; any problem becomes an
+// `ExperimentConfigError` pointing at the line.
+import Foundation
+import Environments
+import PonderCore
+import Tokenization
+import Yams
+
+public struct ExperimentConfig: Codable, Sendable, Equatable {
+    /// Experiment name (runs/NAME/, the experiments table). Letters, digits, `_`, `-`, `.`.
+    /// Default: the file name without `.yaml`.
+    public var name: String
+    /// Seed of every training stream (model init, data order, rollouts); at most 2^62. Default 0.
+    public var seed: UInt64 = 0
+    /// Seed of the evaluation tasks, kept apart from the training streams so evaluation
+    /// questions are held out. Default: seed + 1000000.
+    public var heldOutSeed: UInt64
+    /// The transformer. Default: `preset: tiny`.
+    public var model: ModelSection
+    /// The tokenizer the `tokenizer` stage trains. Default: vocab_size 1024, 2000 documents
+    /// per environment.
+    public var tokenizer: TokenizerSection
+    /// Task environments with their settings. Required, at least one; names unique.
+    public var environments: [EnvironmentSpec]
+    /// The pipeline, in order; the first stage is `tokenizer`. Required.
+    public var stages: [Stage]
+
+    public static func defaultHeldOutSeed(_ seed: UInt64) -> UInt64 { seed + 1_000_000 }
+
+    /// Seeds stay below 2^62, so they print as plain integers everywhere (YAML, JSON, SQLite).
+    public static let maximumSeed: UInt64 = 1 << 62
+
+    public init(name: String, seed: UInt64 = 0, model: ModelSection = ModelSection(preset: .tiny),
+                tokenizer: TokenizerSection = TokenizerSection(), environments: [EnvironmentSpec], stages: [Stage]) {
+        self.name = name
+        self.seed = seed
+        self.heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.environments = environments
+        self.stages = stages
+    }
+
+    /// The environment named `name` in `environments:`.
+    public func environment(named name: String) -> EnvironmentSpec? { environments.first { $0.name == name } }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, seed, heldOutSeed = "held_out_seed", model, tokenizer, environments, stages
+    }
+
+    static let fileNameKey = CodingUserInfoKey(rawValue: "ponder.experimentFileName")!
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "an experiment")
+        name = decoder.userInfo[ExperimentConfig.fileNameKey] as? String ?? "experiment"
+        try c.fill(&name, .name)
+        if name.isEmpty || name.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) == nil {
+            throw c.issue(.name, "must be letters, digits, `_`, `-` or `.`, found '\(name)'")
+        }
+        try c.fill(&seed, .seed, .atMost(ExperimentConfig.maximumSeed))
+        heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
+        try c.fill(&heldOutSeed, .heldOutSeed, .atMost(ExperimentConfig.maximumSeed + 1_000_000))
+        model = ModelSection(preset: .tiny)
+        model.vocabSize = 0
+        try c.fill(&model, .model)
+        tokenizer = TokenizerSection()
+        try c.fill(&tokenizer, .tokenizer)
+        guard c.contains(.environments) else {
+            throw ConfigIssue(path: decoder.codingPath, message: "missing `environments`: list at least one of "
+                              + EnvironmentRegistry.names.joined(separator: ", "))
+        }
+        environments = try c.decode([EnvironmentSpec].self, forKey: .environments)
+        guard c.contains(.stages) else {
+            throw ConfigIssue(path: decoder.codingPath, message: "missing `stages`: the pipeline, starting with `- stage: tokenizer`")
+        }
+        stages = try c.decode([Stage].self, forKey: .stages)
+        try resolve()
+    }
+
+    /// Cross-section rules and derived defaults (stage names, environment subsets, vocabulary).
+    private mutating func resolve() throws {
+        func path(_ parts: Any...) -> [CodingKey] {
+            parts.map { ($0 as? Int).map { AnyKey(intValue: $0) } ?? AnyKey("\($0)") }
+        }
+        if environments.isEmpty { throw ConfigIssue(path: path("environments"), message: "list at least one environment") }
+        for (i, e) in environments.enumerated() where environments[..<i].contains(where: { $0.name == e.name }) {
+            throw ConfigIssue(path: path("environments", i, "name"), message: "`\(e.name)` is listed twice; each environment at most once")
+        }
+        if stages.isEmpty { throw ConfigIssue(path: path("stages"), message: "list at least one stage, starting with `- stage: tokenizer`") }
+        guard case .tokenizer(let tokenizerStage) = stages[0] else {
+            throw ConfigIssue(path: path("stages", 0, "stage"),
+                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), found `\(stages[0].kind.rawValue)`")
+        }
+        if let i = stages.indices.dropFirst().first(where: { stages[$0].kind == .tokenizer }) {
+            throw ConfigIssue(path: path("stages", i, "stage"), message: "only one tokenizer stage is allowed (the first)")
+        }
+        // The tokenizer stage's keys override the section; both show the result.
+        if let v = tokenizerStage.vocabSize {
+            if let problem = Limit.between(Tokenizer.minimumVocabSize, 1 << 20).violation(v) {
+                throw ConfigIssue(path: path("stages", 0, "vocab_size"), message: problem)
+            }
+            tokenizer.vocabSize = v
+        }
+        if let d = tokenizerStage.corpusDocuments {
+            if let problem = Limit.atLeast(1).violation(d) {
+                throw ConfigIssue(path: path("stages", 0, "corpus_documents"), message: problem)
+            }
+            tokenizer.corpusDocuments = d
+        }
+        var resolvedTokenizer = tokenizerStage
+        resolvedTokenizer.vocabSize = tokenizer.vocabSize
+        resolvedTokenizer.corpusDocuments = tokenizer.corpusDocuments
+        stages[0] = .tokenizer(resolvedTokenizer)
+        if model.vocabSize == 0 {
+            model.vocabSize = tokenizer.vocabSize
+        } else if model.vocabSize != tokenizer.vocabSize {
+            throw ConfigIssue(path: path("model", "vocab_size"),
+                              message: "must equal the tokenizer's vocab_size \(tokenizer.vocabSize), found \(model.vocabSize) (leave it out to take the tokenizer's)")
+        }
+
+        // Stage names: default to the kind (KIND_2, ... for repeats), unique, usable as folder names.
+        var seen = Set<String>()
+        var counts: [StageKind: Int] = [:]
+        for i in stages.indices {
+            counts[stages[i].kind, default: 0] += 1
+            if stages[i].name.isEmpty {
+                let n = counts[stages[i].kind]!
+                var candidate = n == 1 ? stages[i].kind.rawValue : "\(stages[i].kind.rawValue)_\(n)"
+                while seen.contains(candidate) { candidate += "_" }
+                stages[i].name = candidate
+            } else if stages[i].name.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) == nil {
+                throw ConfigIssue(path: path("stages", i, "name"), message: "must be letters, digits, `_`, `-` or `.`, found '\(stages[i].name)'")
+            } else if seen.contains(stages[i].name) {
+                throw ConfigIssue(path: path("stages", i, "name"), message: "`\(stages[i].name)` names two stages; stage names must be unique")
+            }
+            seen.insert(stages[i].name)
+        }
+
+        // Environment subsets and lengths.
+        let all = environments.map(\.name)
+        func subset(_ names: [String], _ i: Int) throws -> [String] {
+            if names.isEmpty { return all }
+            for (j, n) in names.enumerated() where !all.contains(n) {
+                throw ConfigIssue(path: path("stages", i, "environments", j),
+                                  message: "`\(n)` is not in this experiment's environments (" + all.joined(separator: ", ") + ")"
+                                      + Suggest.didYouMean(n, in: all))
+            }
+            return names
+        }
+        func fits(_ value: Int, _ i: Int, _ key: String, strict: Bool = false) throws {
+            let limit = strict ? model.maxSeqLen - 1 : model.maxSeqLen
+            if value > limit {
+                throw ConfigIssue(path: path("stages", i, key),
+                                  message: "must be \(strict ? "<" : "<=") model.max_seq_len (\(model.maxSeqLen)), found \(value)")
+            }
+        }
+        for i in stages.indices {
+            switch stages[i] {
+            case .tokenizer: break
+            case .pretrain(let s): try fits(s.seqLen, i, "seq_len")
+            case .sft(var s):
+                try fits(s.seqLen, i, "seq_len")
+                s.environments = try subset(s.environments, i)
+                stages[i] = .sft(s)
+            case .eval(var s):
+                try fits(s.maxNewTokens, i, "max_new_tokens", strict: true)
+                s.environments = try subset(s.environments, i)
+                stages[i] = .eval(s)
+            case .grpo(var s):
+                try fits(s.maxCompletionLength, i, "max_completion_length", strict: true)
+                s.environments = try subset(s.environments, i)
+                stages[i] = .grpo(s)
+            }
+        }
+    }
+}
