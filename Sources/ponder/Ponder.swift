@@ -7,8 +7,9 @@ struct Ponder: ParsableCommand {
         commandName: "ponder",
         abstract: "A reinforcement-learning lab for reasoning language models.",
         subcommands: [
-            BenchCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self,
-            ConfigCommand.self, StoreTortureCommand.self,
+            RunCommand.self, RunsCommand.self, CompareCommand.self, RolloutsCommand.self,
+            ConfigCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self, BenchCommand.self,
+            StoreTortureCommand.self,
         ]
     )
 }

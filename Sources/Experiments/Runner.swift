@@ -1,0 +1,338 @@
+// Runner: runs an experiment's stages in order, each resumable, each writing to the store.
+//
+//   tokenizer  byte-level BPE on the environments' corpus          -> runs/NAME/tokenizer/
+//   pretrain   fresh seeded model, next-token loss on that corpus   -> runs/NAME/STAGE/ (checkpoint)
+//   sft        from the latest checkpoint, demonstrations            -> runs/NAME/STAGE/
+//   eval       the latest checkpoint on held-out tasks              -> evals + eval_items rows
+//   grpo       from the latest checkpoint (frozen copy as reference) -> runs/NAME/STAGE/
+// "The latest checkpoint" is the one the previous training stage wrote.
+//
+// Resume (`--resume`): a stage whose newest run completed is skipped; an unfinished one is
+// continued in the same run row, its metrics after the checkpoint's step deleted first, so the
+// store ends exactly as after an uninterrupted run. Without --resume every stage starts afresh
+// in new run rows, overwriting runs/NAME/.
+// The runner never prints: it reports `RunEvent`s and the command line draws them.
+
+import Environments
+import Foundation
+import Model
+import PonderCore
+import Rewards
+import Storage
+import Tokenization
+import Training
+
+public enum RunEvent {
+    case stageStarted(stage: String, kind: StageKind, run: Int64, resumedFrom: Int?)
+    case stageSkipped(stage: String, reason: String)
+    case progress(stage: String, TrainingProgress)
+    case evaluated(stage: String, environment: String, result: Evaluation.Result)
+    case stageFinished(stage: String, run: Int64, seconds: Double)
+    case note(String)
+}
+
+public struct RunnerOptions: Sendable {
+    public var resume: Bool
+    public var runsDirectory: URL
+    public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs")) {
+        self.resume = resume
+        self.runsDirectory = runsDirectory
+    }
+}
+
+public struct EvalSummary: Sendable {
+    public var stage: String
+    public var environment: String
+    public var greedyAccuracy: Double
+    public var passAtK: [Int: Double]
+}
+
+public final class ExperimentRunner {
+    public let config: ExperimentConfig
+    public let store: RunStore
+    public let options: RunnerOptions
+    let report: (RunEvent) -> Void
+    let directory: URL
+    var envs: [LabEnvironment] = []
+    var tokenizer: Tokenizer?
+    /// The checkpoint the next stage starts from.
+    var latestCheckpoint: URL?
+    public private(set) var evals: [EvalSummary] = []
+
+    public init(config: ExperimentConfig, store: RunStore, options: RunnerOptions, report: @escaping (RunEvent) -> Void) {
+        self.config = config
+        self.store = store
+        self.options = options
+        self.report = report
+        directory = options.runsDirectory.appendingPathComponent(config.name)
+    }
+
+    public func run() throws {
+        envs = try config.environments.map { LabEnvironment(spec: $0, environment: try $0.make()) }
+        let experimentID = try store.upsertExperiment(name: config.name, configText: config.resolvedYAML())
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var parent: Int64? = nil
+        for stage in config.stages {
+            parent = try runStage(stage, experimentID: experimentID, parent: parent)
+        }
+    }
+
+    func stageDirectory(_ stage: Stage) -> URL { directory.appendingPathComponent(stage.name) }
+
+    /// Creates or continues the stage's run row; nil when the stage already completed (resume).
+    func beginRun(_ stage: Stage, experimentID: Int64, parent: Int64?) throws -> (run: Int64, resumed: Bool)? {
+        if options.resume, let previous = try store.latestRun(experimentName: config.name, stage: stage.name), let id = previous.id {
+            if previous.status == .completed { return nil }
+            try store.setStatus(run: id, .running)
+            return (id, true)
+        }
+        let id = try store.createRun(experimentID: experimentID, name: "\(config.name)/\(stage.name)", stage: stage.name,
+                                     seed: config.seed, checkpointDir: stageDirectory(stage).path, parent: parent)
+        return (id, false)
+    }
+
+    func runStage(_ stage: Stage, experimentID: Int64, parent: Int64?) throws -> Int64? {
+        let dir = stageDirectory(stage)
+        guard let (runID, resumed) = try beginRun(stage, experimentID: experimentID, parent: parent) else {
+            report(.stageSkipped(stage: stage.name, reason: "completed in an earlier run"))
+            try restoreOutputs(of: stage)
+            return try store.latestRun(experimentName: config.name, stage: stage.name)?.id
+        }
+        if !resumed { try? FileManager.default.removeItem(at: dir) }
+        let started = Date()
+        do {
+            switch stage {
+            case .tokenizer(let s): try runTokenizer(s, runID: runID, directory: dir)
+            case .pretrain(let s): try runPretrain(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            case .sft(let s): try runSFT(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            case .eval(let s): try runEval(s, stage: stage, runID: runID)
+            case .grpo(let s): try runGRPO(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            }
+        } catch {
+            try? store.setStatus(run: runID, .failed)
+            throw error
+        }
+        try store.setStatus(run: runID, .completed)
+        report(.stageFinished(stage: stage.name, run: runID, seconds: Date().timeIntervalSince(started)))
+        return runID
+    }
+
+    /// A skipped stage still leaves its outputs for the next one.
+    func restoreOutputs(of stage: Stage) throws {
+        let dir = stageDirectory(stage)
+        switch stage {
+        case .tokenizer:
+            tokenizer = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
+        case .pretrain, .sft, .grpo:
+            latestCheckpoint = dir
+            if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
+        case .eval:
+            break
+        }
+    }
+
+    func requireTokenizer(_ stage: String) throws -> Tokenizer {
+        guard let tokenizer else {
+            throw RunnerError("stage \(stage) needs a tokenizer: put a `stage: tokenizer` before it")
+        }
+        return tokenizer
+    }
+
+    func requireCheckpoint(_ stage: String) throws -> URL {
+        guard let latestCheckpoint else {
+            throw RunnerError("stage \(stage) needs a trained model: put a pretrain (or sft) stage before it")
+        }
+        return latestCheckpoint
+    }
+
+    /// Records a trainer's progress (one transaction per step) and forwards it.
+    func recorder(_ stage: Stage, runID: Int64) -> ProgressHandler {
+        var truncated = false
+        return { [store, report] p in
+            if !truncated {
+                // On resume, drop whatever the interrupted run logged after its checkpoint.
+                _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
+                truncated = true
+            }
+            do { try store.recordStep(run: runID, step: p.step, metrics: p.metrics) } catch {
+                report(.note("warning: could not record step \(p.step): \(error)"))
+            }
+            report(.progress(stage: stage.name, p))
+            return true
+        }
+    }
+
+    // MARK: Stages
+
+    func runTokenizer(_ s: TokenizerStage, runID: Int64, directory: URL) throws {
+        report(.stageStarted(stage: s.name, kind: .tokenizer, run: runID, resumedFrom: nil))
+        let vocab = s.vocabSize ?? config.tokenizer.vocabSize
+        let perEnv = max(1, (s.corpusDocuments ?? config.tokenizer.corpusDocuments) / max(1, envs.count))
+        let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer")
+        let start = Date()
+        let trained = try Tokenizer.train(corpus: docs, vocabSize: vocab)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try trained.save(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
+        tokenizer = trained
+        let bytes = docs.reduce(0) { $0 + $1.utf8.count }
+        try store.recordStep(run: runID, step: 0, metrics: [
+            "vocab_size": Double(trained.vocabSize), "corpus_bytes": Double(bytes),
+            "training_seconds": Date().timeIntervalSince(start),
+        ])
+    }
+
+    func runPretrain(_ s: PretrainStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        var modelConfig = config.model.modelConfig
+        modelConfig.vocabSize = tok.vocabSize
+        let model = try Transformer(config: modelConfig, seed: config.seed)
+        let perEnv = max(1, s.corpusDocuments / max(1, envs.count))
+        let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "pretrain")
+        let nValidation = max(1, Int(Double(docs.count) * s.validationFraction))
+        let validation = RunnerData.tokenStream(Array(docs.prefix(nValidation)), tokenizer: tok)
+        let train = RunnerData.tokenStream(Array(docs.dropFirst(nValidation)), tokenizer: tok)
+        let p = Pretraining.Parameters(
+            steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
+            minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
+            beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
+            evalBatches: s.evalBatches, checkpointEvery: s.checkpointEvery, seed: config.seed)
+        report(.stageStarted(stage: s.name, kind: .pretrain, run: runID, resumedFrom: resume ? 0 : nil))
+        report(.note("pretrain: \(train.count) training tokens, \(validation.count) validation tokens, \(model.parameterCount) parameters"))
+        _ = try Pretraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
+                                  checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        latestCheckpoint = directory
+    }
+
+    func runSFT(_ s: SFTStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        let start = try requireCheckpoint(s.name)
+        let (model, _) = try Checkpoint.load(from: start)
+        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
+        let train = try RunnerData.examples(chosen, count: s.examples, styles: s.styles, seed: config.seed, label: "sft/train", tokenizer: tok)
+        let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.heldOutSeed,
+                                                 label: "sft/validation", tokenizer: tok)
+        let p = SupervisedFineTuning.Parameters(
+            steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
+            minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
+            beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
+            checkpointEvery: s.checkpointEvery, seed: config.seed)
+        report(.stageStarted(stage: s.name, kind: .sft, run: runID, resumedFrom: resume ? 0 : nil))
+        report(.note("sft: \(train.count) demonstrations, \(validation.count) held out, from \(start.path)"))
+        _ = try SupervisedFineTuning.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
+                                           checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        latestCheckpoint = directory
+    }
+
+    func runEval(_ s: EvalStage, stage: Stage, runID: Int64) throws {
+        let tok = try requireTokenizer(s.name)
+        let checkpoint = try requireCheckpoint(s.name)
+        let (model, _) = try Checkpoint.load(from: checkpoint)
+        report(.stageStarted(stage: s.name, kind: .eval, run: runID, resumedFrom: nil))
+        let tools = RunnerData.tools(envs)
+        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
+        var metrics: [String: Double] = [:]
+        for env in chosen {
+            let tasks = RunnerData.heldOut(env, count: s.tasks, seed: config.heldOutSeed)
+            let parameters = Evaluation.Parameters(tasks: tasks.count, samples: s.samples > 1 ? s.samples : 0, ks: s.ks,
+                                                   temperature: Float(s.temperature), topP: Float(s.topP), topK: s.topK,
+                                                   maxNewTokens: s.maxNewTokens, seed: config.heldOutSeed)
+            let result = Evaluation.run(model: model, tokenizer: tok, environment: env.environment, tasks: tasks,
+                                        tools: tools, parameters: parameters)
+            var envMetrics: [String: Double] = ["accuracy": result.greedyAccuracy, "machinery_failures": Double(result.machineryFailures)]
+            for (k, v) in result.passAtK { envMetrics["pass@\(k)"] = v }
+            for (kind, n) in result.verdictCounts { envMetrics["greedy_\(kind.rawValue)"] = Double(n) }
+            let items = result.items.enumerated().map { i, item in
+                NewEvalItem(itemIndex: i, sampleIndex: item.sampleIndex, taskID: item.taskID,
+                            answerable: tasks.first { $0.id == item.taskID }?.metadata["answerable"] != "false",
+                            prompt: item.prompt, completion: item.completion, reference: item.reference,
+                            extracted: item.verdict.extracted, verdict: EvalVerdict(item.verdict.kind))
+            }
+            _ = try store.recordEval(run: runID, checkpoint: checkpoint.path, suite: env.environment.name, step: nil,
+                                     metrics: envMetrics, items: items)
+            for (k, v) in envMetrics { metrics["\(env.environment.name)/\(k)"] = v }
+            evals.append(EvalSummary(stage: s.name, environment: env.environment.name,
+                                     greedyAccuracy: result.greedyAccuracy, passAtK: result.passAtK))
+            report(.evaluated(stage: s.name, environment: env.environment.name, result: result))
+        }
+        try store.recordStep(run: runID, step: 0, metrics: metrics)
+    }
+
+    func runGRPO(_ s: GRPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        let start = try requireCheckpoint(s.name)
+        let (policy, _) = try Checkpoint.load(from: start)
+        let (reference, _) = try Checkpoint.load(from: start)
+        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
+        let weighted = chosen.map {
+            GRPOTrainer.WeightedEnvironment(environment: $0.environment, weight: $0.spec.weight,
+                                            heldOut: RunnerData.heldOut($0, count: ExperimentRunner.grpoEvalTasks, seed: config.heldOutSeed))
+        }
+        let objective = GRPO.Parameters(
+            advantage: GRPO.Advantage(rawValue: s.advantage.rawValue) ?? .grpo,
+            scaleRewards: GRPO.ScaleRewards(rawValue: s.scaleRewards.rawValue) ?? .group,
+            lossType: GRPO.LossType(rawValue: s.lossType.rawValue) ?? .dapo,
+            beta: s.beta, epsLow: s.epsLow, epsHigh: s.epsHigh, numIterations: s.numIterations,
+            maskTruncatedCompletions: s.maskTruncatedCompletions, temperature: Float(s.temperature),
+            learningRate: Float(s.learningRate), gradClip: Float(s.gradClip), maxCompletionLength: s.maxCompletionLength)
+        var sampling = s.sampling
+        sampling.stopTokens = [tok.id(of: .imEnd)]
+        let settings = GRPOTrainer.Settings(
+            steps: s.steps, promptsPerStep: s.promptsPerStep, numGenerations: s.numGenerations, sampling: sampling,
+            learningRate: Float(s.learningRate), schedule: s.schedule, adamW: s.adamW, objective: objective,
+            dynamicSampling: s.dynamicSampling, maxResampleRounds: s.maxResampleRounds, evalEvery: s.evalEvery,
+            evalTasks: ExperimentRunner.grpoEvalTasks, checkpointEvery: s.checkpointEvery, seed: config.seed)
+        let rewards = try s.rewards.rewardSet()
+        report(.stageStarted(stage: s.name, kind: .grpo, run: runID, resumedFrom: resume ? 0 : nil))
+        var truncated = false
+        _ = try GRPOTrainer.train(
+            policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
+            tools: RunnerData.tools(chosen), settings: settings, checkpointDirectory: directory, resume: resume
+        ) { [store, report] stepReport in
+            let p = stepReport.progress
+            if !truncated {
+                _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
+                truncated = true
+            }
+            let rollouts = stepReport.rollouts.map { r in
+                NewRollout(groupIndex: r.group, sampleIndex: r.sample, taskID: r.task.id, environment: r.task.environment,
+                           prompt: r.task.question, completion: r.rollout.text, tokenCount: r.rollout.tokens.count,
+                           finishReason: r.rollout.toolCalls.contains { $0.failure != nil } ? "tool_error" : r.rollout.finishReason.rawValue,
+                           totalReward: r.rewards.total, advantage: r.advantage,
+                           toolCalls: r.rollout.toolCalls.isEmpty ? nil : ExperimentRunner.json(r.rollout.toolCalls),
+                           rewards: r.rewards.entries.map { RewardValue(function: $0.name, value: $0.value, failure: $0.failure.map { "\($0)" }) })
+            }
+            do { try store.recordStep(run: runID, step: p.step, metrics: p.metrics, rollouts: rollouts) } catch {
+                report(.note("warning: could not record step \(p.step): \(error)"))
+            }
+            report(.progress(stage: stage.name, p))
+            return true
+        }
+        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        latestCheckpoint = directory
+    }
+
+    /// Held-out tasks per environment for the accuracy logged during a grpo stage.
+    static let grpoEvalTasks = 50
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "[]"
+    }
+}
+
+public struct RunnerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension EvalVerdict {
+    init(_ kind: VerdictKind) {
+        switch kind {
+        case .correct: self = .correct
+        case .incorrect: self = .incorrect
+        case .refused: self = .refused
+        case .unparseable: self = .unparseable
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// RunnerData: what the stage runner feeds the trainers, built from the environments.
+//
+// Everything is seeded from the experiment's seed and a label, so a rerun or a resume draws
+// the same corpus, the same demonstrations and the same held-out tasks. Held-out tasks use
+// `held_out_seed`, distinct from the training streams, and the same seed for every eval stage,
+// so "before RL" and "after RL" are graded on the same questions.
+
+import Environments
+import Foundation
+import PonderCore
+import Tokenization
+import Training
+
+struct LabEnvironment {
+    var spec: EnvironmentSpec
+    var environment: any Environment
+}
+
+enum RunnerData {
+    /// Pretraining documents: `perEnvironment` corpus texts from each environment, interleaved.
+    static func corpus(_ envs: [LabEnvironment], perEnvironment: Int, seed: UInt64, label: String) -> [String] {
+        var streams = envs.map { env -> [String] in
+            var rng = RNG(seed: seed).fork("\(label)/\(env.environment.name)")
+            return env.environment.corpus(&rng, count: perEnvironment)
+        }
+        var out: [String] = []
+        out.reserveCapacity(perEnvironment * envs.count)
+        for i in 0..<perEnvironment {
+            for s in streams.indices where i < streams[s].count { out.append(streams[s][i]) }
+        }
+        streams.removeAll()
+        return out
+    }
+
+    /// Token stream of documents, each followed by <|endoftext|>.
+    static func tokenStream(_ documents: [String], tokenizer: Tokenizer) -> [Int32] {
+        let eot = tokenizer.id(of: .endOfText)
+        var out: [Int32] = []
+        for d in documents {
+            out.append(contentsOf: tokenizer.encode(d))
+            out.append(eot)
+        }
+        return out
+    }
+
+    /// Draws an environment by weight.
+    static func pick(_ envs: [LabEnvironment], _ rng: inout RNG) -> LabEnvironment {
+        let total = envs.reduce(0) { $0 + $1.spec.weight }
+        var u = rng.nextDouble() * total
+        for e in envs {
+            u -= e.spec.weight
+            if u < 0 { return e }
+        }
+        return envs[envs.count - 1]
+    }
+
+    /// SFT examples: tasks drawn by environment weight, each demonstrated in a style drawn from
+    /// the mix among the styles the environment supports.
+    static func examples(_ envs: [LabEnvironment], count: Int, styles: StyleMix, seed: UInt64, label: String,
+                         tokenizer: Tokenizer) throws -> [SupervisedFineTuning.Example] {
+        var rng = RNG(seed: seed).fork(label)
+        var out: [SupervisedFineTuning.Example] = []
+        for _ in 0..<count {
+            let e = pick(envs, &rng)
+            let task = e.environment.sample(&rng)
+            let supported = e.environment.styles.filter { styles.weight($0) > 0 }
+            let candidates = supported.isEmpty ? e.environment.styles : supported
+            let total = candidates.reduce(0) { $0 + max(styles.weight($1), supported.isEmpty ? 1 : 0) }
+            var u = rng.nextDouble() * total
+            var style = candidates[candidates.count - 1]
+            for c in candidates {
+                u -= max(styles.weight(c), supported.isEmpty ? 1 : 0)
+                if u < 0 { style = c; break }
+            }
+            let conversation = task.prompt.appending(e.environment.demonstration(task, style: style))
+            out.append(try SupervisedFineTuning.Example(conversation, tokenizer: tokenizer))
+        }
+        return out
+    }
+
+    /// Held-out evaluation tasks of one environment.
+    static func heldOut(_ env: LabEnvironment, count: Int, seed: UInt64) -> [EnvTask] {
+        var rng = RNG(seed: seed).fork("held-out/\(env.environment.name)")
+        return (0..<count).map { _ in env.environment.sample(&rng) }
+    }
+
+    /// The tool executor for these environments: the python sandbox, and the knowledge world's
+    /// search when a knowledge environment is present. A task only reaches the tools it allows.
+    static func tools(_ envs: [LabEnvironment]) -> ToolExecutor {
+        let python = PythonTool()
+        let search = envs.lazy.compactMap { $0.environment as? KnowledgeEnvironment }.first.map { SearchTool(world: $0.world) }
+        return { tool, input in
+            switch tool {
+            case .python:
+                let r = python.run(input)
+                return (r.text, r.failure.map { "\($0)" })
+            case .search:
+                guard let search else { return ("search is not available in this experiment", "no knowledge environment") }
+                let r = search.run(input)
+                return (r.text, r.failure.map { "\($0)" })
+            }
+        }
+    }
+}
