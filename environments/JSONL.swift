@@ -126,7 +126,13 @@ public struct JSONLEnvironment: Environment {
     }
 
     public func sample(_ rng: inout RNG) -> EnvTask {
-        let item = items[rng.nextInt(below: items.count)]
+        task(for: items[rng.nextInt(below: items.count)])
+    }
+
+    /// Every loaded line once, in file order: what `ponder eval --data` grades.
+    public var tasks: [EnvTask] { items.map(task(for:)) }
+
+    func task(for item: Item) -> EnvTask {
         var metadata = ["verifier": item.verifier.rawValue, "line": String(item.line)]
         if let function = item.function {
             metadata["function"] = function

@@ -235,6 +235,7 @@ public final class ExperimentRunner {
         var metrics: [String: Double] = [:]
         for env in chosen {
             let tasks = RunnerData.heldOut(env, count: s.tasks, seed: config.heldOutSeed)
+            try Evaluation.checkPromptsFit(tasks, tokenizer: tok, model: model)
             let parameters = Evaluation.Parameters(tasks: tasks.count, samples: s.samples > 1 ? s.samples : 0, ks: s.ks,
                                                    temperature: Float(s.temperature), topP: Float(s.topP), topK: s.topK,
                                                    maxNewTokens: s.maxNewTokens, seed: config.heldOutSeed)
@@ -269,6 +270,7 @@ public final class ExperimentRunner {
             GRPOTrainer.WeightedEnvironment(environment: $0.environment, weight: $0.spec.weight,
                                             heldOut: RunnerData.heldOut($0, count: ExperimentRunner.grpoEvalTasks, seed: config.heldOutSeed))
         }
+        for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
         let objective = GRPO.Parameters(
             advantage: GRPO.Advantage(rawValue: s.advantage.rawValue) ?? .grpo,
             scaleRewards: GRPO.ScaleRewards(rawValue: s.scaleRewards.rawValue) ?? .group,

@@ -99,8 +99,20 @@ public enum Evaluation {
         return run(model: model, tokenizer: tokenizer, environment: environment, tasks: tasks, tools: tools, parameters: parameters)
     }
 
+    /// Throws a clear error when a task's prompt leaves no room to answer in the model's context
+    /// (call before `run`, which requires it).
+    public static func checkPromptsFit(_ tasks: [EnvTask], tokenizer: Tokenizer, model: Transformer) throws {
+        for task in tasks {
+            let count = try tokenizer.renderForCompletion(task.prompt).count
+            if count + 1 >= model.config.maxSeqLen {
+                throw TrainingError.invalidParameter(
+                    "task \(task.id): its prompt is \(count) tokens, but the model's context (max_seq_len) is \(model.config.maxSeqLen); raise model.max_seq_len or use shorter tasks")
+            }
+        }
+    }
+
     /// Greedy accuracy and pass@k of `model` on `tasks`, graded by `environment`.
-    /// Precondition: every prompt is shorter than the model's context.
+    /// Precondition: every prompt is shorter than the model's context (see `checkPromptsFit`).
     public static func run(model: Transformer, tokenizer: Tokenizer, environment: any Environment, tasks: [EnvTask],
                            tools: ToolExecutor?, parameters: Parameters) -> Result {
         let p = parameters

@@ -8,6 +8,7 @@ struct Ponder: ParsableCommand {
         abstract: "A reinforcement-learning lab for reasoning language models.",
         subcommands: [
             RunCommand.self, RunsCommand.self, CompareCommand.self, RolloutsCommand.self,
+            SampleCommand.self, ChatCommand.self, EvalCommand.self,
             ConfigCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self, BenchCommand.self,
             StoreTortureCommand.self,
         ]
