@@ -34,9 +34,14 @@ public enum RunEvent {
 public struct RunnerOptions: Sendable {
     public var resume: Bool
     public var runsDirectory: URL
-    public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs")) {
+    /// Stop (as an interruption would) after this step of this stage: the trainer saves a
+    /// checkpoint, the run is marked interrupted and `run()` returns. For tests and demos of
+    /// `--resume`.
+    public var stopAfter: (stage: String, step: Int)?
+    public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil) {
         self.resume = resume
         self.runsDirectory = runsDirectory
+        self.stopAfter = stopAfter
     }
 }
 
@@ -74,7 +79,17 @@ public final class ExperimentRunner {
         var parent: Int64? = nil
         for stage in config.stages {
             parent = try runStage(stage, experimentID: experimentID, parent: parent)
+            if interrupted { return }
         }
+    }
+
+    /// Set when `stopAfter` stopped a stage.
+    public private(set) var interrupted = false
+
+    func shouldStop(_ stage: Stage, _ step: Int) -> Bool {
+        guard let stop = options.stopAfter, stop.stage == stage.name, stop.step == step else { return false }
+        interrupted = true
+        return true
     }
 
     func stageDirectory(_ stage: Stage) -> URL { directory.appendingPathComponent(stage.name) }
@@ -112,6 +127,11 @@ public final class ExperimentRunner {
             try? store.setStatus(run: runID, .failed)
             throw error
         }
+        if interrupted {
+            try store.setStatus(run: runID, .interrupted)
+            report(.note("\(stage.name) stopped; `--resume` continues from its checkpoint"))
+            return runID
+        }
         try store.setStatus(run: runID, .completed)
         report(.stageFinished(stage: stage.name, run: runID, seconds: Date().timeIntervalSince(started)))
         return runID
@@ -148,7 +168,7 @@ public final class ExperimentRunner {
     /// Records a trainer's progress (one transaction per step) and forwards it.
     func recorder(_ stage: Stage, runID: Int64) -> ProgressHandler {
         var truncated = false
-        return { [store, report] p in
+        return { [store, report, unowned self] p in
             if !truncated {
                 // On resume, drop whatever the interrupted run logged after its checkpoint.
                 _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
@@ -158,7 +178,7 @@ public final class ExperimentRunner {
                 report(.note("warning: could not record step \(p.step): \(error)"))
             }
             report(.progress(stage: stage.name, p))
-            return true
+            return !self.shouldStop(stage, p.step)
         }
     }
 
@@ -200,6 +220,7 @@ public final class ExperimentRunner {
         report(.note("pretrain: \(train.count) training tokens, \(validation.count) validation tokens, \(model.parameterCount) parameters"))
         _ = try Pretraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
                                   checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+        if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
         latestCheckpoint = directory
     }
@@ -221,6 +242,7 @@ public final class ExperimentRunner {
         report(.note("sft: \(train.count) demonstrations, \(validation.count) held out, from \(start.path)"))
         _ = try SupervisedFineTuning.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
                                            checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+        if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
         latestCheckpoint = directory
     }
@@ -291,7 +313,7 @@ public final class ExperimentRunner {
         _ = try GRPOTrainer.train(
             policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
             tools: RunnerData.tools(chosen), settings: settings, checkpointDirectory: directory, resume: resume
-        ) { [store, report] stepReport in
+        ) { [store, report, unowned self] stepReport in
             let p = stepReport.progress
             if !truncated {
                 _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
@@ -309,8 +331,9 @@ public final class ExperimentRunner {
                 report(.note("warning: could not record step \(p.step): \(error)"))
             }
             report(.progress(stage: stage.name, p))
-            return true
+            return !self.shouldStop(stage, p.step)
         }
+        if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
         latestCheckpoint = directory
     }
