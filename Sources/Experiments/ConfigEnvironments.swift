@@ -45,13 +45,19 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         guard case .map = settings else {
             throw c.issue(.settings, "expected a mapping of \(name)'s settings")
         }
+        try resolveSettings(at: c.codingPath + [CodingKeys.settings])
+    }
+
+    /// Checks the settings by building the environment, and fills in every default. `path`
+    /// locates errors (the settings mapping).
+    mutating func resolveSettings(at path: [CodingKey]) throws {
         let environment: any Environment
         do {
             environment = try make()
         } catch let error as ConfigError {
-            throw EnvironmentSpec.locate(error, prefix: name, settings: settings, at: c.codingPath + [CodingKeys.settings])
+            throw EnvironmentSpec.locate(error, prefix: name, settings: settings, at: path)
         } catch {
-            throw c.issue(.settings, "\(error)")
+            throw ConfigIssue(path: path, message: "\(error)")
         }
         settings = try EnvironmentSpec.resolvedSettings(of: environment) ?? settings
     }
@@ -129,11 +135,18 @@ public struct RewardSpec: Codable, Sendable, Equatable {
         try c.fill(&params, .params)
         if case .null = params { params = .map([]) }
         guard case .map = params else { throw c.issue(.params, "expected a mapping of \(name)'s parameters") }
+        try resolveParams(at: c.codingPath + [CodingKeys.params])
+    }
+
+    /// Checks the parameters by building the function, and fills in every default.
+    mutating func resolveParams(at path: [CodingKey]) throws {
         let function: any RewardFunction
         do {
             function = try make()
         } catch let error as ConfigError {
-            throw EnvironmentSpec.locate(error, prefix: "rewards.\(name)", settings: params, at: c.codingPath + [CodingKeys.params])
+            throw EnvironmentSpec.locate(error, prefix: "rewards.\(name)", settings: params, at: path)
+        } catch {
+            throw ConfigIssue(path: path, message: "\(error)")
         }
         params = try RewardSpec.resolvedParams(of: function) ?? params
     }

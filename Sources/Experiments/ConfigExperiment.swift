@@ -38,8 +38,11 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// Seeds stay below 2^62, so they print as plain integers everywhere (YAML, JSON, SQLite).
     public static let maximumSeed: UInt64 = 1 << 62
 
+    /// A config built in code, resolved like a decoded one (stage names, environment subsets,
+    /// the model's vocabulary: a `vocabSize` of 0 takes the tokenizer's). Errors carry the key
+    /// path but no file position.
     public init(name: String, seed: UInt64 = 0, model: ModelSection = ModelSection(preset: .tiny),
-                tokenizer: TokenizerSection = TokenizerSection(), environments: [EnvironmentSpec], stages: [Stage]) {
+                tokenizer: TokenizerSection = TokenizerSection(), environments: [EnvironmentSpec], stages: [Stage]) throws {
         self.name = name
         self.seed = seed
         self.heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
@@ -47,6 +50,12 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         self.tokenizer = tokenizer
         self.environments = environments
         self.stages = stages
+        do {
+            try resolve()
+        } catch let issue as ConfigIssue {
+            let at = ConfigLocation.locate(issue.path, in: Node.mapping(Node.Mapping([])), atKey: false)
+            throw ExperimentConfigError(file: "<config>", line: nil, column: nil, keyPath: at.keyPath, message: issue.message)
+        }
     }
 
     /// The environment named `name` in `environments:`.
@@ -69,7 +78,6 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
         try c.fill(&heldOutSeed, .heldOutSeed, .atMost(ExperimentConfig.maximumSeed + 1_000_000))
         model = ModelSection(preset: .tiny)
-        model.vocabSize = 0
         try c.fill(&model, .model)
         tokenizer = TokenizerSection()
         try c.fill(&tokenizer, .tokenizer)
@@ -93,6 +101,14 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         if environments.isEmpty { throw ConfigIssue(path: path("environments"), message: "list at least one environment") }
         for (i, e) in environments.enumerated() where environments[..<i].contains(where: { $0.name == e.name }) {
             throw ConfigIssue(path: path("environments", i, "name"), message: "`\(e.name)` is listed twice; each environment at most once")
+        }
+        // Idempotent for decoded configs; fills defaults into configs built in code.
+        for i in environments.indices {
+            guard EnvironmentRegistry.names.contains(environments[i].name) else {
+                throw ConfigIssue(path: path("environments", i, "name"), message: "unknown environment `\(environments[i].name)` (available: "
+                                  + EnvironmentRegistry.names.joined(separator: ", ") + ")")
+            }
+            try environments[i].resolveSettings(at: path("environments", i, "settings"))
         }
         if stages.isEmpty { throw ConfigIssue(path: path("stages"), message: "list at least one stage, starting with `- stage: tokenizer`") }
         guard case .tokenizer(let tokenizerStage) = stages[0] else {
@@ -176,6 +192,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                 stages[i] = .eval(s)
             case .grpo(var s):
                 try fits(s.maxCompletionLength, i, "max_completion_length", strict: true)
+                for j in s.rewards.indices { try s.rewards[j].resolveParams(at: path("stages", i, "rewards", j, "params")) }
                 s.environments = try subset(s.environments, i)
                 stages[i] = .grpo(s)
             }

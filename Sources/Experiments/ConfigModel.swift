@@ -43,10 +43,12 @@ public struct ModelSection: Codable, Sendable, Equatable {
     /// Bias on the q/k/v projections (Qwen2 style). Default false.
     public var qkvBias: Bool
 
+    /// A preset's sizes; `vocabSize` 0 (the experiment takes the tokenizer's).
     public init(preset: Preset = .tiny) {
         let p = ModelConfig.presets[preset.rawValue]!
         self.init(p)
         self.preset = preset
+        vocabSize = 0
     }
 
     public init(_ config: ModelConfig) {
@@ -93,7 +95,6 @@ public struct ModelSection: Codable, Sendable, Equatable {
             self.init(preset: .tiny)
             self.preset = nil
         }
-        vocabSize = 0
         if c.contains(.vocabSize) { try c.fill(&vocabSize, .vocabSize, .atLeast(1)) }
         try c.fill(&dModel, .dModel, .atLeast(2))
         try c.fill(&nLayers, .nLayers, .between(1, 256))

@@ -187,3 +187,20 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
         #expect(value.jsonText.contains("\"b\": 3.0"))
     }
 }
+
+@Suite struct ConfigInCodeTests {
+    @Test func builtInCodeIsResolved() throws {
+        var eval = EvalStage()
+        eval.name = "before_rl"
+        let config = try ExperimentConfig(
+            name: "code", environments: [EnvironmentSpec(name: "counting")],
+            stages: [.tokenizer(TokenizerStage()), .pretrain(PretrainStage()), .eval(eval), .grpo(GRPOStage()), .eval(EvalStage())])
+        #expect(config.stages.map(\.name) == ["tokenizer", "pretrain", "before_rl", "grpo", "eval_2"])
+        #expect(config.model.vocabSize == 1024)
+        let decoded = try ExperimentConfig.decode(yaml: config.resolvedYAML())
+        #expect(decoded.stages == config.stages)
+        #expect(throws: ExperimentConfigError.self) {
+            try ExperimentConfig(name: "bad", environments: [EnvironmentSpec(name: "counting")], stages: [.pretrain(PretrainStage())])
+        }
+    }
+}
