@@ -8,7 +8,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap pkg-config pyt
 PY_PACKAGES  := numpy safetensors tokenizers
 PONDER := .build/release/ponder
 
-.PHONY: deps build test bench bench-peers clean
+.PHONY: deps build test demo bench bench-peers clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -26,6 +26,15 @@ build: deps
 # Numeric tests need optimised code: the whole suite runs in release mode.
 test: deps
 	$(SWIFT) test -c release
+
+# The quickstart experiment from scratch: tokenizer, pretraining, SFT, held-out evaluation,
+# GRPO on arithmetic, evaluation again; then the runs table and the curves.
+demo: build
+	rm -rf runs/quickstart
+	$(PONDER) run experiments/quickstart.yaml
+	$(PONDER) runs
+	$(PONDER) compare quickstart/pretrain quickstart/sft --metric loss --svg runs/quickstart/loss.svg --html runs/quickstart/loss.html
+	$(PONDER) compare quickstart/grpo --metric reward --svg runs/quickstart/reward.svg
 
 bench: build
 	$(PONDER) bench
