@@ -71,7 +71,8 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
 
     @Test func quickstartHasTheDocumentedPipeline() throws {
         let config = try ExperimentConfig.load(path: experimentsFolder.appendingPathComponent("quickstart.yaml").path)
-        #expect(config.stages.map(\.kind) == [.tokenizer, .pretrain, .sft, .eval])
+        #expect(config.stages.map(\.kind) == [.tokenizer, .pretrain, .sft, .eval, .grpo, .eval])
+        #expect(config.stages.map(\.name) == ["tokenizer", "pretrain", "sft", "before_rl", "grpo", "after_rl"])
         #expect(Set(config.environments.map(\.name)) == ["arithmetic", "counting"])
         #expect(config.model.dModel == 128 && config.model.nLayers == 4)
         let grpo = try ExperimentConfig.load(path: experimentsFolder.appendingPathComponent("arithmetic-grpo.yaml").path)
