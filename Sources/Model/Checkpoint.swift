@@ -35,9 +35,9 @@ public enum Checkpoint {
 
     /// Writes `model` (and `optimizer`'s moments and `trainerState`, when given) to `directory`,
     /// replacing any checkpoint there as a whole. `trainerState.optimizer` is filled in from
-    /// `optimizer`.
+    /// `optimizer`. `extraFiles` (name -> contents, e.g. tokenizer.json) join the same atomic swap.
     public static func save(model: Transformer, optimizer: AdamW? = nil, trainerState: TrainerState? = nil,
-                            to directory: URL) throws {
+                            extraFiles: [String: Data] = [:], to directory: URL) throws {
         let fm = FileManager.default
         let target = directory.standardizedFileURL
         let parent = target.deletingLastPathComponent()
@@ -67,6 +67,9 @@ public enum Checkpoint {
                 state.optimizer = OptimizerRecord(step: optimizer.step, hyperparameters: optimizer.parameters)
             }
             try writeFileAtomically([state.encoded()], to: staging.appendingPathComponent(trainerStateFile))
+        }
+        for (file, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+            try writeFileAtomically([data], to: staging.appendingPathComponent(file))
         }
         syncDirectory(staging)
 

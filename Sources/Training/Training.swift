@@ -109,44 +109,13 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-/// A checkpoint as trainers write it: `Checkpoint.save`'s directory plus tokenizer.json, swapped
-/// into place as a whole. `Checkpoint.save` has no hook for extra files, so the checkpoint is
-/// first saved to a staging directory beside the target, tokenizer.json is added there, and the
-/// staging directory replaces the target with the same rename-aside dance `Checkpoint.save`
-/// uses (a crash leaves either the old or the new checkpoint, each with its tokenizer).
+/// A checkpoint as trainers write it: `Checkpoint.save`'s directory with tokenizer.json in the
+/// same atomic swap (a crash leaves either the old or the new checkpoint, each with its tokenizer).
 enum TrainingCheckpoint {
     static func save(model: Transformer, optimizer: AdamW, state: TrainerState, tokenizer: Tokenizer,
                      to directory: URL) throws {
-        let fm = FileManager.default
-        let target = directory.standardizedFileURL
-        let parent = target.deletingLastPathComponent()
-        let name = target.lastPathComponent
-        let staging = parent.appendingPathComponent(".\(name).staged-\(getpid())")
-        try? fm.removeItem(at: staging)
-        var committed = false
-        defer { if !committed { try? fm.removeItem(at: staging) } }
-        try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state, to: staging)
-        try tokenizer.save(checkpointDirectory: staging)
-
-        if fm.fileExists(atPath: target.path) {
-            let old = parent.appendingPathComponent(".\(name).old-\(getpid())")
-            try? fm.removeItem(at: old)
-            guard rename(target.path, old.path) == 0 else {
-                throw ModelError.checkpoint("\(target.path): cannot move the previous checkpoint aside (\(String(cString: strerror(errno))))")
-            }
-            guard rename(staging.path, target.path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                _ = rename(old.path, target.path)
-                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(reason)); the previous one is kept")
-            }
-            committed = true
-            try? fm.removeItem(at: old)
-        } else {
-            guard rename(staging.path, target.path) == 0 else {
-                throw ModelError.checkpoint("\(target.path): cannot move the new checkpoint into place (\(String(cString: strerror(errno))))")
-            }
-            committed = true
-        }
+        try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state,
+                            extraFiles: [Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()], to: directory)
     }
 
     /// Restores weights and optimizer from `directory` when it holds a trainer checkpoint;
