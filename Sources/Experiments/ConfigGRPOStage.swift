@@ -91,6 +91,10 @@ public struct GRPOStage: Codable, Sendable, Equatable {
     public var rewards = [RewardSpec(name: "accuracy")]
     /// Evaluate (held-out accuracy) every this many steps; 0 = off. Default 25.
     public var evalEvery = 25
+    /// Held-out tasks per environment for those evaluations. Default 50.
+    public var evalTasks = 50
+    /// Samples per held-out task for pass@k during those evaluations (k = 1 and this); 0 = greedy only. Default 0.
+    public var evalSamples = 0
     /// Checkpoint every this many steps (and at the end); 0 = only at the end. Default 50.
     public var checkpointEvery = 50
     /// Global gradient-norm clip (TRL max_grad_norm); 0 = off. Default 1.
@@ -128,6 +132,7 @@ public struct GRPOStage: Codable, Sendable, Equatable {
         case numIterations = "num_iterations", advantage, scaleRewards = "scale_rewards", lossType = "loss_type"
         case maskTruncatedCompletions = "mask_truncated_completions", dynamicSampling = "dynamic_sampling"
         case maxResampleRounds = "max_resample_rounds", rewards, evalEvery = "eval_every"
+        case evalTasks = "eval_tasks", evalSamples = "eval_samples"
         case checkpointEvery = "checkpoint_every", gradClip = "grad_clip", weightDecay = "weight_decay"
         case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", tools, environments
     }
@@ -161,6 +166,8 @@ public struct GRPOStage: Codable, Sendable, Equatable {
         try c.fill(&rewards, .rewards)
         if rewards.isEmpty { throw c.issue(.rewards, "needs at least one reward function") }
         try c.fill(&evalEvery, .evalEvery, .atLeast(0))
+        try c.fill(&evalTasks, .evalTasks, .atLeast(1))
+        try c.fill(&evalSamples, .evalSamples, .between(0, 64))
         try c.fill(&checkpointEvery, .checkpointEvery, .atLeast(0))
         try c.fill(&gradClip, .gradClip, .atLeast(0))
         try c.fill(&weightDecay, .weightDecay, .atLeast(0))

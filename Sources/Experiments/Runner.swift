@@ -290,7 +290,7 @@ public final class ExperimentRunner {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         let weighted = chosen.map {
             GRPOTrainer.WeightedEnvironment(environment: $0.environment, weight: $0.spec.weight,
-                                            heldOut: RunnerData.heldOut($0, count: ExperimentRunner.grpoEvalTasks, seed: config.heldOutSeed))
+                                            heldOut: RunnerData.heldOut($0, count: s.evalTasks, seed: config.heldOutSeed))
         }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
         let objective = GRPO.Parameters(
@@ -306,7 +306,8 @@ public final class ExperimentRunner {
             steps: s.steps, promptsPerStep: s.promptsPerStep, numGenerations: s.numGenerations, sampling: sampling,
             learningRate: Float(s.learningRate), schedule: s.schedule, adamW: s.adamW, objective: objective,
             dynamicSampling: s.dynamicSampling, maxResampleRounds: s.maxResampleRounds, evalEvery: s.evalEvery,
-            evalTasks: ExperimentRunner.grpoEvalTasks, checkpointEvery: s.checkpointEvery, seed: config.seed)
+            evalTasks: s.evalTasks, evalSamples: s.evalSamples, toolsOverride: s.tools,
+            checkpointEvery: s.checkpointEvery, seed: config.seed)
         let rewards = try s.rewards.rewardSet()
         report(.stageStarted(stage: s.name, kind: .grpo, run: runID, resumedFrom: resume ? 0 : nil))
         var truncated = false
@@ -337,9 +338,6 @@ public final class ExperimentRunner {
         try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
         latestCheckpoint = directory
     }
-
-    /// Held-out tasks per environment for the accuracy logged during a grpo stage.
-    static let grpoEvalTasks = 50
 
     static func json<T: Encodable>(_ value: T) -> String {
         (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "[]"

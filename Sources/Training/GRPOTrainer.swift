@@ -37,6 +37,10 @@ public enum GRPOTrainer {
         public var maxResampleRounds: Int
         public var evalEvery: Int
         public var evalTasks: Int
+        /// Samples per held-out task for pass@k (k = 1 and this) during the run; 0 = greedy only.
+        public var evalSamples: Int
+        /// Tools every task may call, replacing each environment's own list; nil keeps them.
+        public var toolsOverride: [Tool]?
         public var checkpointEvery: Int
         public var microBatch: Int
         public var seed: UInt64
@@ -44,11 +48,13 @@ public enum GRPOTrainer {
         public init(steps: Int, promptsPerStep: Int, numGenerations: Int, sampling: SamplingParameters,
                     learningRate: Float, schedule: LRSchedule, adamW: AdamWParameters, objective: GRPO.Parameters,
                     dynamicSampling: Bool = false, maxResampleRounds: Int = 3, evalEvery: Int = 0, evalTasks: Int = 50,
+                    evalSamples: Int = 0, toolsOverride: [Tool]? = nil,
                     checkpointEvery: Int = 50, microBatch: Int = 8, seed: UInt64 = 0) {
             self.steps = steps; self.promptsPerStep = promptsPerStep; self.numGenerations = numGenerations
             self.sampling = sampling; self.learningRate = learningRate; self.schedule = schedule; self.adamW = adamW
             self.objective = objective; self.dynamicSampling = dynamicSampling; self.maxResampleRounds = maxResampleRounds
             self.evalEvery = evalEvery; self.evalTasks = evalTasks; self.checkpointEvery = checkpointEvery
+            self.evalSamples = evalSamples; self.toolsOverride = toolsOverride
             self.microBatch = microBatch; self.seed = seed
         }
     }
@@ -111,11 +117,14 @@ public enum GRPOTrainer {
         func drawTasks(_ count: Int, _ rng: inout RNG) -> [EnvTask] {
             (0..<count).map { _ in
                 var u = rng.nextDouble() * totalWeight
+                var chosen = environments[environments.count - 1].environment
                 for e in environments {
                     u -= e.weight
-                    if u < 0 { return e.environment.sample(&rng) }
+                    if u < 0 { chosen = e.environment; break }
                 }
-                return environments[environments.count - 1].environment.sample(&rng)
+                var task = chosen.sample(&rng)
+                if let tools = s.toolsOverride { task.tools = tools }
+                return task
             }
         }
 
@@ -207,12 +216,14 @@ public enum GRPOTrainer {
             // Held-out evaluation.
             if s.evalEvery > 0 && ((step + 1) % s.evalEvery == 0 || step + 1 == s.steps) {
                 for e in environments where !e.heldOut.isEmpty {
-                    let tasks = Array(e.heldOut.prefix(s.evalTasks))
+                    var tasks = Array(e.heldOut.prefix(s.evalTasks))
+                    if let override = s.toolsOverride { for i in tasks.indices { tasks[i].tools = override } }
                     let result = Evaluation.run(model: policy, tokenizer: tokenizer, environment: e.environment, tasks: tasks,
                                                 tools: tools, parameters: Evaluation.Parameters(
-                                                    tasks: tasks.count, samples: 0, ks: [1], temperature: 0,
-                                                    maxNewTokens: s.sampling.maxNewTokens, seed: s.seed))
+                                                    tasks: tasks.count, samples: s.evalSamples, ks: s.evalSamples > 1 ? [1, s.evalSamples] : [1],
+                                                    temperature: s.sampling.temperature, maxNewTokens: s.sampling.maxNewTokens, seed: s.seed))
                     metrics["eval/\(e.environment.name)/accuracy"] = result.greedyAccuracy
+                    for (k, v) in result.passAtK { metrics["eval/\(e.environment.name)/pass@\(k)"] = v }
                 }
             }
 
