@@ -5,6 +5,7 @@
 // so a solution cannot win with an object whose `__eq__` lies. `repr` matches Python's repr for
 // these values, for tool demonstrations that print results.
 import Foundation
+import PonderCore
 
 indirect enum PyValue: Sendable, Equatable {
     case int(Int)
@@ -43,30 +44,8 @@ indirect enum PyValue: Sendable, Equatable {
     var string: String { if case .str(let s) = self { s } else { "" } }
 }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if u.value < 0x20 || u.value > 0x7e {
-                if u.value > 0xFFFF {
-                    let v = u.value - 0x10000
-                    out += String(format: "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF))
-                } else {
-                    out += String(format: "\\u%04x", u.value)
-                }
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
+/// Python source and harness JSON stay ASCII.
+func jsonString(_ s: String) -> String { jsonStringLiteral(s, asciiOnly: true) }
 
 extension PyValue {
     /// Parse the JSON subset `json` writes: integers, true/false, strings, arrays. nil otherwise.

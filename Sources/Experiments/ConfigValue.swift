@@ -6,6 +6,7 @@
 // `3` is `.int(3)` and `3.0` is `.double(3)`. This file also prints a value as YAML (block
 // style, two-space indent) and as JSON; it is not a general YAML emitter.
 import Foundation
+import PonderCore
 
 public indirect enum ConfigValue: Sendable, Equatable {
     case null
@@ -181,28 +182,9 @@ extension ConfigValue {
         let plain = s.range(of: #"^[A-Za-z_][A-Za-z0-9_./-]*$"#, options: .regularExpression) != nil
         let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "null", "y", "n"]
         if plain && !reserved.contains(s.lowercased()) { return s }
-        return jsonString(s)
+        return jsonStringLiteral(s)
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 
     /// Pretty JSON, keys in order; ends with a newline.
     public var jsonText: String {
@@ -218,7 +200,7 @@ extension ConfigValue {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d): out += d.isFinite ? ConfigValue.number(d) : "null"
-        case .string(let s): out += ConfigValue.jsonString(s)
+        case .string(let s): out += jsonStringLiteral(s)
         case .list(let items):
             if items.isEmpty { out += "[]"; return }
             out += "[\n"
@@ -232,7 +214,7 @@ extension ConfigValue {
             if entries.isEmpty { out += "{}"; return }
             out += "{\n"
             for (i, e) in entries.enumerated() {
-                out += pad + ConfigValue.jsonString(e.key) + ": "
+                out += pad + jsonStringLiteral(e.key) + ": "
                 e.value.writeJSON(indent: indent + 2, into: &out)
                 out += i + 1 < entries.count ? ",\n" : "\n"
             }

@@ -38,12 +38,16 @@ final class Activations {
     let dswi: FloatBuffer       // [N, F]
     let dlogp: FloatBuffer      // [N]
 
+    /// Per-layer sizes of the stacked buffers: [N, C], [N, (H+2K)D], [B, H, T, T], [N, HD], [N, F].
+    let sizeNC: Int, sizeQKV: Int, sizeAtt: Int, sizeHD: Int, sizeF: Int
+
     init(_ c: ModelConfig, B: Int, T: Int) {
         self.B = B
         self.T = T
         let N = B * T, L = c.nLayers, C = c.dModel
         let W = (c.nHeads + 2 * c.nKVHeads) * c.headDim, HD = c.nHeads * c.headDim, F = c.ffnHidden
         let att = B * c.nHeads * T * T
+        sizeNC = N * C; sizeQKV = N * W; sizeAtt = att; sizeHD = N * HD; sizeF = N * F
         tokens = .allocate(capacity: N); tokens.initialize(repeating: 0, count: N)
         positions = .allocate(capacity: N)
         for n in 0..<N { positions[n] = Int32(n % T) }
@@ -73,6 +77,24 @@ final class Activations {
         dgateUp = FloatBuffer(count: N * 2 * F)
         dswi = FloatBuffer(count: N * F)
         dlogp = FloatBuffer(count: N)
+    }
+
+    /// Layer l's slices of the stacked buffers, as forward writes and backward reads them.
+    struct Layer {
+        let x, ln1, rstd1, qkv, probs, atty, mid, ln2, rstd2, gateUp, swi, out: UnsafeMutablePointer<Float>
+        var pointers: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+            (x, ln1, rstd1, qkv, probs, atty, mid, ln2, rstd2, gateUp, swi, out)
+        }
+    }
+
+    func layer(_ l: Int) -> Layer {
+        Layer(x: residual.pointer + l * sizeNC, ln1: ln1.pointer + l * sizeNC, rstd1: rstd1.pointer + l * N,
+              qkv: qkv.pointer + l * sizeQKV, probs: probs.pointer + l * sizeAtt, atty: atty.pointer + l * sizeHD,
+              mid: mid.pointer + l * sizeNC, ln2: ln2.pointer + l * sizeNC, rstd2: rstd2.pointer + l * N,
+              gateUp: gateUp.pointer + l * 2 * sizeF, swi: swi.pointer + l * sizeF, out: residual.pointer + (l + 1) * sizeNC)
     }
 
     deinit {

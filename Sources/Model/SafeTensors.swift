@@ -13,6 +13,7 @@
 // sharded-checkpoint reader. Every error names the file and, where there is one, the tensor.
 
 import Foundation
+import PonderCore
 
 #if canImport(Glibc)
 import Glibc
@@ -332,12 +333,12 @@ public struct SafeTensorsWriter {
     func headerBytes() -> Data {
         var items: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            let pairs = metadata.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(metadata[$0]!))" }
             items.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
         }
         for e in entries {
             let shape = e.shape.map(String.init).joined(separator: ",")
-            items.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(e.range.lowerBound),\(e.range.upperBound)]}")
+            items.append("\(jsonStringLiteral(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(e.range.lowerBound),\(e.range.upperBound)]}")
         }
         var header = Data(("{" + items.joined(separator: ",") + "}").utf8)
         header.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
@@ -354,27 +355,6 @@ public struct SafeTensorsWriter {
     public func write(to url: URL) throws {
         try writeFileAtomically([headerBytes(), payload], to: url)
     }
-}
-
-/// JSON string literal with the escapes RFC 8259 requires.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                out += String(format: "\\u%04x", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }
 
 /// Writes `parts`, one after the other, to `NAME.tmp-<pid>` next to `url`, flushes the file to

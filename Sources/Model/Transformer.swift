@@ -102,16 +102,7 @@ public final class Transformer {
         timed("embedding") { embeddingForward(a.residual.pointer, a.tokens, p + layout.embed, N, C) }
         for l in 0..<c.nLayers {
             let o = layout.layers[l]
-            let x = a.residual.pointer + l * N * C
-            let ln1 = a.ln1.pointer + l * N * C, rstd1 = a.rstd1.pointer + l * N
-            let qkv = a.qkv.pointer + l * N * W
-            let probs = a.probs.pointer + l * a.B * c.nHeads * a.T * a.T
-            let atty = a.atty.pointer + l * N * HD
-            let mid = a.mid.pointer + l * N * C
-            let ln2 = a.ln2.pointer + l * N * C, rstd2 = a.rstd2.pointer + l * N
-            let gateUp = a.gateUp.pointer + l * N * 2 * F
-            let swi = a.swi.pointer + l * N * F
-            let out = a.residual.pointer + (l + 1) * N * C
+            let (x, ln1, rstd1, qkv, probs, atty, mid, ln2, rstd2, gateUp, swi, out) = a.layer(l).pointers
 
             timed("rmsnorm") { rmsNormForward(ln1, rstd1, x, p + o.inputNorm, N, C, eps: c.normEps) }
             timed("matmul") { linearForward(qkv, ln1, p + o.qkv, o.qkvBias >= 0 ? p + o.qkvBias : nil, N, C, W) }
@@ -235,15 +226,7 @@ public final class Transformer {
                         p + layout.finalNorm, a.rstdf.pointer, N, C) }
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
             let o = layout.layers[l]
-            let x = a.residual.pointer + l * N * C
-            let ln1 = a.ln1.pointer + l * N * C, rstd1 = a.rstd1.pointer + l * N
-            let qkv = a.qkv.pointer + l * N * W
-            let probs = a.probs.pointer + l * a.B * c.nHeads * a.T * a.T
-            let atty = a.atty.pointer + l * N * HD
-            let mid = a.mid.pointer + l * N * C
-            let ln2 = a.ln2.pointer + l * N * C, rstd2 = a.rstd2.pointer + l * N
-            let gateUp = a.gateUp.pointer + l * N * 2 * F
-            let swi = a.swi.pointer + l * N * F
+            let (x, ln1, rstd1, qkv, probs, atty, mid, ln2, rstd2, gateUp, swi, _) = a.layer(l).pointers
 
             // dres holds d(out); the MLP branch adds into d(mid) = dres.
             a.dswi.zero()

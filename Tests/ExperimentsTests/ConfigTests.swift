@@ -1,6 +1,7 @@
 // Experiment files decode, resolve and round-trip; presets, overrides and defaults.
 import Foundation
 import Model
+import PonderCore
 import Testing
 @testable import Experiments
 
@@ -173,7 +174,7 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
         for prompt in prompts {
             let value = ConfigValue.map([.init("system_prompt", .string(prompt))])
             let text = experimentText().replacingOccurrences(of: "settings: {max_digits: 2}",
-                                                              with: "settings: {max_digits: 2, system_prompt: \(ConfigValue.jsonString(prompt))}")
+                                                              with: "settings: {max_digits: 2, system_prompt: \(jsonStringLiteral(prompt))}")
             let config = try ExperimentConfig.decode(yaml: text)
             #expect(config.environments[0].settings["system_prompt"] == value["system_prompt"], "\(prompt)")
             let again = try ExperimentConfig.decode(yaml: config.resolvedYAML())
