@@ -19,7 +19,7 @@ struct LabEnvironment {
 enum RunnerData {
     /// Pretraining documents: `perEnvironment` corpus texts from each environment, interleaved.
     static func corpus(_ envs: [LabEnvironment], perEnvironment: Int, seed: UInt64, label: String) -> [String] {
-        var streams = envs.map { env -> [String] in
+        let streams = envs.map { env -> [String] in
             var rng = RNG(seed: seed).fork("\(label)/\(env.environment.name)")
             return env.environment.corpus(&rng, count: perEnvironment)
         }
@@ -28,7 +28,6 @@ enum RunnerData {
         for i in 0..<perEnvironment {
             for s in streams.indices where i < streams[s].count { out.append(streams[s][i]) }
         }
-        streams.removeAll()
         return out
     }
 
@@ -63,14 +62,15 @@ enum RunnerData {
         for _ in 0..<count {
             let e = pick(envs, &rng)
             let task = e.environment.sample(&rng)
-            let supported = e.environment.styles.filter { styles.weight($0) > 0 }
-            let candidates = supported.isEmpty ? e.environment.styles : supported
-            let total = candidates.reduce(0) { $0 + max(styles.weight($1), supported.isEmpty ? 1 : 0) }
-            var u = rng.nextDouble() * total
-            var style = candidates[candidates.count - 1]
-            for c in candidates {
-                u -= max(styles.weight(c), supported.isEmpty ? 1 : 0)
-                if u < 0 { style = c; break }
+            // Styles the environment supports, weighted by the mix; uniform if the mix names none of them.
+            let offered = e.environment.styles
+            var weights = offered.map { styles.weight($0) }
+            if !weights.contains(where: { $0 > 0 }) { weights = offered.map { _ in 1 } }
+            var u = rng.nextDouble() * weights.reduce(0, +)
+            var style = offered[offered.count - 1]
+            for (candidate, w) in zip(offered, weights) {
+                u -= w
+                if u < 0 { style = candidate; break }
             }
             let conversation = task.prompt.appending(e.environment.demonstration(task, style: style))
             out.append(try SupervisedFineTuning.Example(conversation, tokenizer: tokenizer))
