@@ -50,6 +50,8 @@ public struct EvalSummary: Sendable {
     public var environment: String
     public var greedyAccuracy: Double
     public var passAtK: [Int: Double]
+    /// Share of greedy answers that called a tool.
+    public var toolUse: Double
 }
 
 public final class ExperimentRunner {
@@ -263,7 +265,8 @@ public final class ExperimentRunner {
                                                    maxNewTokens: s.maxNewTokens, seed: config.heldOutSeed)
             let result = Evaluation.run(model: model, tokenizer: tok, environment: env.environment, tasks: tasks,
                                         tools: tools, parameters: parameters)
-            var envMetrics: [String: Double] = ["accuracy": result.greedyAccuracy, "machinery_failures": Double(result.machineryFailures)]
+            var envMetrics: [String: Double] = ["accuracy": result.greedyAccuracy, "machinery_failures": Double(result.machineryFailures),
+                                                "tool_use": result.greedyToolUse]
             for (k, v) in result.passAtK { envMetrics["pass@\(k)"] = v }
             for (kind, n) in result.verdictCounts { envMetrics["greedy_\(kind.rawValue)"] = Double(n) }
             let items = result.items.enumerated().map { i, item in
@@ -276,7 +279,7 @@ public final class ExperimentRunner {
                                      metrics: envMetrics, items: items)
             for (k, v) in envMetrics { metrics["\(env.environment.name)/\(k)"] = v }
             evals.append(EvalSummary(stage: s.name, environment: env.environment.name,
-                                     greedyAccuracy: result.greedyAccuracy, passAtK: result.passAtK))
+                                     greedyAccuracy: result.greedyAccuracy, passAtK: result.passAtK, toolUse: result.greedyToolUse))
             report(.evaluated(stage: s.name, environment: env.environment.name, result: result))
         }
         try store.recordStep(run: runID, step: 0, metrics: metrics)

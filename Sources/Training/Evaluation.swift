@@ -71,6 +71,8 @@ public enum Evaluation {
         public var verdictCounts: [VerdictKind: Int]
         /// Greedy and sampled completions whose grading failed in the machinery (`Verdict.failure`).
         public var machineryFailures: Int
+        /// Share of tasks whose greedy completion called a tool at least once.
+        public var greedyToolUse: Double
         /// tasks.count * (1 + samples) items: per task, the greedy one then the samples.
         public var items: [Item]
     }
@@ -157,7 +159,7 @@ public enum Evaluation {
         var items: [Item] = []
         items.reserveCapacity(verdicts.count)
         var counts: [VerdictKind: Int] = [:]
-        var greedyCorrect = 0, failures = 0
+        var greedyCorrect = 0, greedyTools = 0, failures = 0
         var passSums = [Int: Double]()
         let ks = Set(p.ks.filter { $0 >= 1 && $0 <= n }).sorted()
         var at = 0
@@ -171,6 +173,7 @@ public enum Evaluation {
                 if index < 0 {
                     counts[verdict.kind, default: 0] += 1
                     if isCorrect(verdict) { greedyCorrect += 1 }
+                    if !r.toolCalls.isEmpty { greedyTools += 1 }
                 } else if isCorrect(verdict) {
                     correct += 1
                 }
@@ -184,6 +187,7 @@ public enum Evaluation {
         return Result(environment: environment.name,
                       greedyAccuracy: tasks.isEmpty ? 0 : Double(greedyCorrect) / count,
                       passAtK: passSums.mapValues { $0 / count },
-                      verdictCounts: counts, machineryFailures: failures, items: items)
+                      verdictCounts: counts, machineryFailures: failures,
+                      greedyToolUse: tasks.isEmpty ? 0 : Double(greedyTools) / count, items: items)
     }
 }

@@ -67,12 +67,13 @@ struct EvalCommand: ParsableCommand {
             let object: [String: Any] = [
                 "checkpoint": checkpoint, "environment": result.environment, "tasks": greedy.count,
                 "greedy_accuracy": result.greedyAccuracy, "pass_at_k": passAtK, "verdicts": verdicts,
-                "machinery_failures": result.machineryFailures,
+                "machinery_failures": result.machineryFailures, "tool_use": result.greedyToolUse,
             ]
             printJSON(object)
             return
         }
-        print(String(format: "%@ on %d %@ tasks: greedy accuracy %.1f%%", checkpoint, greedy.count, result.environment, result.greedyAccuracy * 100))
+        print(String(format: "%@ on %d %@ tasks: greedy accuracy %.1f%%", checkpoint, greedy.count, result.environment, result.greedyAccuracy * 100)
+              + (result.greedyToolUse > 0 ? String(format: "; a tool called in %.0f%% of answers", result.greedyToolUse * 100) : ""))
         for kk in result.passAtK.keys.sorted() { print(String(format: "  pass@%d %.1f%% (%d samples per task)", kk, result.passAtK[kk]! * 100, samples)) }
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
         for item in greedy.prefix(3) {
