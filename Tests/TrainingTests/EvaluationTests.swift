@@ -43,6 +43,8 @@ struct EvaluationTests {
         #expect(result.items.filter { $0.sampleIndex == -1 }.count == tasks.count)
         #expect(result.items.map(\.sampleIndex) == Array(repeating: [-1, 0, 1, 2, 3], count: tasks.count).flatMap { $0 })
         #expect(result.items.allSatisfy { $0.tokenCount <= 12 })
+        let greedyWithTools = result.items.filter { $0.sampleIndex == -1 && !$0.toolCalls.isEmpty }.count
+        #expect(result.greedyToolUse == Double(greedyWithTools) / Double(tasks.count))
 
         // Greedy completions do not depend on the seed; the same parameters give the same result.
         var other = p
