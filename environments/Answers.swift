@@ -9,6 +9,7 @@
 // an optional trailing ".0" ("42.0" -> 42); a sentence-ending period is not a decimal point
 // ("Answer: 42." -> 42), and "420" is never 42.
 import Foundation
+import PonderCore
 
 public enum Answers {
     /// The text after the last `Answer:` (case-insensitive), up to the end of its line.
@@ -26,6 +27,15 @@ public enum Answers {
         if let line = answerLine(text), let n = lastInteger(line) { return n }
         if let n = boxedInteger(text) { return n }
         return lastInteger(text)
+    }
+
+    /// The verdict on a completion whose answer is the integer `reference`: refused, unparseable,
+    /// or correct / incorrect with the integer it gave.
+    public static func integerVerdict(_ completion: Message, reference: String) -> Verdict {
+        let text = completion.finalText
+        if Refusal.isRefusal(text) { return Verdict(.refused, extracted: text) }
+        guard let n = integer(text) else { return Verdict(.unparseable) }
+        return Verdict(String(n) == reference ? .correct : .incorrect, extracted: String(n), note: "expected \(reference)")
     }
 
     /// The contents of the last `\boxed{...}`, as an integer. "\boxed{1,024}" -> 1024

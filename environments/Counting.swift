@@ -94,11 +94,7 @@ public struct CountingEnvironment: Environment {
     }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
-        let text = completion.finalText
-        if Refusal.isRefusal(text) { return Verdict(.refused, extracted: text) }
-        guard let n = Answers.integer(text) else { return Verdict(.unparseable) }
-        return Verdict(String(n) == task.reference ? .correct : .incorrect, extracted: String(n),
-                       note: "expected \(task.reference)")
+        Answers.integerVerdict(completion, reference: task.reference)
     }
 
     public func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message {

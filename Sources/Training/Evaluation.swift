@@ -71,10 +71,14 @@ public enum Evaluation {
         public var verdictCounts: [VerdictKind: Int]
         /// Greedy and sampled completions whose grading failed in the machinery (`Verdict.failure`).
         public var machineryFailures: Int
-        /// Share of tasks whose greedy completion called a tool at least once.
-        public var greedyToolUse: Double
         /// tasks.count * (1 + samples) items: per task, the greedy one then the samples.
         public var items: [Item]
+
+        /// Share of tasks whose greedy completion called a tool at least once.
+        public var greedyToolUse: Double {
+            let greedy = items.filter { $0.sampleIndex < 0 }
+            return greedy.isEmpty ? 0 : Double(greedy.filter { !$0.toolCalls.isEmpty }.count) / Double(greedy.count)
+        }
     }
 
     /// Whether a verdict counts as a solved task.
@@ -159,7 +163,7 @@ public enum Evaluation {
         var items: [Item] = []
         items.reserveCapacity(verdicts.count)
         var counts: [VerdictKind: Int] = [:]
-        var greedyCorrect = 0, greedyTools = 0, failures = 0
+        var greedyCorrect = 0, failures = 0
         var passSums = [Int: Double]()
         let ks = Set(p.ks.filter { $0 >= 1 && $0 <= n }).sorted()
         var at = 0
@@ -173,7 +177,6 @@ public enum Evaluation {
                 if index < 0 {
                     counts[verdict.kind, default: 0] += 1
                     if isCorrect(verdict) { greedyCorrect += 1 }
-                    if !r.toolCalls.isEmpty { greedyTools += 1 }
                 } else if isCorrect(verdict) {
                     correct += 1
                 }
@@ -187,7 +190,6 @@ public enum Evaluation {
         return Result(environment: environment.name,
                       greedyAccuracy: tasks.isEmpty ? 0 : Double(greedyCorrect) / count,
                       passAtK: passSums.mapValues { $0 / count },
-                      verdictCounts: counts, machineryFailures: failures,
-                      greedyToolUse: tasks.isEmpty ? 0 : Double(greedyTools) / count, items: items)
+                      verdictCounts: counts, machineryFailures: failures, items: items)
     }
 }

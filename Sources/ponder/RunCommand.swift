@@ -56,8 +56,9 @@ struct RunCommand: ParsableCommand {
         if !runner.evals.isEmpty {
             printer.line("")
             printer.line("held-out greedy accuracy:")
+            let anyTools = runner.evals.contains { $0.toolUse > 0 }
             for e in runner.evals {
-                let tools = runner.evals.contains { $0.toolUse > 0 } ? String(format: "   (tool calls %3.0f%%)", e.toolUse * 100) : ""
+                let tools = anyTools ? String(format: "   (tool calls %3.0f%%)", e.toolUse * 100) : ""
                 printer.line("  " + pad(e.stage, 14) + pad(e.environment, 12) + String(format: "%5.1f%%", e.greedyAccuracy * 100) + tools)
             }
         }

@@ -5,7 +5,7 @@ import Model
 import PonderCore
 import Testing
 import Tokenization
-import Training
+@testable import Training
 
 struct EvaluationTests {
     @Test func passAtKMatchesHandComputedValues() {
@@ -43,8 +43,6 @@ struct EvaluationTests {
         #expect(result.items.filter { $0.sampleIndex == -1 }.count == tasks.count)
         #expect(result.items.map(\.sampleIndex) == Array(repeating: [-1, 0, 1, 2, 3], count: tasks.count).flatMap { $0 })
         #expect(result.items.allSatisfy { $0.tokenCount <= 12 })
-        let greedyWithTools = result.items.filter { $0.sampleIndex == -1 && !$0.toolCalls.isEmpty }.count
-        #expect(result.greedyToolUse == Double(greedyWithTools) / Double(tasks.count))
 
         // Greedy completions do not depend on the seed; the same parameters give the same result.
         var other = p
@@ -54,6 +52,22 @@ struct EvaluationTests {
         #expect(again.items.map(\.completion) == result.items.map(\.completion))
         #expect(otherSeed.items.filter { $0.sampleIndex == -1 }.map(\.completion)
                 == result.items.filter { $0.sampleIndex == -1 }.map(\.completion))
+    }
+
+    @Test func toolUseCountsGreedyAnswersThatCalledATool() {
+        func item(_ sample: Int, calls: Int) -> Evaluation.Item {
+            Evaluation.Item(taskID: "t", prompt: "", completion: "", reference: "", verdict: Verdict(.correct),
+                            sampleIndex: sample, finishReason: .stop, tokenCount: 1,
+                            toolCalls: Array(repeating: ToolCallRecord(tool: .python, input: "print(1)", output: "1\n"), count: calls))
+        }
+        // Four tasks: greedy answers with 2, 0, 1 and 0 calls; every sample calls a tool and must not count.
+        let items = [item(-1, calls: 2), item(0, calls: 1), item(-1, calls: 0), item(0, calls: 1),
+                     item(-1, calls: 1), item(0, calls: 1), item(-1, calls: 0), item(0, calls: 1)]
+        let result = Evaluation.Result(environment: "e", greedyAccuracy: 1, passAtK: [:], verdictCounts: [:],
+                                       machineryFailures: 0, items: items)
+        #expect(result.greedyToolUse == 0.5)
+        #expect(Evaluation.Result(environment: "e", greedyAccuracy: 0, passAtK: [:], verdictCounts: [:],
+                                  machineryFailures: 0, items: []).greedyToolUse == 0)
     }
 
     @Test func evaluationSamplesItsOwnTasks() {
