@@ -82,8 +82,8 @@ public enum Pretraining {
             try check(checkpointEvery >= 0, "checkpoint_every must be >= 0, got \(checkpointEvery)")
         }
 
-        var loop: OptimizationLoop {
-            OptimizationLoop(stage: "pretrain", steps: steps, learningRate: learningRate,
+        func loop(stage: String) -> OptimizationLoop {
+            OptimizationLoop(stage: stage, steps: steps, learningRate: learningRate,
                              schedule: .cosine(warmup: warmupSteps, total: steps, minRatio: minLRRatio),
                              adam: AdamWParameters(beta1: beta1, beta2: beta2, weightDecay: weightDecay),
                              gradClip: gradClip, evalEvery: evalEvery, checkpointEvery: checkpointEvery, seed: seed)
@@ -108,7 +108,7 @@ public enum Pretraining {
         }
         var batch = WindowBatch(B: B, T: T)
         let starts = train.count - T  // window starts 0..<starts, each reads T + 1 tokens
-        return try p.loop.run(
+        return try p.loop(stage: "pretrain").run(
             model: model, tokenizer: tokenizer, checkpointDirectory: checkpointDirectory, resume: resume,
             progress: progress,
             accumulate: { step in

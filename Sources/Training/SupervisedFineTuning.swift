@@ -38,57 +38,10 @@ public enum SupervisedFineTuning {
         }
     }
 
-    public struct Parameters: Codable, Sendable, Equatable {
-        public var steps: Int = 500
-        /// Examples per micro-batch.
-        public var batchSize: Int = 8
-        /// Longest row: examples above seqLen + 1 tokens are truncated (see the file header).
-        public var seqLen: Int = 256
-        public var accumulationSteps: Int = 1
-        public var learningRate: Float = 1e-3
-        public var minLRRatio: Float = 0.1
-        public var warmupSteps: Int = 20
-        public var weightDecay: Float = 0.0
-        public var beta1: Float = 0.9
-        public var beta2: Float = 0.95
-        public var gradClip: Float = 1
-        public var evalEvery: Int = 50
-        public var evalBatches: Int = 4
-        public var checkpointEvery: Int = 250
-        public var seed: UInt64 = 0
-
-        public init(steps: Int = 500, batchSize: Int = 8, seqLen: Int = 256, accumulationSteps: Int = 1,
-                    learningRate: Float = 1e-3, minLRRatio: Float = 0.1, warmupSteps: Int = 20,
-                    weightDecay: Float = 0, beta1: Float = 0.9, beta2: Float = 0.95, gradClip: Float = 1,
-                    evalEvery: Int = 50, evalBatches: Int = 4, checkpointEvery: Int = 250, seed: UInt64 = 0) {
-            self.steps = steps; self.batchSize = batchSize; self.seqLen = seqLen
-            self.accumulationSteps = accumulationSteps; self.learningRate = learningRate
-            self.minLRRatio = minLRRatio; self.warmupSteps = warmupSteps; self.weightDecay = weightDecay
-            self.beta1 = beta1; self.beta2 = beta2; self.gradClip = gradClip; self.evalEvery = evalEvery
-            self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery; self.seed = seed
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case steps, seed
-            case batchSize = "batch_size", seqLen = "seq_len", accumulationSteps = "accumulation_steps"
-            case learningRate = "learning_rate", minLRRatio = "min_lr_ratio", warmupSteps = "warmup_steps"
-            case weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
-            case evalEvery = "eval_every", evalBatches = "eval_batches", checkpointEvery = "checkpoint_every"
-        }
-
-        var pretrainingEquivalent: Pretraining.Parameters {
-            Pretraining.Parameters(steps: steps, batchSize: batchSize, seqLen: seqLen, accumulationSteps: accumulationSteps,
-                                   learningRate: learningRate, minLRRatio: minLRRatio, warmupSteps: warmupSteps,
-                                   weightDecay: weightDecay, beta1: beta1, beta2: beta2, gradClip: gradClip,
-                                   evalEvery: evalEvery, evalBatches: evalBatches, checkpointEvery: checkpointEvery, seed: seed)
-        }
-
-        var loop: OptimizationLoop {
-            var loop = pretrainingEquivalent.loop
-            loop.stage = "sft"
-            return loop
-        }
-    }
+    /// The optimisation knobs are pretraining's (steps, batch, schedule, AdamW, validation,
+    /// checkpoints); batchSize counts examples here and seqLen caps an example's length. Callers
+    /// set SFT's own values (the sft stage defaults to a lower learning rate and no weight decay).
+    public typealias Parameters = Pretraining.Parameters
 
     /// Fine-tunes `model` in place; see the file header for the objective and batching and
     /// Training.swift for the checkpoint/resume contract.
@@ -96,7 +49,7 @@ public enum SupervisedFineTuning {
                              parameters: Parameters, checkpointDirectory: URL, resume: Bool,
                              progress: ProgressHandler) throws -> TrainingSummary {
         let p = parameters
-        try p.pretrainingEquivalent.validate(model: model.config)
+        try p.validate(model: model.config)
         guard !train.isEmpty else { throw TrainingError.insufficientData("no training examples") }
         if p.evalEvery > 0 && validation.isEmpty { throw TrainingError.insufficientData("no validation examples (or set eval_every to 0)") }
         for (name, set) in [("training", train), ("validation", validation)] {
@@ -113,7 +66,7 @@ public enum SupervisedFineTuning {
         var batch = PaddedBatch(B: p.batchSize, T: T, pad: 0)
         var order = EpochOrder(count: train.count, seed: p.seed)
         var reportedTruncation = false
-        return try p.loop.run(
+        return try p.loop(stage: "sft").run(
             model: model, tokenizer: tokenizer, checkpointDirectory: checkpointDirectory, resume: resume,
             progress: { report in
                 var report = report

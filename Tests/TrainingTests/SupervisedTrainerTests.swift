@@ -12,7 +12,7 @@ struct SupervisedTrainerTests {
         steps: 8, batchSize: 4, seqLen: 32, accumulationSteps: 2, learningRate: 3e-3, warmupSteps: 2, evalEvery: 2, evalBatches: 2,
         checkpointEvery: 5, seed: 42)
     static let sftParameters = SupervisedFineTuning.Parameters(
-        steps: 8, batchSize: 3, seqLen: 96, learningRate: 3e-3, warmupSteps: 2, evalEvery: 3, evalBatches: 2,
+        steps: 8, batchSize: 3, seqLen: 96, learningRate: 3e-3, warmupSteps: 2, weightDecay: 0, evalEvery: 3, evalBatches: 2,
         checkpointEvery: 0, seed: 9)
 
     @Test func pretrainingLowersValidationLoss() throws {
