@@ -217,7 +217,7 @@ public final class ExperimentRunner {
             steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
             minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
             beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
-            evalBatches: s.evalBatches, checkpointEvery: s.checkpointEvery, seed: config.seed)
+            evalBatches: s.evalBatches, checkpointEvery: s.checkpointEvery, seed: config.seed, schedule: s.schedule)
         report(.stageStarted(stage: s.name, kind: .pretrain, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("pretrain: \(train.count) training tokens, \(validation.count) validation tokens, \(model.parameterCount) parameters"))
         _ = try Pretraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
@@ -239,7 +239,8 @@ public final class ExperimentRunner {
             steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
             minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
             beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
-            evalBatches: 4 /* validation examples: 4 batches */, checkpointEvery: s.checkpointEvery, seed: config.seed)
+            evalBatches: 4 /* validation examples: 4 batches */, checkpointEvery: s.checkpointEvery, seed: config.seed,
+            schedule: s.schedule)
         report(.stageStarted(stage: s.name, kind: .sft, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("sft: \(train.count) demonstrations, \(validation.count) held out, from \(start.path)"))
         _ = try SupervisedFineTuning.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,

@@ -44,16 +44,20 @@ public enum Pretraining {
         /// Checkpoint every this many steps (and after the last); 0 = only at the end or on stop.
         public var checkpointEvery: Int = 500
         public var seed: UInt64 = 0
+        /// The learning-rate schedule; nil = warmup then cosine decay to minLRRatio * learningRate.
+        public var schedule: LRSchedule? = nil
 
         public init(steps: Int = 1000, batchSize: Int = 16, seqLen: Int = 256, accumulationSteps: Int = 1,
                     learningRate: Float = 3e-3, minLRRatio: Float = 0.1, warmupSteps: Int = 50,
                     weightDecay: Float = 0.1, beta1: Float = 0.9, beta2: Float = 0.95, gradClip: Float = 1,
-                    evalEvery: Int = 100, evalBatches: Int = 8, checkpointEvery: Int = 500, seed: UInt64 = 0) {
+                    evalEvery: Int = 100, evalBatches: Int = 8, checkpointEvery: Int = 500, seed: UInt64 = 0,
+                    schedule: LRSchedule? = nil) {
             self.steps = steps; self.batchSize = batchSize; self.seqLen = seqLen
             self.accumulationSteps = accumulationSteps; self.learningRate = learningRate
             self.minLRRatio = minLRRatio; self.warmupSteps = warmupSteps; self.weightDecay = weightDecay
             self.beta1 = beta1; self.beta2 = beta2; self.gradClip = gradClip; self.evalEvery = evalEvery
             self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery; self.seed = seed
+            self.schedule = schedule
         }
 
         enum CodingKeys: String, CodingKey {
@@ -61,7 +65,7 @@ public enum Pretraining {
             case batchSize = "batch_size", seqLen = "seq_len", accumulationSteps = "accumulation_steps"
             case learningRate = "learning_rate", minLRRatio = "min_lr_ratio", warmupSteps = "warmup_steps"
             case weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
-            case evalEvery = "eval_every", evalBatches = "eval_batches", checkpointEvery = "checkpoint_every"
+            case evalEvery = "eval_every", evalBatches = "eval_batches", checkpointEvery = "checkpoint_every", schedule
         }
 
         func validate(model: ModelConfig) throws {
@@ -84,7 +88,7 @@ public enum Pretraining {
 
         func loop(stage: String) -> OptimizationLoop {
             OptimizationLoop(stage: stage, steps: steps, learningRate: learningRate,
-                             schedule: .cosine(warmup: warmupSteps, total: steps, minRatio: minLRRatio),
+                             schedule: schedule ?? .cosine(warmup: warmupSteps, total: steps, minRatio: minLRRatio),
                              adam: AdamWParameters(beta1: beta1, beta2: beta2, weightDecay: weightDecay),
                              gradClip: gradClip, evalEvery: evalEvery, checkpointEvery: checkpointEvery, seed: seed)
         }

@@ -37,6 +37,32 @@ import Storage
         return runner
     }
 
+    /// `lr_schedule` reaches the pretrain and sft loops (both once ran cosine whatever it said).
+    @Test func supervisedStagesFollowTheirScheduleKey() throws {
+        var config = try ExperimentConfig.load(path: Self.root.appendingPathComponent("experiments/tiny.yaml").path)
+        var pretrain: PretrainStage?, sft: SFTStage?
+        for stage in config.stages {
+            if case .pretrain(var s) = stage { s.lrSchedule = .constant; pretrain = s }
+            if case .sft(var s) = stage { s.lrSchedule = .linear; s.minLRRatio = 0.5; sft = s }
+        }
+        let (p, f) = (try #require(pretrain), try #require(sft))
+        config.stages = [config.stages[0], .pretrain(p), .sft(f)]
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
+        _ = try Self.run(config, in: dir, store: store, resume: false, stopAfter: nil)
+        let lr = try Self.metrics(store).mapValues { $0["lr"] ?? [] }
+        let pretrainLR = try #require(lr["pretrain"]).filter { $0.step > p.warmupSteps }.map(\.value)
+        #expect(pretrainLR.count == p.steps - p.warmupSteps)
+        #expect(pretrainLR.allSatisfy { abs($0 - p.learningRate) < 1e-9 }, "constant: \(pretrainLR)")
+        let sftLR = try #require(lr["sft"]).filter { $0.step > f.warmupSteps }.map(\.value)
+        #expect(sftLR.count == f.steps - f.warmupSteps)
+        let steps = zip(sftLR, sftLR.dropFirst()).map { $0 - $1 }
+        // Linear decay: equal steps down (cosine's would change size), ending near half the peak.
+        #expect(steps.allSatisfy { $0 > 0 && abs($0 - steps[0]) < 1e-9 }, "linear: \(sftLR)")
+        #expect(sftLR.last! >= 0.5 * f.learningRate && sftLR.last! < 0.6 * f.learningRate)
+    }
+
     @Test func interruptedAndResumedEqualsUninterrupted() throws {
         let config = try ExperimentConfig.load(path: Self.root.appendingPathComponent("experiments/tiny-grpo.yaml").path)
         let a = try Self.temporaryDirectory(), b = try Self.temporaryDirectory()
