@@ -53,22 +53,17 @@ public struct CountingEnvironment: Environment {
         let question: String, subject: String, answer: Int
         var metadata = ["kind": kind.rawValue]
         switch kind {
-        case .letter, .vowels:
+        case .letter:
+            let (word, letter) = letterTask(&r)
+            subject = word
+            metadata["letter"] = String(letter)
+            answer = word.filter { $0 == letter }.count
+            question = "How many times does the letter \"\(letter)\" appear in the word \"\(word)\"?"
+        case .vowels:
             let word = Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
             subject = word
-            if kind == .letter {
-                // Usually a letter of the word; sometimes one it lacks (answer 0).
-                let letters = Array(word)
-                let letter = r.nextInt(below: 5) == 0
-                    ? Character(Unicode.Scalar(UInt8(97 + r.nextInt(below: 26))))
-                    : letters[r.nextInt(below: letters.count)]
-                metadata["letter"] = String(letter)
-                answer = letters.filter { $0 == letter }.count
-                question = "How many times does the letter \"\(letter)\" appear in the word \"\(word)\"?"
-            } else {
-                answer = word.filter { Words.vowels.contains($0) }.count
-                question = "How many vowels (a, e, i, o, u) are in the word \"\(word)\"?"
-            }
+            answer = word.filter { Words.vowels.contains($0) }.count
+            question = "How many vowels (a, e, i, o, u) are in the word \"\(word)\"?"
         case .words:
             let n = r.nextInt(in: config.minLength...config.maxLength)
             let words = (0..<n).map { _ in Words.common[r.nextInt(below: Words.common.count)] }
@@ -91,6 +86,25 @@ public struct CountingEnvironment: Environment {
             metadata: metadata,
             difficulty: "\(kind.rawValue), \(subject.count) characters",
             tools: tools)
+    }
+
+    /// A word and a letter whose count in it is drawn first, uniformly from 0...3, so that no
+    /// constant answer scores more than about a quarter (picking a letter of the word made the
+    /// answer 1 for most tasks, and RL learned to say 1). Words are redrawn until one has a letter
+    /// with that count; short words rarely repeat a letter three times, so after 64 draws the
+    /// count falls back to that of a letter of the last word.
+    private func letterTask(_ r: inout RNG) -> (word: String, letter: Character) {
+        let target = r.nextInt(in: 0...3)
+        var word = ""
+        for _ in 0..<64 {
+            word = Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
+            let candidates = target == 0
+                ? Words.alphabet.filter { !word.contains($0) }
+                : Array(Set(word)).sorted().filter { c in word.filter { $0 == c }.count == target }
+            if !candidates.isEmpty { return (word, candidates[r.nextInt(below: candidates.count)]) }
+        }
+        let letters = Array(word)
+        return (word, letters[r.nextInt(below: letters.count)])
     }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {

@@ -10,6 +10,7 @@ enum Words {
     static let nuclei = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ee", "oo", "ou", "ie", "y"]
     static let codas = ["", "", "", "n", "r", "l", "s", "t", "m", "nd", "rt", "st", "ck", "ng", "sh", "rr", "ll", "ss", "x"]
     static let vowels: Set<Character> = ["a", "e", "i", "o", "u"]
+    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz")
 
     /// A lowercase word of `syllables` syllables. seed 1, 2 syllables -> e.g. "glarden"
     static func word(_ rng: inout RNG, syllables: Int) -> String {

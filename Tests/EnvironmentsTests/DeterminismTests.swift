@@ -74,4 +74,25 @@ func allEnvironments() throws -> [any Environment] {
             #expect(env.verify(task, env.demonstration(task, style: .think)).kind == .correct)
         }
     }
+
+    /// Letter counts are drawn before the word: no constant answer may score like a count. With
+    /// the letter picked from the word, "1" was right for about 60% of tasks.
+    @Test func letterCountsAreBalanced() throws {
+        for syllables in [2, 4] {
+            var config = CountingEnvironment.Config()
+            config.kinds = [.letter]; config.minSyllables = 1; config.maxSyllables = syllables
+            let env = try CountingEnvironment(config)
+            var rng = RNG(seed: 5)
+            let tasks = env.sample(&rng, count: 2000)
+            var counts: [String: Int] = [:]
+            for task in tasks { counts[task.reference, default: 0] += 1 }
+            let top = counts.values.max()!
+            #expect(Double(top) / Double(tasks.count) < 0.35, "max_syllables \(syllables): answers \(counts)")
+            #expect(Set(counts.keys).isSuperset(of: ["0", "1", "2"]), "max_syllables \(syllables): answers \(counts)")
+            for task in tasks.prefix(200) {
+                let word = task.metadata["subject"]!, letter = Character(task.metadata["letter"]!)
+                #expect(task.reference == String(word.filter { $0 == letter }.count))
+            }
+        }
+    }
 }
