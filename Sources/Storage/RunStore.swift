@@ -151,8 +151,10 @@ public struct RunStore: Sendable {
             let probe = try DatabaseQueue(path: path, configuration: configuration)
             (applied, foreignTables) = try probe.read { db in
                 let applied = try Schema.migrator.appliedIdentifiers(db)
+                // GRDB creates its (empty) migrations table before the first migration's
+                // transaction, so a store killed in between holds that table alone: still ours.
                 let tables = applied.isEmpty
-                    ? try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    ? try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'")
                     : []
                 return (applied, tables)
             }

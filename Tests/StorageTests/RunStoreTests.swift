@@ -239,6 +239,17 @@ import Testing
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         #expect(tables == ["contacts"])
+
+        // A store killed after GRDB created its migrations table but before the first migration
+        // committed holds that empty table alone: it opens and migrates (the kill test hit this).
+        let killed = directory.file("killed.sqlite")
+        do {
+            let queue = try DatabaseQueue(path: killed)
+            try queue.write { db in try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+            try queue.close()
+        }
+        let reopened = try RunStore.open(path: killed)
+        #expect(try reopened.upsertExperiment(name: "e", configText: "x") > 0)
     }
 
     @Test func benchmarkReportsRates() throws {
