@@ -21,15 +21,22 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
     /// keys keep the environment's defaults. jsonl takes `path` (relative to the directory the
     /// command runs in). Default: empty.
     public var settings: ConfigValue = .map([])
+    /// Tools this environment's tasks may call (python, search), in every stage: SFT writes
+    /// tool demonstrations only when the tools they call are allowed, and eval and GRPO
+    /// rollouts run only these. `[]` keeps the environment tool-free, so a stage that mixes
+    /// environments can give python to arithmetic and not to counting. A GRPO stage's own
+    /// `tools:` overrides it. Default null: the environment's own tools.
+    public var tools: [Tool]? = nil
 
-    public init(name: String, weight: Double = 1, settings: ConfigValue = .map([])) {
+    public init(name: String, weight: Double = 1, settings: ConfigValue = .map([]), tools: [Tool]? = nil) {
         self.name = name
         self.weight = weight
         self.settings = settings
+        self.tools = tools
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, weight, settings
+        case name, weight, settings, tools
     }
 
     public init(from decoder: Decoder) throws {
@@ -41,6 +48,7 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         }
         try c.fill(&weight, .weight, .greaterThan(0))
         try c.fill(&settings, .settings)
+        try c.fillOptional(&tools, .tools)
         if case .null = settings { settings = .map([]) }
         guard case .map = settings else {
             throw c.issue(.settings, "expected a mapping of \(name)'s settings")
@@ -65,6 +73,12 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
     /// The environment, built from the registry. `sandbox` defaults to the shared one.
     public func make(sandbox: Sandbox? = nil) throws -> any Environment {
         try EnvironmentRegistry.make(name, settings: settings.foundationMapping, sandbox: sandbox)
+    }
+
+    /// The environment as stages use it: built, then limited to `tools` when that is set.
+    public func makeForStages(sandbox: Sandbox? = nil) throws -> any Environment {
+        let built = try make(sandbox: sandbox)
+        return tools.map { ToolLimitedEnvironment(built, tools: $0) } ?? built
     }
 
     /// Every setting of a built environment, defaults included (nil for jsonl: its path is all).

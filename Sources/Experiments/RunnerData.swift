@@ -16,6 +16,37 @@ struct LabEnvironment {
     var environment: any Environment
 }
 
+/// An environment whose tasks allow only the tools an experiment gives it (the `tools:` key
+/// of an `environments:` item). Tool demonstrations are written only when every tool the
+/// environment's demonstrations call is allowed; everything else is the wrapped environment's.
+struct ToolLimitedEnvironment: Environment {
+    let base: any Environment
+    let tools: [Tool]
+
+    init(_ base: any Environment, tools: [Tool]) {
+        self.base = base
+        self.tools = tools
+    }
+
+    var name: String { base.name }
+    var styles: [DemonstrationStyle] {
+        base.tools.allSatisfy(tools.contains) ? base.styles : base.styles.filter { $0 != .tool }
+    }
+
+    func sample(_ rng: inout RNG) -> EnvTask {
+        var task = base.sample(&rng)
+        task.tools = tools
+        return task
+    }
+
+    func verify(_ task: EnvTask, _ completion: Message) -> Verdict { base.verify(task, completion) }
+    func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] { base.verify(batch: items) }
+    func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message {
+        base.demonstration(task, style: styles.contains(style) ? style : .direct)
+    }
+    func corpus(_ rng: inout RNG, count: Int) -> [String] { base.corpus(&rng, count: count) }
+}
+
 enum RunnerData {
     /// Pretraining documents: `perEnvironment` corpus texts from each environment, interleaved.
     static func corpus(_ envs: [LabEnvironment], perEnvironment: Int, seed: UInt64, label: String) -> [String] {
@@ -88,7 +119,7 @@ enum RunnerData {
     /// search when a knowledge environment is present. A task only reaches the tools it allows.
     static func tools(_ envs: [LabEnvironment]) -> ToolExecutor {
         let python = PythonTool()
-        let search = envs.lazy.compactMap { $0.environment as? KnowledgeEnvironment }.first.map { SearchTool(world: $0.world) }
+        let search = envs.lazy.compactMap { (($0.environment as? ToolLimitedEnvironment)?.base ?? $0.environment) as? KnowledgeEnvironment }.first.map { SearchTool(world: $0.world) }
         return { tool, input in
             switch tool {
             case .python:

@@ -206,3 +206,43 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
         }
     }
 }
+
+/// An environment's `tools:` key: its tasks, demonstrations and rollouts see only those tools.
+@Suite struct EnvironmentToolsTests {
+    static let text = """
+        name: t
+        environments:
+          - name: arithmetic
+          - name: counting
+            tools: []
+        stages:
+          - stage: tokenizer
+        """
+
+    @Test func toolsKeyLimitsTasksAndDemonstrations() throws {
+        let config = try ExperimentConfig.decode(yaml: Self.text)
+        #expect(config.environments[0].tools == nil && config.environments[1].tools == [])
+        let arithmetic = try config.environments[0].makeForStages(), counting = try config.environments[1].makeForStages()
+        var rng = RNG(seed: 1)
+        #expect(arithmetic.sample(&rng).tools == [.python])
+        let task = counting.sample(&rng)
+        #expect(task.tools.isEmpty)
+        #expect(!counting.styles.contains(.tool) && arithmetic.styles.contains(.tool))
+        // A tool demonstration falls back to a direct answer, which still grades as correct.
+        let shown = counting.demonstration(task, style: .tool)
+        #expect(!shown.segments.contains { if case .toolCall = $0 { true } else { false } })
+        #expect(counting.verify(task, shown).kind == .correct)
+        // The same task from the unlimited environment keeps its python call.
+        var again = RNG(seed: 1)
+        _ = arithmetic.sample(&again)
+        let free = try config.environments[1].make()
+        #expect(free.demonstration(free.sample(&again), style: .tool).segments.contains { if case .toolCall = $0 { true } else { false } })
+    }
+
+    @Test func unknownToolIsLocated() throws {
+        let bad = Self.text.replacingOccurrences(of: "tools: []", with: "tools: [pyhton]")
+        let error = try #require(configError(bad))
+        #expect(error.keyPath.hasPrefix("environments[1].tools"), "\(error)")
+        #expect(error.line == 5, "\(error)")
+    }
+}
