@@ -75,12 +75,6 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         try EnvironmentRegistry.make(name, settings: settings.foundationMapping, sandbox: sandbox)
     }
 
-    /// The environment as stages use it: built, then limited to `tools` when that is set.
-    public func makeForStages(sandbox: Sandbox? = nil) throws -> any Environment {
-        let built = try make(sandbox: sandbox)
-        return tools.map { ToolLimitedEnvironment(built, tools: $0) } ?? built
-    }
-
     /// Every setting of a built environment, defaults included (nil for jsonl: its path is all).
     static func resolvedSettings(of environment: any Environment) throws -> ConfigValue? {
         switch environment {

@@ -75,7 +75,7 @@ public final class ExperimentRunner {
     }
 
     public func run() throws {
-        envs = try config.environments.map { LabEnvironment(spec: $0, environment: try $0.makeForStages()) }
+        envs = try config.environments.map(LabEnvironment.init)
         let experimentID = try store.upsertExperiment(name: config.name, configText: config.resolvedYAML())
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var parent: Int64? = nil

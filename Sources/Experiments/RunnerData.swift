@@ -13,7 +13,18 @@ import Training
 
 struct LabEnvironment {
     var spec: EnvironmentSpec
-    var environment: any Environment
+    /// The environment as the registry built it.
+    var built: any Environment
+
+    init(spec: EnvironmentSpec) throws {
+        self.spec = spec
+        built = try spec.make()
+    }
+
+    /// The environment as stages use it: limited to the spec's `tools` when it sets them.
+    var environment: any Environment {
+        spec.tools.map { ToolLimitedEnvironment(built, tools: $0) } ?? built
+    }
 }
 
 /// An environment whose tasks allow only the tools an experiment gives it (the `tools:` key
@@ -119,7 +130,7 @@ enum RunnerData {
     /// search when a knowledge environment is present. A task only reaches the tools it allows.
     static func tools(_ envs: [LabEnvironment]) -> ToolExecutor {
         let python = PythonTool()
-        let search = envs.lazy.compactMap { (($0.environment as? ToolLimitedEnvironment)?.base ?? $0.environment) as? KnowledgeEnvironment }.first.map { SearchTool(world: $0.world) }
+        let search = envs.lazy.compactMap { $0.built as? KnowledgeEnvironment }.first.map { SearchTool(world: $0.world) }
         return { tool, input in
             switch tool {
             case .python:

@@ -222,7 +222,8 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
     @Test func toolsKeyLimitsTasksAndDemonstrations() throws {
         let config = try ExperimentConfig.decode(yaml: Self.text)
         #expect(config.environments[0].tools == nil && config.environments[1].tools == [])
-        let arithmetic = try config.environments[0].makeForStages(), counting = try config.environments[1].makeForStages()
+        let arithmetic = try LabEnvironment(spec: config.environments[0]).environment
+        let counting = try LabEnvironment(spec: config.environments[1]).environment
         var rng = RNG(seed: 1)
         #expect(arithmetic.sample(&rng).tools == [.python])
         let task = counting.sample(&rng)
