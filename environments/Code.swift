@@ -16,17 +16,23 @@ public struct CodeEnvironment: Environment {
         public var timeoutSeconds = 3.0
         /// Task families to draw from (ids in CodeFamilies.swift); empty means all.
         public var families: [String] = []
+        /// Share of demonstrations (SFT and tool examples) that show the family's classic bug
+        /// instead of the right solution, for the families that have one: a careless
+        /// demonstrator, whose mistakes the hidden tests catch and RL can correct.
+        public var buggyDemonstrations = 0.0
         public var systemPrompt: String? = nil
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case tests, timeoutSeconds = "timeout_seconds", families, systemPrompt = "system_prompt"
+            case tests, timeoutSeconds = "timeout_seconds", families, buggyDemonstrations = "buggy_demonstrations"
+            case systemPrompt = "system_prompt"
         }
 
         public func validate() throws {
             try ConfigError.check("code.tests", tests, in: 1...100)
             try ConfigError.check("code.timeout_seconds", timeoutSeconds, in: 0.5...60)
+            try ConfigError.check("code.buggy_demonstrations", buggyDemonstrations, in: 0...1)
             let known = Set(CodeFamilies.all.map(\.id))
             if let bad = families.first(where: { !known.contains($0) }) {
                 throw ConfigError(knob: "code.families", allowed: known.sorted().joined(separator: ", "), found: bad)
@@ -63,20 +69,26 @@ public struct CodeEnvironment: Environment {
             + "For example:\n" + examples.map { "    " + $0 }.joined(separator: "\n")
             + "\nReply with the function in a ```python code block."
         let solution = "def \(spec.function)(\(spec.parameters)):\n    \(spec.solution)\n"
+        var metadata = [
+            "family": family.id,
+            "function": spec.function,
+            "inputs": "[" + inputs.map { "[" + $0.map(\.json).joined(separator: ",") + "]" }.joined(separator: ",") + "]",
+            "expected": "[" + expected.map(\.json).joined(separator: ",") + "]",
+            "example_input": inputs.first.map { $0.map(\.repr).joined(separator: ", ") } ?? "",
+            "example_output": expected.first?.repr ?? "",
+            "example_printed": expected.first?.printed ?? "",
+        ]
+        // Drawn last, from the task's own stream, so the share leaves the task itself unchanged.
+        if config.buggyDemonstrations > 0, let bug = spec.pitfall, r.nextDouble() < config.buggyDemonstrations {
+            metadata["demonstration"] = "def \(spec.function)(\(spec.parameters)):\n    \(bug.solution)\n"
+            metadata["demonstration_printed"] = inputs.first.map { bug.reference($0).printed } ?? ""
+        }
         return EnvTask(
             id: "\(name)-\(stableDigest(String(seed), "\(config)"))",
             environment: name,
             prompt: Conversation(system: config.systemPrompt, user: question),
             reference: solution,
-            metadata: [
-                "family": family.id,
-                "function": spec.function,
-                "inputs": "[" + inputs.map { "[" + $0.map(\.json).joined(separator: ",") + "]" }.joined(separator: ",") + "]",
-                "expected": "[" + expected.map(\.json).joined(separator: ",") + "]",
-                "example_input": inputs.first.map { $0.map(\.repr).joined(separator: ", ") } ?? "",
-                "example_output": expected.first?.repr ?? "",
-                "example_printed": expected.first?.printed ?? "",
-            ],
+            metadata: metadata,
             difficulty: "\(family.id), \(config.tests) hidden tests",
             tools: tools)
     }
@@ -144,8 +156,11 @@ public struct CodeEnvironment: Environment {
                        score: report.score, failure: report.outcome.executionFailure, note: note)
     }
 
+    /// Every style shows the same code: the reference, or the family's bug when the task drew one
+    /// (`buggy_demonstrations`); a tool demonstration then prints what the buggy code prints.
     public func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message {
-        let answer = "```python\n\(task.reference)```"
+        let code = task.metadata["demonstration"] ?? task.reference
+        let answer = "```python\n\(code)```"
         let function = task.metadata["function"] ?? "f"
         switch style {
         case .direct:
@@ -155,8 +170,9 @@ public struct CodeEnvironment: Environment {
                 + "Check it on the example: \(function)(\(task.metadata["example_input"] ?? "")) should give \(task.metadata["example_output"] ?? "")."
             return .assistant([.thinking(plan), .text(answer)])
         case .tool:
-            let call = task.reference + "\nprint(\(function)(\(task.metadata["example_input"] ?? "")))"
-            return .assistant([.toolCall(.python, call), .toolOutput((task.metadata["example_printed"] ?? "") + "\n"),
+            let call = code + "\nprint(\(function)(\(task.metadata["example_input"] ?? "")))"
+            let printed = task.metadata["demonstration_printed"] ?? task.metadata["example_printed"] ?? ""
+            return .assistant([.toolCall(.python, call), .toolOutput(printed + "\n"),
                                .text(answer)])
         }
     }

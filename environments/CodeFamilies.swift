@@ -19,6 +19,15 @@ struct CodeSpec: Sendable {
     var solution: String
     var reference: @Sendable ([PyValue]) -> PyValue
     var inputs: @Sendable (inout RNG) -> [PyValue]
+    /// A classic bug for this spec, or nil: what a careless demonstrator writes instead.
+    var pitfall: CodePitfall? = nil
+}
+
+/// A plausible wrong solution (off by one, a forgotten bound, a wrong start value) and its Swift
+/// twin, which says what the buggy code prints; the hidden tests catch it on some inputs.
+struct CodePitfall: Sendable {
+    var solution: String
+    var reference: @Sendable ([PyValue]) -> PyValue
 }
 
 private func intList(_ r: inout RNG, count: ClosedRange<Int> = 0...8, values: ClosedRange<Int> = -20...20) -> PyValue {
@@ -36,7 +45,9 @@ enum CodeFamilies {
                             spec: "return the sum of the \(what) in the list of integers xs",
                             solution: "return sum(x for x in xs if x % \(k) == 0)",
                             reference: { .int($0[0].ints.filter { $0 % k == 0 }.reduce(0, +)) },
-                            inputs: { r in [intList(&r)] })
+                            inputs: { r in [intList(&r)] },
+                            pitfall: CodePitfall(solution: "return sum(x for x in xs if x % \(k) == 0 and x > 0)",
+                                                 reference: { .int($0[0].ints.filter { $0 % k == 0 && $0 > 0 }.reduce(0, +)) }))
         },
         CodeFamily(id: "count_greater") { r in
             let t = r.nextInt(in: -5...10)
@@ -44,7 +55,9 @@ enum CodeFamilies {
                             spec: "return how many integers in the list xs are greater than \(t)",
                             solution: "return sum(1 for x in xs if x > \(t))",
                             reference: { .int($0[0].ints.filter { $0 > t }.count) },
-                            inputs: { r in [intList(&r)] })
+                            inputs: { r in [intList(&r)] },
+                            pitfall: CodePitfall(solution: "return sum(1 for x in xs if x >= \(t))",
+                                                 reference: { .int($0[0].ints.filter { $0 >= t }.count) }))
         },
         CodeFamily(id: "scale") { r in
             let m = r.nextInt(in: 2...9)
@@ -74,7 +87,9 @@ enum CodeFamilies {
                      spec: "return the largest integer in the non-empty list xs",
                      solution: "return max(xs)",
                      reference: { .int($0[0].ints.max() ?? 0) },
-                     inputs: { r in [intList(&r, count: 1...8)] })
+                     inputs: { r in [intList(&r, count: 1...8)] },
+                     pitfall: CodePitfall(solution: "best = 0\n    for x in xs:\n        if x > best:\n            best = x\n    return best",
+                                          reference: { .int(Swift.max(0, $0[0].ints.max() ?? 0)) }))
         },
         CodeFamily(id: "palindrome") { _ in
             CodeSpec(function: "is_palindrome", parameters: "s",
@@ -84,7 +99,9 @@ enum CodeFamilies {
                      inputs: { r in
                          let w = Words.word(&r, syllables: r.nextInt(in: 1...3))
                          return [.str(r.nextInt(below: 2) == 0 ? w + String(w.reversed()) : w)]
-                     })
+                     },
+                     // A str never equals the iterator reversed() returns.
+                     pitfall: CodePitfall(solution: "return s == reversed(s)", reference: { _ in .bool(false) }))
         },
         CodeFamily(id: "multiples_below") { r in
             let k = r.nextInt(in: 3...7)
@@ -95,7 +112,11 @@ enum CodeFamilies {
                                 guard case .int(let n) = args[0] else { return .int(0) }
                                 return .int(stride(from: k, to: max(k, n), by: k).reduce(0, +))
                             },
-                            inputs: { r in [.int(r.nextInt(in: 0...60))] })
+                            inputs: { r in [.int(r.nextInt(in: 0...60))] },
+                            pitfall: CodePitfall(solution: "return sum(range(\(k), n + 1, \(k)))", reference: { args in
+                                guard case .int(let n) = args[0] else { return .int(0) }
+                                return .int(stride(from: k, through: n, by: k).reduce(0, +))
+                            }))
         },
         CodeFamily(id: "running_total") { _ in
             CodeSpec(function: "running_total", parameters: "xs",
@@ -105,7 +126,11 @@ enum CodeFamilies {
                          var total = 0
                          return .list(args[0].ints.map { total += $0; return .int(total) })
                      },
-                     inputs: { r in [intList(&r)] })
+                     inputs: { r in [intList(&r)] },
+                     pitfall: CodePitfall(solution: "return [sum(xs[:i]) for i in range(len(xs))]", reference: { args in
+                         var total = 0
+                         return .list(args[0].ints.map { x in defer { total += x }; return .int(total) })
+                     }))
         },
         CodeFamily(id: "clip") { r in
             let lo = r.nextInt(in: -10...0), hi = r.nextInt(in: 1...10)
@@ -113,7 +138,9 @@ enum CodeFamilies {
                             spec: "return a new list where each integer of xs below \(lo) becomes \(lo) and each above \(hi) becomes \(hi)",
                             solution: "return [min(max(x, \(lo)), \(hi)) for x in xs]",
                             reference: { .list($0[0].ints.map { .int(Swift.min(Swift.max($0, lo), hi)) }) },
-                            inputs: { r in [intList(&r)] })
+                            inputs: { r in [intList(&r)] },
+                            pitfall: CodePitfall(solution: "return [min(x, \(hi)) for x in xs]",
+                                                 reference: { .list($0[0].ints.map { .int(Swift.min($0, hi)) }) }))
         },
     ]
 }

@@ -51,9 +51,48 @@ import Environments
         #expect(bad.isEmpty)
     }
 
+    /// `buggy_demonstrations`: the same tasks, but demonstrations that show each family's classic
+    /// bug, which the hidden tests catch; families without one keep the right solution.
+    @Test func buggyCodeDemonstrations() throws {
+        var careless = CodeEnvironment.Config()
+        careless.buggyDemonstrations = 1
+        let env = try CodeEnvironment(careless), honest = try CodeEnvironment()
+        var rng = RNG(seed: 31), rng2 = RNG(seed: 31)
+        let tasks = env.sample(&rng, count: 300), plain = honest.sample(&rng2, count: 300)
+        #expect(zip(tasks, plain).allSatisfy { $0.question == $1.question && $0.reference == $1.reference
+            && $0.metadata["inputs"] == $1.metadata["inputs"] && $0.metadata["expected"] == $1.metadata["expected"] })
+        let verdicts = env.verify(batch: tasks.map { ($0, env.demonstration($0, style: .direct)) })
+        var caught: [String: Int] = [:], buggy = Set<String>(), kept = Set<String>()
+        for (task, verdict) in zip(tasks, verdicts) {
+            let family = task.metadata["family"]!
+            if task.metadata["demonstration"] == nil {
+                kept.insert(family)
+                #expect(verdict.kind == .correct, "\(family): \(verdict)")
+            } else {
+                buggy.insert(family)
+                #expect(task.metadata["demonstration"] != task.reference)
+                if verdict.kind != .correct { caught[family, default: 0] += 1 }
+            }
+        }
+        #expect(buggy == ["sum_divisible", "count_greater", "largest", "palindrome", "multiples_below", "running_total", "clip"])
+        #expect(kept == ["scale", "reverse", "count_letter"])
+        for family in buggy { #expect(caught[family, default: 0] > 0, "\(family): its bug passed every hidden test") }
+
+        careless.buggyDemonstrations = 0.5
+        var rng3 = RNG(seed: 31)
+        let half = try CodeEnvironment(careless).sample(&rng3, count: 300).filter { buggy.contains($0.metadata["family"]!) }
+        let share = Double(half.filter { $0.metadata["demonstration"] != nil }.count) / Double(half.count)
+        #expect(abs(share - 0.5) < 0.1, "share of buggy demonstrations \(share)")
+        careless.buggyDemonstrations = 1.5
+        #expect(throws: ConfigError.self) { try CodeEnvironment(careless) }
+    }
+
     /// What tool demonstrations say the tool printed is what the sandbox prints.
     @Test func toolOutputsAreTrue() throws {
-        let envs: [any Environment] = [try ArithmeticEnvironment(), try CountingEnvironment(), try CodeEnvironment()]
+        var careless = CodeEnvironment.Config()
+        careless.buggyDemonstrations = 1     // the printed output of buggy code comes from its Swift twin
+        let envs: [any Environment] = [try ArithmeticEnvironment(), try CountingEnvironment(), try CodeEnvironment(),
+                                       try CodeEnvironment(careless)]
         var calls: [(code: String, claimed: String)] = []
         for env in envs {
             var rng = RNG(seed: 99)
