@@ -68,7 +68,7 @@ public struct CodeEnvironment: Environment {
         let question = "Write a Python function `\(spec.function)(\(spec.parameters))` that will \(spec.spec).\n"
             + "For example:\n" + examples.map { "    " + $0 }.joined(separator: "\n")
             + "\nReply with the function in a ```python code block."
-        let solution = "def \(spec.function)(\(spec.parameters)):\n    \(spec.solution)\n"
+        let solution = spec.definition(spec.solution)
         var metadata = [
             "family": family.id,
             "function": spec.function,
@@ -80,7 +80,7 @@ public struct CodeEnvironment: Environment {
         ]
         // Drawn last, from the task's own stream, so the share leaves the task itself unchanged.
         if config.buggyDemonstrations > 0, let bug = spec.pitfall, r.nextDouble() < config.buggyDemonstrations {
-            metadata["demonstration"] = "def \(spec.function)(\(spec.parameters)):\n    \(bug.solution)\n"
+            metadata["demonstration"] = spec.definition(bug.solution)
             metadata["demonstration_printed"] = inputs.first.map { bug.reference($0).printed } ?? ""
         }
         return EnvTask(

@@ -21,6 +21,9 @@ struct CodeSpec: Sendable {
     var inputs: @Sendable (inout RNG) -> [PyValue]
     /// A classic bug for this spec, or nil: what a careless demonstrator writes instead.
     var pitfall: CodePitfall? = nil
+
+    /// The whole function around a body: "def f(xs):\n    return xs\n".
+    func definition(_ body: String) -> String { "def \(function)(\(parameters)):\n    \(body)\n" }
 }
 
 /// A plausible wrong solution (off by one, a forgotten bound, a wrong start value) and its Swift

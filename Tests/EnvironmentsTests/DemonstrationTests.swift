@@ -91,12 +91,13 @@ import Environments
     @Test func toolOutputsAreTrue() throws {
         var careless = CodeEnvironment.Config()
         careless.buggyDemonstrations = 1     // the printed output of buggy code comes from its Swift twin
-        let envs: [any Environment] = [try ArithmeticEnvironment(), try CountingEnvironment(), try CodeEnvironment(),
-                                       try CodeEnvironment(careless)]
-        var calls: [(code: String, claimed: String)] = []
-        for env in envs {
+        let envs: [(any Environment, count: Int)] = [(try ArithmeticEnvironment(), 12), (try CountingEnvironment(), 12),
+                                                     (try CodeEnvironment(), 12), (try CodeEnvironment(careless), 60)]
+        var calls: [(code: String, claimed: String)] = [], twinned = Set<String>()
+        for (env, count) in envs {
             var rng = RNG(seed: 99)
-            for task in env.sample(&rng, count: 12) {
+            for task in env.sample(&rng, count: count) {
+                if task.metadata["demonstration_printed"] != nil { twinned.insert(task.metadata["family"]!) }
                 let segments = env.demonstration(task, style: .tool).segments
                 guard case .toolCall(.python, let code)? = segments.first, case .toolOutput(let out) = segments[1] else {
                     Issue.record("\(env.name): no python call"); continue
@@ -104,6 +105,7 @@ import Environments
                 calls.append((code, out))
             }
         }
+        #expect(twinned.count == 7, "buggy families whose printed output was checked: \(twinned.sorted())")
         let results = PythonTool().run(batch: calls.map(\.code))
         for (call, result) in zip(calls, results) {
             #expect(result.text == call.claimed, "\(call.code)")
