@@ -94,6 +94,9 @@ public struct ArithmeticEnvironment: Environment {
         }
     }
 
+    /// The expression as Python would read it ("12 + 7 * 3"): one tree, one text.
+    public func splitKey(_ task: EnvTask) -> String { task.metadata["expression"] ?? task.question }
+
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
         Answers.integerVerdict(completion, reference: task.reference)
     }
@@ -113,14 +116,12 @@ public struct ArithmeticEnvironment: Environment {
         }
     }
 
-    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
-        (0..<count).map { _ in
-            let task = sample(&rng)
-            var steps: [String] = []
-            if let tree = parse(task.metadata["expression"] ?? "") { _ = evaluate(tree, steps: &steps) }
-            return "To work out \(task.metadata["expression"]!), go step by step.\n" + steps.joined(separator: "\n")
-                + "\nSo \(task.metadata["expression"]!) = \(task.reference)."
-        }
+    public func document(_ task: EnvTask) -> String {
+        let expression = task.metadata["expression"] ?? ""
+        var steps: [String] = []
+        if let tree = parse(expression) { _ = evaluate(tree, steps: &steps) }
+        return "To work out \(expression), go step by step.\n" + steps.joined(separator: "\n")
+            + "\nSo \(expression) = \(task.reference)."
     }
 
     // MARK: expression trees

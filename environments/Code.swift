@@ -5,6 +5,12 @@
 // share of tests passed (CodeHarness.swift explains why that share cannot be forged). The
 // completion's code is the last ```python fenced block of the final text, or, without a fence,
 // the final text itself when it contains `def NAME(`.
+//
+// Splits: a spec (family, function and spec sentence, e.g. count_greater with threshold 3) is
+// assigned to a split first; a task of a held-out spec is held out as an "unseen spec". Tasks of
+// train specs are then split by (spec, inputs), so held-out tasks of the second kind are "seen
+// spec, unseen inputs". Evals report the two apart: the first measures writing a function never
+// shown, the second little more than recalling one.
 import Foundation
 import PonderCore
 
@@ -72,6 +78,7 @@ public struct CodeEnvironment: Environment {
         var metadata = [
             "family": family.id,
             "function": spec.function,
+            "spec": spec.spec,
             "inputs": "[" + inputs.map { "[" + $0.map(\.json).joined(separator: ",") + "]" }.joined(separator: ",") + "]",
             "expected": "[" + expected.map(\.json).joined(separator: ",") + "]",
             "example_input": inputs.first.map { $0.map(\.repr).joined(separator: ", ") } ?? "",
@@ -92,6 +99,24 @@ public struct CodeEnvironment: Environment {
             difficulty: "\(family.id), \(config.tests) hidden tests",
             tools: tools)
     }
+
+    /// The spec and the hidden tests' inputs: "count_greater|return how many ...|[[[1,5]], ...]".
+    public func splitKey(_ task: EnvTask) -> String { Self.specKey(task) + "|" + (task.metadata["inputs"] ?? "") }
+
+    static func specKey(_ task: EnvTask) -> String {
+        [task.metadata["family"] ?? "", task.metadata["function"] ?? "", task.metadata["spec"] ?? ""].joined(separator: "|")
+    }
+
+    /// The spec's split first (held out: "unseen spec"), then, for train specs, the task's.
+    public func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment {
+        let specSplit = shares.split(ofKey: "spec|" + Self.specKey(task))
+        if specSplit != .train { return SplitAssignment(specSplit, heldOutKind: Self.unseenSpec) }
+        let split = shares.split(ofKey: splitKey(task))
+        return SplitAssignment(split, heldOutKind: split == .train ? nil : Self.unseenInputs)
+    }
+
+    public static let unseenSpec = "unseen spec"
+    public static let unseenInputs = "seen spec, unseen inputs"
 
     /// The code of a completion: the last ```python block (an unclosed one runs to the end), else
     /// the final text if it defines the function. "Here:\n```python\ndef f(x):\n    return x\n```" -> "\ndef f(x):\n    return x\n"
@@ -177,12 +202,9 @@ public struct CodeEnvironment: Environment {
         }
     }
 
-    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
-        (0..<count).map { _ in
-            let task = sample(&rng)
-            return "# \(task.question.components(separatedBy: "\n").first ?? "")\n\(task.reference)"
-                + "# \(function(task))(\(task.metadata["example_input"] ?? "")) returns \(task.metadata["example_output"] ?? "")\n"
-        }
+    public func document(_ task: EnvTask) -> String {
+        "# \(task.question.components(separatedBy: "\n").first ?? "")\n\(task.reference)"
+            + "# \(function(task))(\(task.metadata["example_input"] ?? "")) returns \(task.metadata["example_output"] ?? "")\n"
     }
 
     private func function(_ task: EnvTask) -> String { task.metadata["function"] ?? "" }

@@ -107,6 +107,12 @@ public struct CountingEnvironment: Environment {
         return (word, letters[r.nextInt(below: letters.count)])
     }
 
+    /// Kind, text and letter: "letter|banana|a". The same word asked about another letter is
+    /// another question.
+    public func splitKey(_ task: EnvTask) -> String {
+        [task.metadata["kind"] ?? "", task.metadata["subject"] ?? "", task.metadata["letter"] ?? ""].joined(separator: "|")
+    }
+
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
         Answers.integerVerdict(completion, reference: task.reference)
     }
@@ -154,13 +160,10 @@ public struct CountingEnvironment: Environment {
         return lines.joined(separator: "\n")
     }
 
-    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
-        (0..<count).map { _ in
-            let task = sample(&rng)
-            let kind = Kind(rawValue: task.metadata["kind"]!)!
-            return task.question.replacingOccurrences(of: " End with \"Answer: N\".", with: "") + "\n"
-                + steps(kind, task.metadata["subject"]!, letter: task.metadata["letter"]) + "\nThe answer is \(task.reference)."
-        }
+    public func document(_ task: EnvTask) -> String {
+        let kind = Kind(rawValue: task.metadata["kind"] ?? "") ?? .words
+        return task.question.replacingOccurrences(of: " End with \"Answer: N\".", with: "") + "\n"
+            + steps(kind, task.metadata["subject"] ?? "", letter: task.metadata["letter"]) + "\nThe answer is \(task.reference)."
     }
 }
 

@@ -7,13 +7,33 @@
 //    "verifier": "python_tests", "tests": {"function": "add", "cases": [{"args": [1, 2], "expected": 3}]}}
 //
 // Verifiers: number (the completion's integer, or its last decimal within 1e-6, equals the
-// answer), exact (normalised answer line or final text equals the answer), contains (the final
-// text contains the answer, case-insensitive), python_tests (the code passes the cases in the
+// answer), exact (normalised answer line or final text equals the answer), contains (the
+// answer's words appear in the final text as whole words, in order, case-insensitive: "red" is
+// in "Red or blue" but "4" is not in "14"), python_tests (the code passes the cases in the
 // sandbox; the harness of CodeHarness.swift, so expected values never enter the sandbox).
-// "verifier" defaults to "exact". Blank lines are skipped; every other bad line is reported with
-// its number and reason, and the good lines still load.
+// "verifier" defaults to "exact". Any other key (an id, a source, a difficulty object) is kept
+// as the task's metadata: stored with eval items and usable for breakdowns (`ponder eval --by
+// difficulty.level`). Blank lines are skipped; every other bad line is reported with its number,
+// the field and what is expected, and the good lines still load.
+//
+// Splits: a line's key is its prompt. `ponder eval --data FILE` grades every line (the file is a
+// test set as a whole); a jsonl environment that an experiment trains on is split like any
+// other, so its corpus and demonstrations never show a validation or test line.
 import Foundation
 import PonderCore
+
+/// A JSONL file with no usable line: which file, and the first problems.
+public struct JSONLError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problems: [JSONLProblem]
+
+    public var description: String {
+        "\(file): no usable task line" + (problems.isEmpty ? " (the file is empty)" : "; "
+            + problems.prefix(3).map(\.description).joined(separator: "; ")
+            + (problems.count > 3 ? "; and \(problems.count - 3) more" : ""))
+            + ". " + JSONLEnvironment.lineFormat
+    }
+}
 
 public struct JSONLProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int
@@ -35,7 +55,16 @@ public struct JSONLEnvironment: Environment {
         var function: String?
         var inputs: [[PyValue]] = []
         var expected: [PyValue] = []
+        /// The line's other keys, as a JSON object with sorted keys ("{}" when none).
+        var fields = "{}"
     }
+
+    /// What a line must hold, for error messages.
+    public static let lineFormat = "Each line is a JSON object with \"prompt\" (a string) and \"answer\" (a string or a number), "
+        + "optionally \"verifier\" (number, exact, contains or python_tests) and, for python_tests, \"tests\"; other keys are kept as metadata."
+
+    /// The metadata key under which a line's other keys are kept (a JSON object).
+    public static let fieldsKey = "fields"
 
     /// A small file of every verifier kind, used by `ponder env sample jsonl` when no file is given.
     public static let example = """
@@ -52,19 +81,26 @@ public struct JSONLEnvironment: Environment {
     public let source: String
     public let sandbox: Sandbox
     public var name: String { "jsonl" }
-    public var tools: [Tool] { [] }
+    /// Tools the tasks allow (`ponder eval --data F --tools python`); none by default.
+    public let tools: [Tool]
     public var styles: [DemonstrationStyle] { [.direct, .think] }
     public var count: Int { items.count }
 
     /// Load a file; throws only when it cannot be read or holds no usable line.
-    public init(path: String, sandbox: Sandbox = .shared) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError(knob: "jsonl.path", allowed: "a readable UTF-8 file", found: path)
+    public init(path: String, tools: [Tool] = [], sandbox: Sandbox = .shared) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(knob: "jsonl.path", allowed: "a readable file", found: "\(path) (missing or unreadable)")
         }
-        try self.init(text: text, source: path, sandbox: sandbox)
+        guard let text = String(data: data, encoding: .utf8) else {
+            let bad = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .firstIndex { $0.contains("\u{FFFD}") }.map { $0 + 1 }
+            throw ConfigError(knob: "jsonl.path", allowed: "UTF-8 text",
+                              found: "\(path): invalid UTF-8" + (bad.map { " on line \($0)" } ?? "") + "; re-save the file as UTF-8")
+        }
+        try self.init(text: text, source: path, tools: tools, sandbox: sandbox)
     }
 
-    public init(text: String, source: String = "<memory>", sandbox: Sandbox = .shared) throws {
+    public init(text: String, source: String = "<memory>", tools: [Tool] = [], sandbox: Sandbox = .shared) throws {
         var items: [Item] = [], problems: [JSONLProblem] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
@@ -73,36 +109,44 @@ public struct JSONLEnvironment: Environment {
             case .failure(let problem): problems.append(problem)
             }
         }
-        guard !items.isEmpty else {
-            throw ConfigError(knob: "jsonl.path", allowed: "at least one valid line", found: "\(source): "
-                + (problems.isEmpty ? "no lines" : problems.prefix(3).map(\.description).joined(separator: "; ")))
-        }
+        guard !items.isEmpty else { throw JSONLError(file: source, problems: problems) }
         self.items = items
         self.problems = problems
         self.source = source
+        self.tools = tools
         self.sandbox = sandbox
     }
 
     static func parse(_ line: String, number: Int) -> Result<Item, JSONLProblem> {
         func fail(_ reason: String) -> Result<Item, JSONLProblem> { .failure(JSONLProblem(line: number, reason: reason)) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else { return fail("not valid JSON") }
-        guard let dict = object as? [String: Any] else { return fail("not a JSON object") }
-        let known: Set<String> = ["prompt", "answer", "verifier", "tests"]
-        if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
-            return fail("unknown key \"\(unknown)\" (known: answer, prompt, tests, verifier)")
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: Data(line.utf8)) } catch {
+            return fail("not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "a syntax error")); "
+                        + "each line must be one JSON object")
         }
-        guard let prompt = dict["prompt"] as? String, !prompt.isEmpty else { return fail("missing \"prompt\" (a non-empty string)") }
-        guard let answer = dict["answer"] as? String ?? (dict["answer"] as? NSNumber)?.stringValue else {
-            return fail("missing \"answer\" (a string or number)")
+        guard let dict = object as? [String: Any] else { return fail("not a JSON object; each line must be one {...} object") }
+        guard let promptValue = dict["prompt"] else { return fail("missing \"prompt\" (a non-empty string)") }
+        guard let prompt = promptValue as? String, !prompt.isEmpty else {
+            return fail("\"prompt\" must be a non-empty string, found \(describe(promptValue))")
         }
-        let kindName = dict["verifier"] as? String ?? "exact"
+        guard let answerValue = dict["answer"] else { return fail("missing \"answer\" (a string or a number)") }
+        guard let answer = answerValue as? String ?? numberText(answerValue) else {
+            return fail("\"answer\" must be a string or a number, found \(describe(answerValue))")
+        }
+        let kindName = dict["verifier"].map { $0 as? String ?? describe($0) } ?? "exact"
         guard let kind = VerifierKind(rawValue: kindName) else {
-            return fail("unknown verifier \"\(kindName)\" (use number, exact, contains or python_tests)")
+            return fail("\"verifier\" must be number, exact, contains or python_tests, found \(kindName)")
         }
         var item = Item(line: number, prompt: prompt, answer: answer, verifier: kind)
+        let extra = dict.filter { !["prompt", "answer", "verifier", "tests"].contains($0.key) }
+        if !extra.isEmpty, let data = try? JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys, .fragmentsAllowed]) {
+            item.fields = String(decoding: data, as: UTF8.self)
+        }
         switch kind {
         case .number:
-            guard Double(answer.trimmingCharacters(in: .whitespaces)) != nil else { return fail("answer \"\(answer)\" is not a number") }
+            guard Double(answer.trimmingCharacters(in: .whitespaces)) != nil else {
+                return fail("\"answer\" is \"\(answer)\", not a number, but \"verifier\" is number")
+            }
         case .pythonTests:
             guard let tests = dict["tests"] as? [String: Any], let function = tests["function"] as? String,
                   let cases = tests["cases"] as? [[String: Any]], !cases.isEmpty else {
@@ -125,6 +169,27 @@ public struct JSONLEnvironment: Environment {
         return .success(item)
     }
 
+    /// A JSON number as text (not a boolean, which JSONSerialization also gives as NSNumber).
+    private static func numberText(_ value: Any) -> String? {
+        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
+        return n.stringValue
+    }
+
+    /// JSONSerialization reads `true` and `false` as NSNumbers of C type char.
+    private static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    /// A JSON value's type, for error messages.
+    private static func describe(_ value: Any) -> String {
+        switch value {
+        case is NSNull: return "null"
+        case let s as String: return s.isEmpty ? "an empty string" : "a string"
+        case let n as NSNumber: return isBoolean(n) ? "a boolean" : "the number \(n)"
+        case is [Any]: return "a list"
+        case is [String: Any]: return "an object"
+        default: return "\(type(of: value))"
+        }
+    }
+
     public func sample(_ rng: inout RNG) -> EnvTask {
         task(for: items[rng.nextInt(below: items.count)])
     }
@@ -133,7 +198,7 @@ public struct JSONLEnvironment: Environment {
     public var tasks: [EnvTask] { items.map(task(for:)) }
 
     func task(for item: Item) -> EnvTask {
-        var metadata = ["verifier": item.verifier.rawValue, "line": String(item.line)]
+        var metadata = ["verifier": item.verifier.rawValue, "line": String(item.line), Self.fieldsKey: item.fields]
         if let function = item.function {
             metadata["function"] = function
             metadata["inputs"] = "[" + item.inputs.map { "[" + $0.map(\.json).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
@@ -143,6 +208,9 @@ public struct JSONLEnvironment: Environment {
                        prompt: Conversation(user: item.prompt), reference: item.answer, metadata: metadata,
                        difficulty: "\(source):\(item.line)", tools: tools)
     }
+
+    /// The prompt: a line asked twice is one question.
+    public func splitKey(_ task: EnvTask) -> String { task.question }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
         let text = completion.finalText
@@ -162,7 +230,7 @@ public struct JSONLEnvironment: Environment {
                            extracted: candidate)
         case .contains:
             guard !text.isEmpty else { return Verdict(.unparseable) }
-            return Verdict(text.lowercased().contains(task.reference.lowercased()) ? .correct : .incorrect, extracted: text)
+            return Verdict(Self.containsWords(text, task.reference) ? .correct : .incorrect, extracted: text)
         case .pythonTests:
             let function = task.metadata["function"] ?? ""
             guard let code = CodeEnvironment.extractCode(text, function: function),
@@ -172,6 +240,15 @@ public struct JSONLEnvironment: Environment {
                                          limits: SandboxLimits(wallSeconds: 3))
             return CodeEnvironment.verdict(report, code: code)
         }
+    }
+
+    /// Whether the words of `answer` appear in `text` as whole words, in order (case and
+    /// punctuation ignored). ("I would say red.", "red") -> true; ("14", "4") -> false;
+    /// ("New York City", "new york") -> true
+    public static func containsWords(_ text: String, _ answer: String) -> Bool {
+        let t = Answers.normalized(text).split(separator: " "), a = Answers.normalized(answer).split(separator: " ")
+        guard !a.isEmpty, t.count >= a.count else { return false }
+        return (0...(t.count - a.count)).contains { Array(t[$0..<($0 + a.count)]) == a }
     }
 
     /// The last decimal number in the text. "about 3.14." -> 3.14
@@ -195,11 +272,6 @@ public struct JSONLEnvironment: Environment {
         return .assistant(answer)
     }
 
-    /// Each line's prompt and answer as a short document.
-    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
-        (0..<count).map { _ in
-            let item = items[rng.nextInt(below: items.count)]
-            return "\(item.prompt)\n\(item.answer)"
-        }
-    }
+    /// A line's prompt and answer as a short document.
+    public func document(_ task: EnvTask) -> String { "\(task.question)\n\(task.reference)" }
 }

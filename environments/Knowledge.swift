@@ -69,6 +69,10 @@ public struct KnowledgeEnvironment: Environment {
             tools: tools)
     }
 
+    /// The fact asked: "Velmora|length_km". Questions are split by fact; the corpus is not (see
+    /// `corpus`).
+    public func splitKey(_ task: EnvTask) -> String { (task.metadata["entity"] ?? "") + "|" + (task.metadata["attribute"] ?? "") }
+
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
         let text = completion.finalText
         let answerable = task.metadata["answerable"] != "false"
@@ -118,15 +122,25 @@ public struct KnowledgeEnvironment: Environment {
         }
     }
 
-    /// Documents about corpus-partition entities only: a few facts each, in varied wording.
-    public func corpus(_ rng: inout RNG, count: Int) -> [String] {
+    /// The fact a task asks about, as one sentence (empty for an entity that appears nowhere).
+    public func document(_ task: EnvTask) -> String {
+        guard task.metadata["answerable"] != "false",
+              let entity = world.entities.first(where: { $0.name == task.metadata["entity"] }) else { return "" }
+        return KnowledgeWorld.sentence(entity, task.metadata["attribute"] ?? "", variant: 0)
+    }
+
+    /// Documents about corpus-partition entities only: a few facts each, in varied wording. The
+    /// corpus is the world a model reads, not a set of questions, so it ignores the split: a
+    /// test question about a corpus fact asks what pretraining taught; what stays out of
+    /// training is the question itself (SFT and RL draw only `train` facts).
+    public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
         let known = world.entities.filter { $0.partition == .corpus }
         guard !known.isEmpty else { return [] }
         return (0..<count).map { _ in
             let e = known[rng.nextInt(below: known.count)]
             var sentences = e.attributeOrder.map { KnowledgeWorld.sentence(e, $0, variant: rng.nextInt(below: 3)) }
             for i in stride(from: sentences.count - 1, to: 0, by: -1) { sentences.swapAt(i, rng.nextInt(below: i + 1)) }
-            return sentences.joined(separator: " ")
+            return CorpusDocument(sentences.joined(separator: " "), task: nil)
         }
     }
 }

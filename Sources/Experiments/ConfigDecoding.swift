@@ -25,6 +25,7 @@ extension ConfigChoice where Self: RawRepresentable & CaseIterable, RawValue == 
 }
 
 extension Tool: ConfigChoice {}
+extension Split: ConfigChoice {}
 extension DemonstrationStyle: ConfigChoice {}
 
 /// An allowed range, as the error message states it.

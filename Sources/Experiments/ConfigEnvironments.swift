@@ -27,16 +27,21 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
     /// environments can give python to arithmetic and not to counting. A GRPO stage's own
     /// `tools:` overrides it. Default null: the environment's own tools.
     public var tools: [Tool]? = nil
+    /// Shares of the task space in each split (Split.swift): training stages draw from `train`,
+    /// eval stages from `validation` unless they say `split: test`. Default 0.8 / 0.1 / 0.1.
+    public var split = SplitShares()
 
-    public init(name: String, weight: Double = 1, settings: ConfigValue = .map([]), tools: [Tool]? = nil) {
+    public init(name: String, weight: Double = 1, settings: ConfigValue = .map([]), tools: [Tool]? = nil,
+                split: SplitShares = SplitShares()) {
         self.name = name
         self.weight = weight
         self.settings = settings
         self.tools = tools
+        self.split = split
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, weight, settings, tools
+        case name, weight, settings, tools, split
     }
 
     public init(from decoder: Decoder) throws {
@@ -49,6 +54,8 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         try c.fill(&weight, .weight, .greaterThan(0))
         try c.fill(&settings, .settings)
         try c.fillOptional(&tools, .tools)
+        if c.contains(.split) { split = try c.decode(SplitSection.self, forKey: .split).shares }
+        if let problem = split.problem { throw c.issue(.split, problem) }
         if case .null = settings { settings = .map([]) }
         guard case .map = settings else {
             throw c.issue(.settings, "expected a mapping of \(name)'s settings")
@@ -56,12 +63,13 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         try resolveSettings(at: c.codingPath + [CodingKeys.settings])
     }
 
-    /// Checks the settings by building the environment, and fills in every default. `path`
-    /// locates errors (the settings mapping).
+    /// Checks the settings by building the environment and the split by sampling it, and fills
+    /// in every default. `path` locates errors (the settings mapping).
     mutating func resolveSettings(at path: [CodingKey]) throws {
         let environment: any Environment
         do {
             environment = try make()
+            try environment.checkSplits(split)
         } catch let error as ConfigError {
             throw EnvironmentSpec.locate(error, prefix: name, settings: settings, at: path)
         } catch {
@@ -106,6 +114,20 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
             ? "\(what)expected \(error.allowed.dropFirst(2)) (\(error.found))"
             : "\(what)must be in \(error.allowed), found \(error.found)"
         return ConfigIssue(path: present ? path + [AnyKey(key)] : path, message: message)
+    }
+}
+
+/// An environment's `split:` mapping, decoded strictly: `{train: 0.8, validation: 0.1, test: 0.1}`.
+struct SplitSection: Decodable {
+    var shares = SplitShares()
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case train, validation, test }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "a split")
+        try c.fill(&shares.train, .train, .between(0, 1))
+        try c.fill(&shares.validation, .validation, .between(0, 1))
+        try c.fill(&shares.test, .test, .between(0, 1))
     }
 }
 

@@ -1,8 +1,10 @@
-// `stage: eval`: accuracy and pass@k on held-out tasks (DESIGN.md §10). Tasks come from the
-// experiment's `held_out_seed`, never from the training streams, so two eval stages (say
-// `before_rl` and `after_rl`) see the same questions.
+// `stage: eval`: accuracy and pass@k on held-out tasks (DESIGN.md §10, §12). Tasks are distinct
+// tasks of each environment's `validation` split (or `test`), drawn with the experiment's
+// `held_out_seed`, so two eval stages (say `before_rl` and `after_rl`) see the same questions,
+// and none of them is ever in a training stream (Split.swift).
 import Foundation
 import Model
+import PonderCore
 
 public struct EvalStage: Codable, Sendable, Equatable {
     /// Unique stage name, used to compare evaluations (e.g. `before_rl`, `after_rl`). Default
@@ -24,6 +26,9 @@ public struct EvalStage: Codable, Sendable, Equatable {
     public var maxNewTokens = 128
     /// Environments to evaluate (names from `environments:`). Default: all of them.
     public var environments: [String] = []
+    /// The split graded: `validation` while settings are being chosen, `test` for the figures
+    /// reported once. Default validation.
+    public var split = Split.validation
 
     public init() {}
 
@@ -34,7 +39,7 @@ public struct EvalStage: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, tasks, samples, ks, temperature, topP = "top_p", topK = "top_k"
-        case maxNewTokens = "max_new_tokens", environments
+        case maxNewTokens = "max_new_tokens", environments, split
     }
 
     public init(from decoder: Decoder) throws {
@@ -57,5 +62,7 @@ public struct EvalStage: Codable, Sendable, Equatable {
         try c.fill(&topK, .topK, .atLeast(0))
         try c.fill(&maxNewTokens, .maxNewTokens, .atLeast(1))
         try c.fill(&environments, .environments)
+        try c.fill(&split, .split)
+        if split == .train { throw c.issue(.split, "an eval grades held-out tasks: validation or test, not train") }
     }
 }

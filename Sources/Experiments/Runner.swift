@@ -3,7 +3,8 @@
 //   tokenizer  byte-level BPE on the environments' corpus          -> runs/NAME/tokenizer/
 //   pretrain   fresh seeded model, next-token loss on that corpus   -> runs/NAME/STAGE/ (checkpoint)
 //   sft        from the latest checkpoint, demonstrations            -> runs/NAME/STAGE/
-//   eval       the latest checkpoint on held-out tasks              -> evals + eval_items rows
+//   eval       the latest checkpoint on held-out tasks (validation,  -> evals + eval_items rows
+//              or test), with the contamination count measured against the training stream
 //   grpo       from the latest checkpoint (frozen copy as reference) -> runs/NAME/STAGE/
 // "The latest checkpoint" is the one the previous training stage wrote.
 //
@@ -26,7 +27,9 @@ public enum RunEvent {
     case stageStarted(stage: String, kind: StageKind, run: Int64, resumedFrom: Int?)
     case stageSkipped(stage: String, reason: String)
     case progress(stage: String, TrainingProgress)
-    case evaluated(stage: String, environment: String, result: Evaluation.Result)
+    /// An eval stage graded one environment; `baseline` is the first earlier evaluation of the
+    /// same environment and split in this experiment (the "before" of a before/after pair).
+    case evaluated(EvalSummary, baseline: EvalSummary?)
     case stageFinished(stage: String, run: Int64, seconds: Double)
     case note(String)
 }
@@ -45,15 +48,6 @@ public struct RunnerOptions: Sendable {
     }
 }
 
-public struct EvalSummary: Sendable {
-    public var stage: String
-    public var environment: String
-    public var greedyAccuracy: Double
-    public var passAtK: [Int: Double]
-    /// Share of greedy answers that called a tool.
-    public var toolUse: Double
-}
-
 public final class ExperimentRunner {
     public let config: ExperimentConfig
     public let store: RunStore
@@ -65,6 +59,8 @@ public final class ExperimentRunner {
     /// The checkpoint the next stage starts from.
     var latestCheckpoint: URL?
     public private(set) var evals: [EvalSummary] = []
+    /// What the stages learn from, rebuilt once for the contamination counts of eval stages.
+    lazy var trainingStream = TrainingStream.build(config, envs: envs)
 
     public init(config: ExperimentConfig, store: RunStore, options: RunnerOptions, report: @escaping (RunEvent) -> Void) {
         self.config = config
@@ -149,7 +145,11 @@ public final class ExperimentRunner {
             latestCheckpoint = dir
             if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
-            break
+            // Its figures are in the store; the final table and later before/after pairs need them.
+            guard let run = try store.latestRun(experimentName: config.name, stage: stage.name) else { return }
+            for record in try store.evals(run: run.id) {
+                evals.append(EvalSummary(stage: stage.name, record: record, items: try store.evalItems(eval: record.id!)))
+            }
         }
     }
 
@@ -190,7 +190,7 @@ public final class ExperimentRunner {
         report(.stageStarted(stage: s.name, kind: .tokenizer, run: runID, resumedFrom: nil))
         let vocab = s.vocabSize ?? config.tokenizer.vocabSize
         let perEnv = max(1, (s.corpusDocuments ?? config.tokenizer.corpusDocuments) / max(1, envs.count))
-        let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer")
+        let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer").map(\.text)
         let start = Date()
         let trained = try Tokenizer.train(corpus: docs, vocabSize: vocab)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -210,9 +210,10 @@ public final class ExperimentRunner {
         let model = try Transformer(config: modelConfig, seed: config.seed)
         let perEnv = max(1, s.corpusDocuments / max(1, envs.count))
         let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "pretrain")
-        let nValidation = max(1, Int(Double(docs.count) * s.validationFraction))
-        let validation = RunnerData.tokenStream(Array(docs.prefix(nValidation)), tokenizer: tok)
-        let train = RunnerData.tokenStream(Array(docs.dropFirst(nValidation)), tokenizer: tok)
+        let validationDocs = RunnerData.corpus(envs, perEnvironment: max(1, Int(Double(perEnv) * s.validationFraction)),
+                                               seed: config.seed, label: "pretrain/validation", split: .validation)
+        let validation = RunnerData.tokenStream(validationDocs.map(\.text), tokenizer: tok)
+        let train = RunnerData.tokenStream(docs.map(\.text), tokenizer: tok)
         let p = Pretraining.Parameters(
             steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
             minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
@@ -232,9 +233,10 @@ public final class ExperimentRunner {
         let start = try requireCheckpoint(s.name)
         let (model, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let train = try RunnerData.examples(chosen, count: s.examples, styles: s.styles, seed: config.seed, label: "sft/train", tokenizer: tok)
-        let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.heldOutSeed,
-                                                 label: "sft/validation", tokenizer: tok)
+        let train = try RunnerData.examples(chosen, count: s.examples, styles: s.styles, seed: config.seed, label: "sft/train",
+                                            split: .train, tokenizer: tok)
+        let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.seed,
+                                                 label: "sft/validation", split: .validation, tokenizer: tok)
         let p = SupervisedFineTuning.Parameters(
             steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
             minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
@@ -259,31 +261,54 @@ public final class ExperimentRunner {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var metrics: [String: Double] = [:]
         for env in chosen {
-            let tasks = RunnerData.heldOut(env, count: s.tasks, seed: config.heldOutSeed)
+            let tasks = env.heldOut(count: s.tasks, seed: config.heldOutSeed, split: s.split)
             try Evaluation.checkPromptsFit(tasks, tokenizer: tok, model: model)
             let parameters = Evaluation.Parameters(tasks: tasks.count, samples: s.samples > 1 ? s.samples : 0, ks: s.ks,
                                                    temperature: Float(s.temperature), topP: Float(s.topP), topK: s.topK,
                                                    maxNewTokens: s.maxNewTokens, seed: config.heldOutSeed)
             let result = Evaluation.run(model: model, tokenizer: tok, environment: env.environment, tasks: tasks,
                                         tools: tools, parameters: parameters)
-            var envMetrics: [String: Double] = ["accuracy": result.greedyAccuracy, "machinery_failures": Double(result.machineryFailures),
-                                                "tool_use": result.greedyToolUse]
-            for (k, v) in result.passAtK { envMetrics["pass@\(k)"] = v }
-            for (kind, n) in result.verdictCounts { envMetrics["greedy_\(kind.rawValue)"] = Double(n) }
-            let items = result.items.enumerated().map { i, item in
-                NewEvalItem(itemIndex: i, sampleIndex: item.sampleIndex, taskID: item.taskID,
-                            answerable: tasks.first { $0.id == item.taskID }?.metadata["answerable"] != "false",
-                            prompt: item.prompt, completion: item.completion, reference: item.reference,
-                            extracted: item.verdict.extracted, verdict: EvalVerdict(item.verdict.kind))
-            }
+            let summary = EvalSummary(stage: s.name, environment: env.environment.name, split: s.split, result: result,
+                                      contamination: trainingStream.contamination(of: tasks, environment: env))
+            let envMetrics = Self.evalMetrics(summary, result)
             _ = try store.recordEval(run: runID, checkpoint: checkpoint.path, suite: env.environment.name, step: nil,
-                                     metrics: envMetrics, items: items)
+                                     split: s.split.rawValue, metrics: envMetrics, items: Self.evalItems(result))
             for (k, v) in envMetrics { metrics["\(env.environment.name)/\(k)"] = v }
-            evals.append(EvalSummary(stage: s.name, environment: env.environment.name,
-                                     greedyAccuracy: result.greedyAccuracy, passAtK: result.passAtK, toolUse: result.greedyToolUse))
-            report(.evaluated(stage: s.name, environment: env.environment.name, result: result))
+            let baseline = evals.first { $0.environment == summary.environment && $0.split == summary.split }
+            evals.append(summary)
+            report(.evaluated(summary, baseline: baseline))
         }
         try store.recordStep(run: runID, step: 0, metrics: metrics)
+    }
+
+    /// An evaluation's figures as stored (evals.metrics and the eval stage's metrics).
+    static func evalMetrics(_ summary: EvalSummary, _ result: Evaluation.Result) -> [String: Double] {
+        var metrics: [String: Double] = ["accuracy": summary.greedyAccuracy, "graded": Double(summary.graded),
+                                         "machinery_failures": Double(result.machineryFailures), "tool_use": result.greedyToolUse]
+        if let interval = summary.accuracy {
+            metrics["accuracy_lower"] = interval.lower
+            metrics["accuracy_upper"] = interval.upper
+        }
+        if let contamination = summary.contamination { metrics["contamination"] = Double(contamination) }
+        for (k, v) in result.passAtK { metrics["pass@\(k)"] = v }
+        for (kind, n) in result.verdictCounts { metrics["greedy_\(kind.rawValue)"] = Double(n) }
+        return metrics
+    }
+
+    /// An evaluation's items as the store keeps them, with each task's metadata.
+    static func evalItems(_ result: Evaluation.Result) -> [NewEvalItem] {
+        result.items.enumerated().map { i, item in
+            NewEvalItem(itemIndex: i, sampleIndex: item.sampleIndex, taskID: item.taskID,
+                        answerable: item.metadata["answerable"] != "false",
+                        prompt: item.prompt, completion: item.completion, reference: item.reference,
+                        extracted: item.verdict.extracted, verdict: EvalVerdict(item.verdict.kind),
+                        metadata: Breakdown.json(item.metadata), failure: item.verdict.failure.map { "\($0)" })
+        }
+    }
+
+    /// A GRPO stage's environments: train views, weighted, with their held-out tasks.
+    static func grpoEnvironments(_ chosen: [LabEnvironment], heldOut: (LabEnvironment) -> [EnvTask]) -> [GRPOTrainer.WeightedEnvironment] {
+        chosen.map { GRPOTrainer.WeightedEnvironment(environment: $0.training, weight: $0.spec.weight, heldOut: heldOut($0)) }
     }
 
     func runGRPO(_ s: GRPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
@@ -292,10 +317,7 @@ public final class ExperimentRunner {
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let weighted = chosen.map {
-            GRPOTrainer.WeightedEnvironment(environment: $0.environment, weight: $0.spec.weight,
-                                            heldOut: RunnerData.heldOut($0, count: s.evalTasks, seed: config.heldOutSeed))
-        }
+        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
         let objective = GRPO.Parameters(
             advantage: GRPO.Advantage(rawValue: s.advantage.rawValue) ?? .grpo,

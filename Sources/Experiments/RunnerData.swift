@@ -1,9 +1,12 @@
 // RunnerData: what the stage runner feeds the trainers, built from the environments.
 //
 // Everything is seeded from the experiment's seed and a label, so a rerun or a resume draws
-// the same corpus, the same demonstrations and the same held-out tasks. Held-out tasks use
-// `held_out_seed`, distinct from the training streams, and the same seed for every eval stage,
-// so "before RL" and "after RL" are graded on the same questions.
+// the same corpus, the same demonstrations and the same held-out tasks. Splits (Split.swift):
+// the tokenizer and pretraining corpus, SFT demonstrations and GRPO prompts come from each
+// environment's `train` split only; validation losses use `validation`; eval stages draw
+// distinct tasks of `validation` (or `test` when the stage says so) from `held_out_seed`, the
+// same for every eval stage, so "before RL" and "after RL" grade the same questions.
+// `TrainingStream` (TrainingStream.swift) rebuilds what a run learns from, to audit it.
 
 import Environments
 import Foundation
@@ -25,6 +28,17 @@ struct LabEnvironment {
     var environment: any Environment {
         spec.tools.map { ToolLimitedEnvironment(built, tools: $0) } ?? built
     }
+
+    var shares: SplitShares { spec.split }
+
+    /// The environment as training stages see it: it samples `train` tasks only.
+    var training: any Environment { SplitView(environment, split: .train, shares: shares) }
+
+    /// Up to `count` distinct tasks of `split`, the same for every stage that asks with this seed.
+    func heldOut(count: Int, seed: UInt64, split: Split) -> [EnvTask] {
+        var rng = RNG(seed: seed).fork("held-out/\(split.rawValue)/\(environment.name)")
+        return environment.distinctTasks(&rng, count: count, split: split, shares: shares)
+    }
 }
 
 /// An environment whose tasks allow only the tools an experiment gives it (the `tools:` key
@@ -40,6 +54,9 @@ struct ToolLimitedEnvironment: Environment {
     }
 
     var name: String { base.name }
+    func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
+    func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment { base.assign(task, shares: shares) }
+    func document(_ task: EnvTask) -> String { base.document(task) }
     var styles: [DemonstrationStyle] {
         base.tools.allSatisfy(tools.contains) ? base.styles : base.styles.filter { $0 != .tool }
     }
@@ -55,17 +72,20 @@ struct ToolLimitedEnvironment: Environment {
     func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message {
         base.demonstration(task, style: styles.contains(style) ? style : .direct)
     }
-    func corpus(_ rng: inout RNG, count: Int) -> [String] { base.corpus(&rng, count: count) }
+    func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        base.corpus(&rng, count: count, split: split, shares: shares)
+    }
 }
 
 enum RunnerData {
-    /// Pretraining documents: `perEnvironment` corpus texts from each environment, interleaved.
-    static func corpus(_ envs: [LabEnvironment], perEnvironment: Int, seed: UInt64, label: String) -> [String] {
-        let streams = envs.map { env -> [String] in
+    /// Pretraining documents of `split`: `perEnvironment` from each environment, interleaved.
+    static func corpus(_ envs: [LabEnvironment], perEnvironment: Int, seed: UInt64, label: String,
+                       split: Split = .train) -> [CorpusDocument] {
+        let streams = envs.map { env -> [CorpusDocument] in
             var rng = RNG(seed: seed).fork("\(label)/\(env.environment.name)")
-            return env.environment.corpus(&rng, count: perEnvironment)
+            return env.environment.corpus(&rng, count: perEnvironment, split: split, shares: env.shares)
         }
-        var out: [String] = []
+        var out: [CorpusDocument] = []
         out.reserveCapacity(perEnvironment * envs.count)
         for i in 0..<perEnvironment {
             for s in streams.indices where i < streams[s].count { out.append(streams[s][i]) }
@@ -95,15 +115,15 @@ enum RunnerData {
         return envs[envs.count - 1]
     }
 
-    /// SFT examples: tasks drawn by environment weight, each demonstrated in a style drawn from
-    /// the mix among the styles the environment supports.
-    static func examples(_ envs: [LabEnvironment], count: Int, styles: StyleMix, seed: UInt64, label: String,
-                         tokenizer: Tokenizer) throws -> [SupervisedFineTuning.Example] {
+    /// SFT demonstrations of `split`: tasks drawn by environment weight, each demonstrated in a
+    /// style drawn from the mix among the styles the environment supports.
+    static func demonstrations(_ envs: [LabEnvironment], count: Int, styles: StyleMix, seed: UInt64, label: String,
+                               split: Split) -> [(task: EnvTask, conversation: Conversation)] {
         var rng = RNG(seed: seed).fork(label)
-        var out: [SupervisedFineTuning.Example] = []
+        var out: [(task: EnvTask, conversation: Conversation)] = []
         for _ in 0..<count {
             let e = pick(envs, &rng)
-            let task = e.environment.sample(&rng)
+            let task = e.environment.sample(&rng, from: split, shares: e.shares)
             // Styles the environment supports, weighted by the mix; uniform if the mix names none of them.
             let offered = e.environment.styles
             var weights = offered.map { styles.weight($0) }
@@ -114,16 +134,17 @@ enum RunnerData {
                 u -= w
                 if u < 0 { style = candidate; break }
             }
-            let conversation = task.prompt.appending(e.environment.demonstration(task, style: style))
-            out.append(try SupervisedFineTuning.Example(conversation, tokenizer: tokenizer))
+            out.append((task, task.prompt.appending(e.environment.demonstration(task, style: style))))
         }
         return out
     }
 
-    /// Held-out evaluation tasks of one environment.
-    static func heldOut(_ env: LabEnvironment, count: Int, seed: UInt64) -> [EnvTask] {
-        var rng = RNG(seed: seed).fork("held-out/\(env.environment.name)")
-        return (0..<count).map { _ in env.environment.sample(&rng) }
+    /// `demonstrations`, rendered for SFT.
+    static func examples(_ envs: [LabEnvironment], count: Int, styles: StyleMix, seed: UInt64, label: String,
+                         split: Split, tokenizer: Tokenizer) throws -> [SupervisedFineTuning.Example] {
+        try demonstrations(envs, count: count, styles: styles, seed: seed, label: label, split: split).map {
+            try SupervisedFineTuning.Example($0.conversation, tokenizer: tokenizer)
+        }
     }
 
     /// The tool executor for these environments: the python sandbox, and the knowledge world's

@@ -2,6 +2,10 @@
 //
 // An environment is a small seeded generator with a verifier. Everything is a pure function of
 // the RNG it is handed and its `Config`: same seed and settings, same tasks, byte for byte.
+// `sample(_:)` draws from the whole task space; `sample(_:from:shares:)` keeps to one split
+// (Split.swift) by drawing until a task of that split comes up, which is what every caller
+// outside the environment uses: training streams draw from `train`, evals from `validation`
+// or `test`.
 // `verify` is synchronous and may block (the code environment runs the sandbox, tens of
 // milliseconds); callers that grade many completions fan out over threads (see
 // `verify(batch:)`). It never throws: a machinery failure is carried in
@@ -17,8 +21,13 @@ public protocol Environment: Sendable {
     /// Demonstration styles this environment can write.
     var styles: [DemonstrationStyle] { get }
 
-    /// A fresh task; advances `rng`.
+    /// A fresh task from the whole task space, every split; advances `rng`.
     func sample(_ rng: inout RNG) -> EnvTask
+    /// The task's canonical key: two tasks with one key ask the same question, so they share a
+    /// split. "12 + 7" for arithmetic, "letter|banana|a" for counting.
+    func splitKey(_ task: EnvTask) -> String
+    /// The task's split. Default: the split of `splitKey(task)`.
+    func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment
     /// Grade a completion (an assistant message parsed from the model's output).
     func verify(_ task: EnvTask, _ completion: Message) -> Verdict
     /// Grade many completions, in order. The default runs `verify` on every core; the code
@@ -27,11 +36,84 @@ public protocol Environment: Sendable {
     /// A correct worked answer in the given style (for SFT). Styles not in `styles` fall back
     /// to `.direct`.
     func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message
-    /// `count` plain-text documents about the environment's world, for pretraining.
-    func corpus(_ rng: inout RNG, count: Int) -> [String]
+    /// A plain-text pretraining document about one task: the task worked to its answer.
+    func document(_ task: EnvTask) -> String
+    /// `count` pretraining documents drawn from `split`. Default: `document` of tasks sampled
+    /// from the split, each with its task. (The knowledge environment writes about its world
+    /// instead: documents without a task.)
+    func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument]
+}
+
+/// One pretraining document, and the task it works through when it is about one (so the
+/// training stream can be audited for held-out tasks).
+public struct CorpusDocument: Sendable {
+    public var text: String
+    public var task: EnvTask?
+
+    public init(_ text: String, task: EnvTask?) {
+        self.text = text
+        self.task = task
+    }
 }
 
 extension Environment {
+    public func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment {
+        SplitAssignment(shares.split(ofKey: splitKey(task)))
+    }
+
+    public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        (0..<count).map { _ in
+            let task = sample(&rng, from: split, shares: shares)
+            return CorpusDocument(document(task), task: task)
+        }
+    }
+
+    /// A task of `split`: tasks are drawn from the whole space until one of that split comes up,
+    /// and it is marked with its split (metadata `split`, and `held_out` for the kind of a
+    /// held-out task when the environment tells kinds apart). `checkSplits` guarantees the
+    /// split is not empty; a split it passed that still yields nothing in a million draws is a
+    /// bug in the environment, and stops the process.
+    public func sample(_ rng: inout RNG, from split: Split, shares: SplitShares) -> EnvTask {
+        for _ in 0..<1_000_000 {
+            var task = sample(&rng)
+            let assignment = assign(task, shares: shares)
+            guard assignment.split == split else { continue }
+            task.metadata["split"] = split.rawValue
+            if let kind = assignment.heldOutKind { task.metadata["held_out"] = kind }
+            return task
+        }
+        preconditionFailure("\(name): no \(split.rawValue) task in a million draws; checkSplits should have refused these settings")
+    }
+
+    /// Up to `count` tasks of `split` with distinct keys, in draw order: an eval set never
+    /// grades one question twice. Fewer when the split holds fewer distinct tasks (drawing
+    /// stops after 20 draws per task wanted without a new key).
+    public func distinctTasks(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [EnvTask] {
+        var seen = Set<String>(), out: [EnvTask] = []
+        var misses = 0
+        while out.count < count && misses < 20 * max(1, count) {
+            let task = sample(&rng, from: split, shares: shares)
+            if seen.insert(splitKey(task)).inserted { out.append(task) } else { misses += 1 }
+        }
+        return out
+    }
+
+    /// Throws unless every split holds tasks under these settings: a task space so small that
+    /// 4,000 draws put none in a split cannot be split (for instance one-digit additions with
+    /// one operator: 100 questions). The error says how many distinct tasks it saw.
+    public func checkSplits(_ shares: SplitShares) throws {
+        var rng = RNG(seed: 0x5917_7A5C)
+        var keys: [Split: Set<String>] = [:]
+        for _ in 0..<4_000 {
+            let task = sample(&rng)
+            keys[assign(task, shares: shares).split, default: []].insert(splitKey(task))
+        }
+        let distinct = keys.values.reduce(0) { $0 + $1.count }
+        for split in Split.allCases where keys[split, default: []].isEmpty {
+            throw ConfigError(knob: "\(name).split", allowed: "settings whose task space has \(split.rawValue) tasks",
+                              found: "\(distinct) distinct tasks in 4000 draws, none in \(split.rawValue); widen the settings or raise split.\(split.rawValue)")
+        }
+    }
     public func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] {
         let results = VerdictBox(count: items.count)
         DispatchQueue.concurrentPerform(iterations: items.count) { i in
@@ -43,6 +125,35 @@ extension Environment {
     /// `count` tasks from one stream.
     public func sample(_ rng: inout RNG, count: Int) -> [EnvTask] {
         (0..<count).map { _ in sample(&rng) }
+    }
+}
+
+/// An environment seen through one split: `sample` draws only tasks of `split`, everything else
+/// is the base environment's. Trainers take `any Environment`; handing them a train view is how
+/// the runner keeps held-out tasks out of training.
+public struct SplitView: Environment {
+    public let base: any Environment
+    public let split: Split
+    public let shares: SplitShares
+
+    public init(_ base: any Environment, split: Split, shares: SplitShares) {
+        self.base = base
+        self.split = split
+        self.shares = shares
+    }
+
+    public var name: String { base.name }
+    public var tools: [Tool] { base.tools }
+    public var styles: [DemonstrationStyle] { base.styles }
+    public func sample(_ rng: inout RNG) -> EnvTask { base.sample(&rng, from: split, shares: shares) }
+    public func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
+    public func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment { base.assign(task, shares: shares) }
+    public func verify(_ task: EnvTask, _ completion: Message) -> Verdict { base.verify(task, completion) }
+    public func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] { base.verify(batch: items) }
+    public func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message { base.demonstration(task, style: style) }
+    public func document(_ task: EnvTask) -> String { base.document(task) }
+    public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        base.corpus(&rng, count: count, split: split, shares: shares)
     }
 }
 

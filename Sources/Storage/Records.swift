@@ -156,9 +156,11 @@ public struct EvalRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var createdAt: Date
     /// Stored as a JSON object in the `metrics` column.
     public var metrics: [String: Double]
+    /// The split graded ("validation", "test"); nil for an external set.
+    public var split: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, checkpoint, suite, step, metrics, runID = "run_id", createdAt = "created_at"
+        case id, checkpoint, suite, step, metrics, split, runID = "run_id", createdAt = "created_at"
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -178,9 +180,13 @@ public struct EvalItemRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var reference: String
     public var extracted: String?
     public var verdict: EvalVerdict
+    /// The task's metadata as a JSON object (nil in rows written before schema v2).
+    public var metadata: String?
+    /// Why the machinery could not grade the answer (then it is left out of the accuracy).
+    public var failure: String?
 
     enum CodingKeys: String, CodingKey {
-        case prompt, completion, reference, extracted, verdict, answerable
+        case prompt, completion, reference, extracted, verdict, answerable, metadata, failure
         case evalID = "eval_id", itemIndex = "item_index", sampleIndex = "sample_index", taskID = "task_id"
     }
 }

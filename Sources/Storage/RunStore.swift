@@ -92,12 +92,18 @@ public struct NewEvalItem: Sendable, Equatable {
     public var reference: String
     public var extracted: String?
     public var verdict: EvalVerdict
+    /// The task's metadata, a JSON object.
+    public var metadata: String?
+    /// A machinery failure (sandbox, timeout): the item is then not evidence about the model.
+    public var failure: String?
 
     public init(itemIndex: Int, sampleIndex: Int = 0, taskID: String, answerable: Bool = true, prompt: String,
-                completion: String, reference: String, extracted: String?, verdict: EvalVerdict) {
+                completion: String, reference: String, extracted: String?, verdict: EvalVerdict,
+                metadata: String? = nil, failure: String? = nil) {
         self.itemIndex = itemIndex; self.sampleIndex = sampleIndex; self.taskID = taskID
         self.answerable = answerable; self.prompt = prompt; self.completion = completion
         self.reference = reference; self.extracted = extracted; self.verdict = verdict
+        self.metadata = metadata; self.failure = failure
     }
 }
 
@@ -294,18 +300,19 @@ public struct RunStore: Sendable {
     // MARK: - Evaluations and the judge cache
 
     /// Records an evaluation and all its items in one transaction; returns the eval id.
-    public func recordEval(run: Int64?, checkpoint: String, suite: String, step: Int?,
+    public func recordEval(run: Int64?, checkpoint: String, suite: String, step: Int?, split: String? = nil,
                            metrics: [String: Double], items: [NewEvalItem]) throws -> Int64 {
         try database.write { db in
             var record = EvalRecord(id: nil, runID: run, checkpoint: checkpoint, suite: suite, step: step,
-                                    createdAt: Date(), metrics: metrics.filter { $0.value.isFinite })
+                                    createdAt: Date(), metrics: metrics.filter { $0.value.isFinite }, split: split)
             try record.insert(db)
             let evalID = record.id!
             for item in items {
                 try EvalItemRecord(evalID: evalID, itemIndex: item.itemIndex, sampleIndex: item.sampleIndex,
                                    taskID: item.taskID, answerable: item.answerable, prompt: item.prompt,
                                    completion: item.completion, reference: item.reference,
-                                   extracted: item.extracted, verdict: item.verdict).insert(db)
+                                   extracted: item.extracted, verdict: item.verdict, metadata: item.metadata,
+                                   failure: item.failure).insert(db)
             }
             return evalID
         }

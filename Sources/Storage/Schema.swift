@@ -26,11 +26,24 @@ enum Schema {
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
+        migrator.registerMigration("v2", migrate: addSplitsAndItemMetadata)
         return migrator
     }()
 
     /// The identifiers of `migrator`, for error messages and tests.
     static var knownIdentifiers: [String] { migrator.migrations }
+
+    /// v2: which split an eval graded (`validation` / `test`; NULL for an external file such
+    /// as `ponder eval --data`), each item's task metadata (JSON: a JSONL line's extra keys, a
+    /// counting task's kind, a code task's family and held-out kind) for breakdowns, and the
+    /// machinery failure that kept an item out of the accuracy.
+    private static func addSplitsAndItemMetadata(_ db: Database) throws {
+        try db.alter(table: "evals") { t in t.add(column: "split", .text) }
+        try db.alter(table: "eval_items") { t in
+            t.add(column: "metadata", .jsonText)
+            t.add(column: "failure", .text)
+        }
+    }
 
     private static func createVersion1(_ db: Database) throws {
         try db.create(table: "experiments") { t in

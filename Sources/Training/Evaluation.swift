@@ -6,6 +6,10 @@
 //     pass@k = mean over tasks of 1 - C(n - c, k) / C(n, k)      (c = correct samples of n)
 // computed as 1 - prod_{i = n-c+1}^{n} (1 - k / i), which never forms a large binomial.
 // A completion counts as correct when its verdict is `.correct` or its graded score is >= 1.
+// Machinery failures (the sandbox could not run or timed out: `Verdict.failure`) are not
+// evidence about the model: they are counted apart and left out of every figure, so greedy
+// accuracy is correct / graded, and pass@k of a task uses its graded samples (a task with fewer
+// than k graded samples is left out of that pass@k).
 // Batching: all tasks' sequences go through the engine together, in chunks of at most
 // `maxSequences` sequences (one engine, allocated once, reused by every chunk). Grading uses
 // `Environment.verify(batch:)`, which runs verifiers concurrently.
@@ -53,6 +57,8 @@ public enum Evaluation {
         /// The completion decoded (special tokens included).
         public var completion: String
         public var reference: String
+        /// The task's metadata (what breakdowns group by).
+        public var metadata: [String: String]
         public var verdict: Verdict
         /// -1 for the greedy completion, else 0..<samples.
         public var sampleIndex: Int
@@ -63,8 +69,11 @@ public enum Evaluation {
 
     public struct Result: Sendable {
         public var environment: String
-        /// Share of tasks whose greedy completion is correct.
+        /// Share of graded tasks whose greedy completion is correct (0 when none was graded).
         public var greedyAccuracy: Double
+        /// Tasks whose greedy completion was graded (the machinery did not fail), and of those, correct.
+        public var greedyGraded: Int
+        public var greedyCorrect: Int
         /// pass@k for each k <= samples (empty when samples == 0).
         public var passAtK: [Int: Double]
         /// Verdict kinds of the greedy completions.
@@ -163,33 +172,39 @@ public enum Evaluation {
         var items: [Item] = []
         items.reserveCapacity(verdicts.count)
         var counts: [VerdictKind: Int] = [:]
-        var greedyCorrect = 0, failures = 0
-        var passSums = [Int: Double]()
+        var greedyCorrect = 0, greedyGraded = 0, failures = 0
+        var passSums = [Int: Double](), passTasks = [Int: Int]()
         let ks = Set(p.ks.filter { $0 >= 1 && $0 <= n }).sorted()
         var at = 0
         for task in tasks {
-            var correct = 0
+            var correct = 0, graded = 0
             for _ in 0...n {
                 let (r, index) = rollouts[at]
                 let verdict = verdicts[at]
                 at += 1
-                if verdict.failure != nil { failures += 1 }
-                if index < 0 {
+                if verdict.failure != nil {
+                    failures += 1
+                } else if index < 0 {
                     counts[verdict.kind, default: 0] += 1
+                    greedyGraded += 1
                     if isCorrect(verdict) { greedyCorrect += 1 }
-                } else if isCorrect(verdict) {
-                    correct += 1
+                } else {
+                    graded += 1
+                    if isCorrect(verdict) { correct += 1 }
                 }
                 items.append(Item(taskID: task.id, prompt: task.question, completion: r.text, reference: task.reference,
-                                  verdict: verdict, sampleIndex: index, finishReason: r.finishReason,
+                                  metadata: task.metadata, verdict: verdict, sampleIndex: index, finishReason: r.finishReason,
                                   tokenCount: r.tokens.count, toolCalls: r.toolCalls))
             }
-            for k in ks { passSums[k, default: 0] += passAtK(n: n, correct: correct, k: k) }
+            for k in ks where graded >= k {
+                passSums[k, default: 0] += passAtK(n: graded, correct: correct, k: k)
+                passTasks[k, default: 0] += 1
+            }
         }
-        let count = Double(max(1, tasks.count))
         return Result(environment: environment.name,
-                      greedyAccuracy: tasks.isEmpty ? 0 : Double(greedyCorrect) / count,
-                      passAtK: passSums.mapValues { $0 / count },
+                      greedyAccuracy: greedyGraded == 0 ? 0 : Double(greedyCorrect) / Double(greedyGraded),
+                      greedyGraded: greedyGraded, greedyCorrect: greedyCorrect,
+                      passAtK: Dictionary(uniqueKeysWithValues: passSums.map { ($0.key, $0.value / Double(passTasks[$0.key]!)) }),
                       verdictCounts: counts, machineryFailures: failures, items: items)
     }
 }

@@ -84,6 +84,28 @@ public enum GRPOTrainer {
         public var rollouts: [ScoredRollout]
     }
 
+    /// The random stream of step `step` (0-based): a function of (seed, step) only, so a
+    /// resumed run draws what the uninterrupted one did.
+    public static func stepRNG(seed: UInt64, step: Int) -> RNG { RNG(seed: seed).fork("grpo-step-\(step)") }
+
+    /// `count` tasks, each from an environment drawn by weight (the step's prompts, and the
+    /// replacements dynamic sampling draws from the same stream).
+    public static func drawTasks(_ environments: [WeightedEnvironment], count: Int, toolsOverride: [Tool]?,
+                                 _ rng: inout RNG) -> [EnvTask] {
+        let totalWeight = environments.reduce(0) { $0 + $1.weight }
+        return (0..<count).map { _ in
+            var u = rng.nextDouble() * totalWeight
+            var chosen = environments[environments.count - 1].environment
+            for e in environments {
+                u -= e.weight
+                if u < 0 { chosen = e.environment; break }
+            }
+            var task = chosen.sample(&rng)
+            if let tools = toolsOverride { task.tools = tools }
+            return task
+        }
+    }
+
     /// Returns false to stop (a checkpoint is saved first). The time it takes is logged as
     /// the next step's `time/storage`.
     public typealias StepHandler = (StepReport) -> Bool
@@ -107,7 +129,6 @@ public enum GRPOTrainer {
         let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
         let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + s.sampling.maxNewTokens)
         let engine = Engine(model: policy, sequences: groups, maxLength: maxLength)
-        let totalWeight = environments.reduce(0) { $0 + $1.weight }
         let byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
         let clock = ContinuousClock()
         let began = clock.now
@@ -115,22 +136,12 @@ public enum GRPOTrainer {
         var lastMetrics: [String: Double] = [:]
 
         func drawTasks(_ count: Int, _ rng: inout RNG) -> [EnvTask] {
-            (0..<count).map { _ in
-                var u = rng.nextDouble() * totalWeight
-                var chosen = environments[environments.count - 1].environment
-                for e in environments {
-                    u -= e.weight
-                    if u < 0 { chosen = e.environment; break }
-                }
-                var task = chosen.sample(&rng)
-                if let tools = s.toolsOverride { task.tools = tools }
-                return task
-            }
+            GRPOTrainer.drawTasks(environments, count: count, toolsOverride: s.toolsOverride, &rng)
         }
 
         if start >= s.steps { return TrainingSummary(steps: start, finalMetrics: [:], stopped: false) }
         for step in start..<s.steps {
-            var rng = RNG(seed: s.seed).fork("grpo-step-\(step)")
+            var rng = stepRNG(seed: s.seed, step: step)
             var metrics: [String: Double] = [:]
 
             // Generation and rewards, with dynamic sampling's resample rounds.

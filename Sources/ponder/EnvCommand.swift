@@ -24,6 +24,9 @@ struct EnvCommand: ParsableCommand {
         @Option(help: "The .jsonl file (jsonl environment only; a built-in example without it).")
         var file: String?
 
+        @Option(help: "Draw from this split only (train, validation, test), under the default shares 80/10/10.")
+        var split: Split?
+
         func make() throws -> any Environment {
             if environment == "jsonl" && file == nil {
                 print("(no --file: using the built-in example of every verifier kind)")
@@ -49,8 +52,12 @@ struct EnvCommand: ParsableCommand {
                 for p in jsonl.problems { print("  \(jsonl.source):\(p)") }
             }
             var rng = RNG(seed: options.seed)
-            for (i, task) in env.sample(&rng, count: options.n).enumerated() {
-                print("=== \(i + 1). \(task.id)  [\(task.difficulty)]  tools: \(task.tools.map(\.rawValue).joined(separator: ", "))")
+            let shares = SplitShares()
+            for i in 0..<options.n {
+                let task = options.split.map { env.sample(&rng, from: $0, shares: shares) } ?? env.sample(&rng)
+                let split = env.assign(task, shares: shares)
+                print("=== \(i + 1). \(task.id)  [\(task.difficulty)]  split: \(split.split.rawValue)"
+                      + (split.heldOutKind.map { " (\($0))" } ?? "") + "  tools: \(task.tools.map(\.rawValue).joined(separator: ", "))")
                 for m in task.prompt.messages { print("\(m.role.rawValue): \(m.plainText)") }
                 print("reference: \(task.reference.trimmingCharacters(in: .newlines))")
                 for style in env.styles {
@@ -69,13 +76,15 @@ struct EnvCommand: ParsableCommand {
     }
 
     struct Corpus: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print pretraining documents.")
+        static let configuration = CommandConfiguration(abstract: "Print pretraining documents (train split unless --split says otherwise).")
         @OptionGroup var options: Options
 
         func run() throws {
             let env = try options.make()
             var rng = RNG(seed: options.seed)
-            for doc in env.corpus(&rng, count: options.n) { print(doc); print("") }
+            for doc in env.corpus(&rng, count: options.n, split: options.split ?? .train, shares: SplitShares()) {
+                print(doc.text); print("")
+            }
         }
     }
 
@@ -84,3 +93,5 @@ struct EnvCommand: ParsableCommand {
         func run() throws { for name in EnvironmentRegistry.names { print(name) } }
     }
 }
+
+extension Split: ExpressibleByArgument {}

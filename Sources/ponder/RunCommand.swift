@@ -39,11 +39,8 @@ struct RunCommand: ParsableCommand {
                 printer.line("[\(stage)] skipped: \(reason)")
             case .progress(let stage, let p):
                 printer.step(stage: stage, p)
-            case .evaluated(let stage, let env, let r):
-                var text = String(format: "[\(stage)] \(env): greedy accuracy %.1f%% on \(r.items.filter { $0.sampleIndex < 0 }.count) held-out tasks", r.greedyAccuracy * 100)
-                for k in r.passAtK.keys.sorted() { text += String(format: ", pass@\(k) %.1f%%", r.passAtK[k]! * 100) }
-                if r.greedyToolUse > 0 { text += String(format: "; a tool called in %.0f%% of answers", r.greedyToolUse * 100) }
-                printer.line(text)
+            case .evaluated(let summary, let baseline):
+                for line in EvalLines.describe(summary, baseline: baseline) { printer.line(line) }
             case .stageFinished(let stage, _, let seconds):
                 printer.line("[\(stage)] done in \(duration(seconds))")
             case .note(let text):
@@ -55,12 +52,7 @@ struct RunCommand: ParsableCommand {
         }
         if !runner.evals.isEmpty {
             printer.line("")
-            printer.line("held-out greedy accuracy:")
-            let anyTools = runner.evals.contains { $0.toolUse > 0 }
-            for e in runner.evals {
-                let tools = anyTools ? String(format: "   (tool calls %3.0f%%)", e.toolUse * 100) : ""
-                printer.line("  " + pad(e.stage, 14) + pad(e.environment, 12) + String(format: "%5.1f%%", e.greedyAccuracy * 100) + tools)
-            }
+            for line in EvalLines.table(runner.evals) { printer.line(line) }
         }
     }
 }

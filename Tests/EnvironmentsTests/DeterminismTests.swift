@@ -16,7 +16,7 @@ func allEnvironments() throws -> [any Environment] {
         encoder.outputFormatting = .sortedKeys
         var data = try encoder.encode(env.sample(&rng, count: 200))
         var corpusRNG = RNG(seed: seed)
-        data += Data(env.corpus(&corpusRNG, count: 50).joined(separator: "\u{1}").utf8)
+        data += Data(env.corpus(&corpusRNG, count: 50, split: .train, shares: SplitShares()).map(\.text).joined(separator: "\u{1}").utf8)
         for task in env.sample(&rng, count: 20) {
             for style in env.styles { data += try encoder.encode(env.demonstration(task, style: style)) }
         }

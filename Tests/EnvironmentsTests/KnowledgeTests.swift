@@ -8,7 +8,7 @@ import Environments
     @Test func splitHolds() throws {
         let env = try KnowledgeEnvironment()
         var rng = RNG(seed: 8)
-        let corpus = env.corpus(&rng, count: 3000).joined(separator: "\n")
+        let corpus = env.corpus(&rng, count: 3000, split: .train, shares: SplitShares()).map(\.text).joined(separator: "\n")
         let hidden = env.world.entities.filter { $0.partition != .corpus }
         #expect(!hidden.isEmpty)
         for e in hidden { #expect(!corpus.contains(e.name), "\(e.name) (\(e.partition)) leaked into the corpus") }

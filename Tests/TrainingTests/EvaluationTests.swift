@@ -56,18 +56,18 @@ struct EvaluationTests {
 
     @Test func toolUseCountsGreedyAnswersThatCalledATool() {
         func item(_ sample: Int, calls: Int) -> Evaluation.Item {
-            Evaluation.Item(taskID: "t", prompt: "", completion: "", reference: "", verdict: Verdict(.correct),
+            Evaluation.Item(taskID: "t", prompt: "", completion: "", reference: "", metadata: [:], verdict: Verdict(.correct),
                             sampleIndex: sample, finishReason: .stop, tokenCount: 1,
                             toolCalls: Array(repeating: ToolCallRecord(tool: .python, input: "print(1)", output: "1\n"), count: calls))
         }
         // Four tasks: greedy answers with 2, 0, 1 and 0 calls; every sample calls a tool and must not count.
         let items = [item(-1, calls: 2), item(0, calls: 1), item(-1, calls: 0), item(0, calls: 1),
                      item(-1, calls: 1), item(0, calls: 1), item(-1, calls: 0), item(0, calls: 1)]
-        let result = Evaluation.Result(environment: "e", greedyAccuracy: 1, passAtK: [:], verdictCounts: [:],
-                                       machineryFailures: 0, items: items)
+        let result = Evaluation.Result(environment: "e", greedyAccuracy: 1, greedyGraded: 4, greedyCorrect: 4, passAtK: [:],
+                                       verdictCounts: [:], machineryFailures: 0, items: items)
         #expect(result.greedyToolUse == 0.5)
-        #expect(Evaluation.Result(environment: "e", greedyAccuracy: 0, passAtK: [:], verdictCounts: [:],
-                                  machineryFailures: 0, items: []).greedyToolUse == 0)
+        #expect(Evaluation.Result(environment: "e", greedyAccuracy: 0, greedyGraded: 0, greedyCorrect: 0, passAtK: [:],
+                                  verdictCounts: [:], machineryFailures: 0, items: []).greedyToolUse == 0)
     }
 
     @Test func evaluationSamplesItsOwnTasks() {

@@ -12,7 +12,7 @@ enum Fixtures {
 
     static let documents: [String] = {
         var rng = RNG(seed: 11)
-        return arithmetic.corpus(&rng, count: 240)
+        return arithmetic.corpus(&rng, count: 240, split: .train, shares: SplitShares()).map(\.text)
     }()
 
     /// ~330 tokens: 256 bytes, 12 specials and a few dozen merges.

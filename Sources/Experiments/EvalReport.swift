@@ -1,0 +1,210 @@
+// EvalReport: what an evaluation tells a reader, with its uncertainty (DESIGN.md §12).
+//
+// An `EvalSummary` keeps each graded task's greedy outcome (1 correct, 0 not; machinery
+// failures are left out and counted apart), so the accuracy carries a Wilson interval and two
+// evaluations of the same tasks can be compared pairwise: `change(from:)` is the mean per-task
+// difference with its t-interval, called a change only when the interval excludes 0.
+// `Breakdown` groups items by a metadata field (a JSONL line's `difficulty.level`, a counting
+// task's `kind`, a code task's `held_out` kind).
+// The store keeps the same items (eval_items, with their metadata as JSON), so a summary can be
+// rebuilt from it when a resumed run skips an eval stage that completed earlier.
+
+import Foundation
+import PonderCore
+import Storage
+import Training
+
+public struct EvalSummary: Sendable {
+    public var stage: String
+    public var environment: String
+    /// The split graded; nil for an external set (a JSONL file given to `ponder eval --data`).
+    public var split: Split?
+    /// Greedy outcome per graded task id: 1 correct, 0 not. Tasks the machinery failed to grade are absent.
+    public var outcomes: [String: Double]
+    public var machineryFailures: Int
+    public var passAtK: [Int: Double]
+    /// Share of greedy answers that called a tool.
+    public var toolUse: Double
+    /// Eval tasks whose key occurs in the run's training stream (0 expected); nil when the
+    /// training stream is unknown.
+    public var contamination: Int?
+    /// Accuracy per held-out kind when the environment has several (code).
+    public var byHeldOutKind: [(kind: String, accuracy: Interval)]
+
+    public var graded: Int { outcomes.count }
+    public var correct: Int { Int(outcomes.values.reduce(0, +)) }
+    /// Greedy accuracy with its Wilson interval (nil when nothing was graded).
+    public var accuracy: Interval? { Statistics.wilson(successes: correct, of: graded) }
+    /// The point estimate alone (0 when nothing was graded).
+    public var greedyAccuracy: Double { accuracy?.estimate ?? 0 }
+
+    /// The paired difference of this evaluation's accuracy from `before`'s, over the tasks both
+    /// graded (nil with fewer than two).
+    public func change(from before: EvalSummary) -> Interval? {
+        let shared = outcomes.keys.filter { before.outcomes[$0] != nil }.sorted()
+        return Statistics.pairedDifference(before: shared.map { before.outcomes[$0]! }, after: shared.map { outcomes[$0]! })
+    }
+
+    /// Tasks both evaluations graded.
+    public func sharedTasks(with other: EvalSummary) -> Int { outcomes.keys.filter { other.outcomes[$0] != nil }.count }
+}
+
+extension EvalSummary {
+    /// A summary of an evaluation's greedy items.
+    init(stage: String, environment: String, split: Split?, result: Evaluation.Result, contamination: Int?) {
+        self.stage = stage
+        self.environment = environment
+        self.split = split
+        let greedy = result.items.filter { $0.sampleIndex < 0 }
+        outcomes = Dictionary(greedy.filter { $0.verdict.failure == nil }.map { ($0.taskID, Evaluation.isCorrect($0.verdict) ? 1.0 : 0.0) },
+                              uniquingKeysWith: { a, _ in a })
+        machineryFailures = result.machineryFailures
+        passAtK = result.passAtK
+        toolUse = result.greedyToolUse
+        self.contamination = contamination
+        byHeldOutKind = Breakdown.accuracy(greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) },
+                                           by: "held_out").map { ($0.value, $0.accuracy) }
+    }
+
+    /// A summary rebuilt from a stored evaluation (a resumed run skips completed eval stages).
+    init(stage: String, record: EvalRecord, items: [EvalItemRecord]) {
+        self.stage = stage
+        environment = record.suite
+        split = record.split.flatMap(Split.init(rawValue:))
+        let greedy = items.filter { $0.sampleIndex < 0 }
+        outcomes = Dictionary(greedy.filter { $0.failure == nil }.map { ($0.taskID, $0.verdict == .correct ? 1.0 : 0.0) },
+                              uniquingKeysWith: { a, _ in a })
+        machineryFailures = Int(record.metrics["machinery_failures"] ?? 0)
+        passAtK = [:]
+        for (name, value) in record.metrics where name.hasPrefix("pass@") {
+            if let k = Int(name.dropFirst(5)) { passAtK[k] = value }
+        }
+        toolUse = record.metrics["tool_use"] ?? 0
+        contamination = record.metrics["contamination"].map { Int($0) }
+        byHeldOutKind = Breakdown.accuracy(greedy.map { (Breakdown.object(json: $0.metadata), $0.failure == nil ? $0.verdict == .correct : nil) },
+                                           by: "held_out").map { ($0.value, $0.accuracy) }
+    }
+}
+
+/// Accuracy grouped by a metadata field.
+public enum Breakdown {
+    /// A task's metadata as one JSON-like object: its string values, with a JSONL line's extra
+    /// keys (kept as a JSON object under `fields`) spread at the top level.
+    public static func merged(_ metadata: [String: String]) -> [String: Any] {
+        var out: [String: Any] = metadata.filter { $0.key != "fields" }
+        if let text = metadata["fields"], let fields = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            for (key, value) in fields { out[key] = value }
+        }
+        return out
+    }
+
+    /// `merged(metadata)` as JSON text with sorted keys, for the store.
+    public static func json(_ metadata: [String: String]) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: merged(metadata), options: [.sortedKeys])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Stored metadata JSON back as an object (empty when absent or unreadable).
+    public static func object(json: String?) -> [String: Any] {
+        guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        return object
+    }
+
+    /// The value at a dotted path, as text; nil when absent. ("difficulty.level" of a line with
+    /// {"difficulty": {"level": 3}} -> "3"; "kind" of a counting task -> "letter")
+    public static func value(_ metadata: [String: Any], at path: String) -> String? {
+        var node: Any? = metadata
+        for component in path.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
+            if let object = node as? [String: Any] {
+                node = object[component]
+            } else if let list = node as? [Any], let i = Int(component), list.indices.contains(i) {
+                node = list[i]
+            } else {
+                return nil
+            }
+        }
+        switch node {
+        case nil, is NSNull: return nil
+        case let s as String: return s
+        case let n as NSNumber: return n.stringValue
+        case let other?:
+            let data = try? JSONSerialization.data(withJSONObject: other, options: [.sortedKeys, .fragmentsAllowed])
+            return data.map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    /// Accuracy with its Wilson interval per value of the field at `path`, sorted by value
+    /// (numbers numerically); items without the field are grouped as "(none)". `correct` is
+    /// nil for an item the machinery failed to grade (left out).
+    public static func accuracy(_ items: [(metadata: [String: Any], correct: Bool?)], by path: String)
+        -> [(value: String, accuracy: Interval, graded: Int)] {
+        var groups: [String: (correct: Int, graded: Int)] = [:]
+        var anyPresent = false
+        for item in items {
+            let value = Breakdown.value(item.metadata, at: path)
+            anyPresent = anyPresent || value != nil
+            guard let correct = item.correct else { continue }
+            groups[value ?? "(none)", default: (0, 0)].graded += 1
+            if correct { groups[value ?? "(none)", default: (0, 0)].correct += 1 }
+        }
+        guard anyPresent else { return [] }
+        return groups.sorted { a, b in
+            if let x = Double(a.key), let y = Double(b.key) { return x < y }
+            return a.key < b.key
+        }.compactMap { key, counts in
+            Statistics.wilson(successes: counts.correct, of: counts.graded).map { (key, $0, counts.graded) }
+        }
+    }
+}
+
+/// Evaluations as lines of text, for the terminal and the README table.
+public enum EvalLines {
+    /// The eval line of one environment, and its comparison with `baseline` when that is an
+    /// earlier stage: "change" only when the paired interval excludes 0.
+    public static func describe(_ e: EvalSummary, baseline: EvalSummary?) -> [String] {
+        var text = "[\(e.stage)] \(e.environment)" + (e.split.map { ", \($0.rawValue) split" } ?? "") + ": greedy "
+            + (e.accuracy.map { $0.formatted() + " (95% CI)" } ?? "n/a") + ", \(e.graded) tasks"
+        for k in e.passAtK.keys.sorted() { text += String(format: ", pass@\(k) %.1f%%", e.passAtK[k]! * 100) }
+        if e.toolUse > 0 { text += String(format: "; a tool called in %.0f%% of answers", e.toolUse * 100) }
+        if let c = e.contamination { text += "; contamination \(c)" }
+        var lines = [text]
+        if e.machineryFailures > 0 {
+            lines.append("  \(e.machineryFailures) answers could not be graded (machinery failures), left out of the figures")
+        }
+        if e.byHeldOutKind.count > 1 {
+            lines.append("  " + e.byHeldOutKind.map { "\($0.kind): \($0.accuracy.formatted())" }.joined(separator: "; "))
+        }
+        if let baseline, baseline.stage != e.stage, let line = comparison(e, baseline) { lines.append("  " + line) }
+        return lines
+    }
+
+    /// "vs before_rl (paired, 100 tasks): +12.0 points [3.1, 20.9]", or "...: no significant change".
+    public static func comparison(_ e: EvalSummary, _ baseline: EvalSummary) -> String? {
+        guard let change = e.change(from: baseline) else { return nil }
+        let verdict = change.excludes(0) ? (change.estimate > 0 ? "a gain" : "a loss") : "no significant change"
+        return "vs \(baseline.stage) (paired, \(e.sharedTasks(with: baseline)) tasks): " + points(change) + ": \(verdict)"
+    }
+
+    /// A difference of shares in percentage points: "+12.0 points [3.1, 20.9]".
+    public static func points(_ d: Interval) -> String {
+        String(format: "%+.1f points [%.1f, %.1f]", d.estimate * 100, d.lower * 100, d.upper * 100)
+    }
+
+    /// The end-of-run table: one row per evaluation, with the change from the first evaluation
+    /// of the same environment and split.
+    public static func table(_ evals: [EvalSummary]) -> [String] {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        var lines = ["held-out greedy accuracy, 95% intervals (Wilson; changes paired on the same tasks):",
+                     "  " + pad("stage", 14) + pad("environment", 12) + pad("split", 11) + pad("accuracy", 22) + pad("tasks", 7) + "change"]
+        for (i, e) in evals.enumerated() {
+            let first = evals[..<i].first { $0.environment == e.environment && $0.split == e.split }
+            var change = ""
+            if let first, let d = e.change(from: first) {
+                change = points(d) + " vs \(first.stage)" + (d.excludes(0) ? "" : " (no significant change)")
+            }
+            lines.append("  " + pad(e.stage, 14) + pad(e.environment, 12) + pad(e.split?.rawValue ?? "file", 11)
+                         + pad(e.accuracy?.formatted() ?? "n/a", 22) + pad("\(e.graded)", 7) + change)
+        }
+        return lines
+    }
+}

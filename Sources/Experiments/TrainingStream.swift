@@ -1,0 +1,83 @@
+// TrainingStream: everything an experiment's stages learn from, rebuilt from its config without
+// training, so held-out sets can be audited against it (DESIGN.md §5, §12).
+//
+// It replays the runner's own draws (RunnerData and GRPOTrainer's step streams): the tokenizer
+// corpus, each pretraining corpus, each SFT stage's demonstrations and each GRPO stage's prompts,
+// and records the split key of every task behind them. `contamination(of:)` counts eval tasks
+// whose key occurs in that set: 0 by construction, and measured rather than assumed.
+//
+// Not replayed: prompts that dynamic sampling draws to replace flat groups (they depend on the
+// rewards the model earned). They come from the same train view as the first draw, so the
+// disjointness test checks that view directly. Documents without a task (the knowledge world's
+// passages, which are the world a model reads rather than questions) carry no key.
+
+import Environments
+import Foundation
+import PonderCore
+import Training
+
+struct TrainingStream {
+    /// One source of training data, e.g. "pretrain corpus" or "grpo prompts".
+    struct Source {
+        var stage: String
+        var what: String
+        /// Environment name -> keys of the tasks behind this source.
+        var keys: [String: Set<String>]
+        /// Items of this source that carry no task (world text).
+        var untracked: Int
+    }
+
+    var sources: [Source] = []
+
+    /// Every key of `environment` that any source trained on.
+    func keys(of environment: String) -> Set<String> {
+        sources.reduce(into: Set<String>()) { $0.formUnion($1.keys[environment] ?? []) }
+    }
+
+    /// How many of `tasks` (of one environment) have a key some training source used.
+    func contamination(of tasks: [EnvTask], environment: LabEnvironment) -> Int {
+        let trained = keys(of: environment.environment.name)
+        return tasks.filter { trained.contains(environment.environment.splitKey($0)) }.count
+    }
+
+    /// Rebuilds the stream of `config`'s stages over the built environments `envs`.
+    static func build(_ config: ExperimentConfig, envs: [LabEnvironment]) -> TrainingStream {
+        var stream = TrainingStream()
+        func add(_ stage: String, _ what: String, _ tasks: [EnvTask?]) {
+            var keys: [String: Set<String>] = [:]
+            var untracked = 0
+            for task in tasks {
+                guard let task, let env = envs.first(where: { $0.environment.name == task.environment }) else { untracked += 1; continue }
+                keys[task.environment, default: []].insert(env.environment.splitKey(task))
+            }
+            stream.sources.append(Source(stage: stage, what: what, keys: keys, untracked: untracked))
+        }
+        func chosen(_ names: [String]) -> [LabEnvironment] {
+            names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
+        }
+        for stage in config.stages {
+            switch stage {
+            case .tokenizer(let s):
+                let perEnv = max(1, (s.corpusDocuments ?? config.tokenizer.corpusDocuments) / max(1, envs.count))
+                add(s.name, "corpus", RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer").map(\.task))
+            case .pretrain(let s):
+                let perEnv = max(1, s.corpusDocuments / max(1, envs.count))
+                add(s.name, "corpus", RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "pretrain").map(\.task))
+            case .sft(let s):
+                add(s.name, "demonstrations", RunnerData.demonstrations(chosen(s.environments), count: s.examples, styles: s.styles,
+                                                                        seed: config.seed, label: "sft/train", split: .train).map(\.task))
+            case .grpo(let s):
+                let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
+                var prompts: [EnvTask] = []
+                for step in 0..<s.steps {
+                    var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
+                    prompts += GRPOTrainer.drawTasks(weighted, count: s.promptsPerStep, toolsOverride: s.tools, &rng)
+                }
+                add(s.name, "prompts", prompts)
+            case .eval:
+                break
+            }
+        }
+        return stream
+    }
+}
