@@ -20,8 +20,14 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     public var name: String
     /// Seed of every training stream (model init, data order, rollouts); at most 2^62. Default 0.
     public var seed: UInt64 = 0
-    /// Seed of the evaluation tasks, kept apart from the training streams so evaluation
-    /// questions are held out. Default: seed + 1000000.
+    /// Replicates: the whole experiment runs once per seed, as separate runs grouped in the
+    /// store (runs/NAME/seed-S/), and figures are reported as the mean with a t-interval across
+    /// seeds. When given it wins over `seed`, which then shows its first value. Default: [] (one
+    /// run with `seed`).
+    public var seeds: [UInt64] = []
+    /// Seed of the choice of evaluation tasks among the held-out split (the split itself keeps
+    /// them out of training); the same for every replicate, so seeds are compared on the same
+    /// questions. Default: seed + 1000000.
     public var heldOutSeed: UInt64
     /// The transformer. Default: `preset: tiny`.
     public var model: ModelSection
@@ -58,11 +64,22 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// The seeds of the replicates: `seeds`, or `seed` alone.
+    public var replicateSeeds: [UInt64] { seeds.isEmpty ? [seed] : seeds }
+
+    /// The config of the replicate with `seed`: that seed, no `seeds`, the same held-out seed.
+    public func replicate(seed: UInt64) -> ExperimentConfig {
+        var copy = self
+        copy.seed = seed
+        copy.seeds = []
+        return copy
+    }
+
     /// The environment named `name` in `environments:`.
     public func environment(named name: String) -> EnvironmentSpec? { environments.first { $0.name == name } }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, heldOutSeed = "held_out_seed", model, tokenizer, environments, stages
+        case name, seed, seeds, heldOutSeed = "held_out_seed", model, tokenizer, environments, stages
     }
 
     static let fileNameKey = CodingUserInfoKey(rawValue: "ponder.experimentFileName")!
@@ -75,6 +92,12 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             throw c.issue(.name, "must be letters, digits, `_`, `-` or `.`, found '\(name)'")
         }
         try c.fill(&seed, .seed, .atMost(ExperimentConfig.maximumSeed))
+        try c.fill(&seeds, .seeds)
+        if let bad = seeds.first(where: { $0 > ExperimentConfig.maximumSeed }) {
+            throw c.issue(.seeds, "each seed must be <= \(ExperimentConfig.maximumSeed), found \(bad)")
+        }
+        if Set(seeds).count != seeds.count { throw c.issue(.seeds, "lists a seed twice; replicates need distinct seeds") }
+        if let first = seeds.first { seed = first }
         heldOutSeed = ExperimentConfig.defaultHeldOutSeed(seed)
         try c.fill(&heldOutSeed, .heldOutSeed, .atMost(ExperimentConfig.maximumSeed + 1_000_000))
         model = ModelSection(preset: .tiny)

@@ -8,8 +8,9 @@ import PonderCore
 import Yams
 
 extension ExperimentConfig {
-    /// Reads and decodes `path` (as the user typed it; errors repeat it).
-    public static func load(path: String) throws -> ExperimentConfig {
+    /// Reads and decodes `path` (as the user typed it; errors repeat it), with `--set`
+    /// overrides applied first (ConfigCommandLineOverrides.swift).
+    public static func load(path: String, overrides: [ConfigOverride] = []) throws -> ExperimentConfig {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw ExperimentConfigError(file: path, line: nil, column: nil, keyPath: "", message: missingFileMessage(path))
@@ -23,13 +24,14 @@ extension ExperimentConfig {
         }
         let base = (path as NSString).lastPathComponent
         let name = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : base.hasSuffix(".yml") ? String(base.dropLast(4)) : base
-        return try decode(yaml: text, file: path, defaultName: name)
+        return try decode(yaml: text, file: path, defaultName: name, overrides: overrides)
     }
 
     /// Decodes YAML text; `file` names it in errors, `defaultName` is the name when the text
     /// has no `name:` key.
-    public static func decode(yaml: String, file: String = "<text>", defaultName: String = "experiment") throws -> ExperimentConfig {
-        let root: Node
+    public static func decode(yaml: String, file: String = "<text>", defaultName: String = "experiment",
+                              overrides: [ConfigOverride] = []) throws -> ExperimentConfig {
+        var root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 throw ExperimentConfigError(file: file, line: nil, column: nil, keyPath: "",
@@ -39,16 +41,22 @@ extension ExperimentConfig {
         } catch let error as YamlError {
             throw syntaxError(error, file: file)
         }
+        let reached = try apply(overrides, to: &root)
         let decoder = ConfigNodeDecoder(node: root, userInfo: [fileNameKey: defaultName])
+        func located(_ path: [CodingKey], atKey: Bool, _ message: String) -> ExperimentConfigError {
+            let at = ConfigLocation.locate(path, in: root, atKey: atKey)
+            if let o = override(for: path, in: reached) {
+                return ExperimentConfigError(file: o.description, line: nil, column: nil, keyPath: at.keyPath, message: message)
+            }
+            return ExperimentConfigError(file: file, line: at.line, column: at.column, keyPath: at.keyPath, message: message)
+        }
         do {
             return try ExperimentConfig(from: decoder)
         } catch let issue as ConfigIssue {
-            let at = ConfigLocation.locate(issue.path, in: root, atKey: issue.atKey)
-            throw ExperimentConfigError(file: file, line: at.line, column: at.column, keyPath: at.keyPath, message: issue.message)
+            throw located(issue.path, atKey: issue.atKey, issue.message)
         } catch let error as DecodingError {
             let (path, message) = describe(error)
-            let at = ConfigLocation.locate(path, in: root, atKey: false)
-            throw ExperimentConfigError(file: file, line: at.line, column: at.column, keyPath: at.keyPath, message: message)
+            throw located(path, atKey: false, message)
         }
     }
 

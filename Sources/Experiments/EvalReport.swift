@@ -189,22 +189,4 @@ public enum EvalLines {
     public static func points(_ d: Interval) -> String {
         String(format: "%+.1f points [%.1f, %.1f]", d.estimate * 100, d.lower * 100, d.upper * 100)
     }
-
-    /// The end-of-run table: one row per evaluation, with the change from the first evaluation
-    /// of the same environment and split.
-    public static func table(_ evals: [EvalSummary]) -> [String] {
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        var lines = ["held-out greedy accuracy, 95% intervals (Wilson; changes paired on the same tasks):",
-                     "  " + pad("stage", 14) + pad("environment", 12) + pad("split", 11) + pad("accuracy", 22) + pad("tasks", 7) + "change"]
-        for (i, e) in evals.enumerated() {
-            let first = evals[..<i].first { $0.environment == e.environment && $0.split == e.split }
-            var change = ""
-            if let first, let d = e.change(from: first) {
-                change = points(d) + " vs \(first.stage)" + (d.excludes(0) ? "" : " (no significant change)")
-            }
-            lines.append("  " + pad(e.stage, 14) + pad(e.environment, 12) + pad(e.split?.rawValue ?? "file", 11)
-                         + pad(e.accuracy?.formatted() ?? "n/a", 22) + pad("\(e.graded)", 7) + change)
-        }
-        return lines
-    }
 }

@@ -9,16 +9,58 @@
 //     m_t = w m_{t-1} + (1 - w) x_t,   z_t = w z_{t-1} + (1 - w),   smoothed_t = m_t / z_t
 // with m_0 = z_0 = 0 and weight w in [0, 1): w = 0 is the raw curve. Non-finite values (NaN from
 // a diverged step, infinities) are skipped, never drawn and never fed to the average.
+//
+// A seed group is drawn as one curve, the mean over its runs at each step all of them logged,
+// with a band around it (`seedGroup`): the min-max of the runs, or the 95% t-interval of the
+// mean. Smoothing applies to the band's edges as to the curve, so the band hugs what is drawn.
 import Foundation
+import PonderCore
 
-/// One curve: a run's label and its (step, value) points.
+/// One curve: a run's label and its (step, value) points, with an optional band around it.
 public struct ChartSeries: Sendable {
     public var label: String
     public var points: [(step: Int, value: Double)]
+    /// Lower and upper edges per step (a seed group's spread); empty for a single run.
+    public var band: [(step: Int, low: Double, high: Double)]
 
-    public init(label: String, points: [(step: Int, value: Double)]) {
+    public init(label: String, points: [(step: Int, value: Double)], band: [(step: Int, low: Double, high: Double)] = []) {
         self.label = label
         self.points = points
+        self.band = band
+    }
+
+    /// What the band around a seed group's mean shows.
+    public enum Band: String, Sendable, CaseIterable {
+        /// The lowest and highest run at each step.
+        case minmax
+        /// The 95% t-interval of the mean at each step.
+        case ci
+        case none
+    }
+
+    /// The mean of several runs' curves at the steps every run logged, with a band.
+    public static func seedGroup(label: String, runs: [[(step: Int, value: Double)]], band: Band) -> ChartSeries {
+        let byStep = runs.map { Dictionary($0.filter { $0.value.isFinite }.map { ($0.step, $0.value) }, uniquingKeysWith: { a, _ in a }) }
+        let steps = byStep.dropFirst().reduce(Set(byStep.first?.keys ?? [:].keys)) { $0.intersection($1.keys) }.sorted()
+        var points: [(step: Int, value: Double)] = [], edges: [(step: Int, low: Double, high: Double)] = []
+        for step in steps {
+            let values = byStep.map { $0[step]! }
+            let mean = values.reduce(0, +) / Double(values.count)
+            points.append((step, mean))
+            switch band {
+            case .minmax: edges.append((step, values.min()!, values.max()!))
+            case .ci: if let i = Statistics.meanInterval(values) { edges.append((step, i.lower, i.upper)) }
+            case .none: break
+            }
+        }
+        return ChartSeries(label: label, points: points, band: runs.count > 1 ? edges : [])
+    }
+
+    /// The band's finite edges, sorted by step and smoothed like the curve.
+    func smoothedBand(weight: Double) -> [(step: Int, low: Double, high: Double)] {
+        let edges = band.filter { $0.low.isFinite && $0.high.isFinite }.sorted { $0.step < $1.step }
+        let low = Report.smooth(edges.map(\.low), weight: weight), high = Report.smooth(edges.map(\.high), weight: weight)
+        return edges.indices.map { (edges[$0].step, low[$0], high[$0]) }
     }
 
     /// The finite points, sorted by step.

@@ -41,7 +41,8 @@ extension Report {
             <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" \
             font-family="Helvetica, Arial, sans-serif" font-size="12"
             """
-        guard let domain = ChartDomain(raw) else {
+        let bands = series.map { $0.smoothedBand(weight: options.smoothing) }
+        guard let domain = ChartDomain(raw + bands.map { $0.flatMap { [($0.step, $0.low), ($0.step, $0.high)] } }) else {
             svg += """
                 >
                 <rect width="\(width)" height="\(height)" fill="white"/>
@@ -85,6 +86,11 @@ extension Report {
         for index in series.indices {
             let colour = palette[index % palette.count]
             svg += "<g class=\"series\" data-series=\"\(index)\" data-label=\"\(escapeXML(series[index].label))\">\n"
+            if !bands[index].isEmpty {
+                let upper = bands[index].map { (step: $0.step, value: $0.high) }, lower = bands[index].reversed().map { (step: $0.step, value: $0.low) }
+                svg += "<polygon class=\"band\" data-series=\"\(index)\" fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" "
+                    + "points=\"\(pointList(upper + lower, layout))\"/>\n"
+            }
             svg += "<polyline class=\"raw\" data-series=\"\(index)\" fill=\"none\" stroke=\"\(colour)\" "
                 + (smoothingOn ? "stroke-opacity=\"0.3\" stroke-width=\"1\"" : "stroke-width=\"2\"")
                 + " points=\"\(pointList(raw[index], layout))\"/>\n"

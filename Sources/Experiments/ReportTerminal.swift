@@ -6,6 +6,7 @@
 // a curve's extreme touches the frame), the step axis, and a legend with each run's last value.
 // With smoothing on, the smoothed curve is drawn; the raw points would only blur it at this
 // resolution (the SVG shows both). Consecutive points are joined, so a curve reads as a line.
+// A seed group's band is shaded with ░ behind its curve.
 import Foundation
 
 extension Report {
@@ -20,7 +21,8 @@ extension Report {
             let values = smooth(points.map(\.value), weight: options.smoothing)
             return zip(points, values).map { (step: $0.step, value: $1) }
         }
-        let domain = ChartDomain(curves)
+        let bands = series.map { $0.smoothedBand(weight: options.smoothing) }
+        let domain = ChartDomain(curves + bands.map { $0.flatMap { [($0.step, $0.low), ($0.step, $0.high)] } })
 
         // Legend first: it decides how many rows the plot gets.
         let entries = series.enumerated().map { index, curve -> (plain: String, symbol: Character) in
@@ -52,12 +54,27 @@ extension Report {
         let plotWidth = max(width - labelWidth - 2, 4)
 
         // Cells hold the index of the series drawn there; later series draw over earlier ones.
+        // A band is shaded first (`shaded`), so curves draw over it.
         var cells = [[Int?]](repeating: [Int?](repeating: nil, count: plotWidth), count: rows)
+        var shaded = [[Int?]](repeating: [Int?](repeating: nil, count: plotWidth), count: rows)
         if let domain {
             func cell(_ point: (step: Int, value: Double)) -> (column: Int, row: Int) {
                 let x = (Double(point.step) - domain.minStep) / (domain.maxStep - domain.minStep)
                 let y = (domain.maxValue - point.value) / (domain.maxValue - domain.minValue)
                 return (Int((x * Double(plotWidth - 1)).rounded()), Int((y * Double(rows - 1)).rounded()))
+            }
+            // Every column between two logged steps is shaded too, the edges joined by lines.
+            for (index, band) in bands.enumerated() {
+                for (a, b) in zip(band, band.dropFirst().map { Optional($0) } + [nil]) {
+                    let b = b ?? a
+                    let (from, to) = (cell((a.step, a.high)).column, cell((b.step, b.high)).column)
+                    for column in from...max(from, to) {
+                        let t = to == from ? 0 : Double(column - from) / Double(to - from)
+                        let high = a.high + t * (b.high - a.high), low = a.low + t * (b.low - a.low)
+                        let top = cell((a.step, high)).row, bottom = cell((a.step, low)).row
+                        for row in top...max(top, bottom) { shaded[row][column] = index }
+                    }
+                }
             }
             for (index, curve) in curves.enumerated() {
                 var previous: (column: Int, row: Int)?
@@ -80,6 +97,9 @@ extension Report {
             let symbol = String(terminalSymbols[index % terminalSymbols.count])
             return color ? "\u{1B}[\(ansiColors[index % ansiColors.count])m\(symbol)\u{1B}[0m" : symbol
         }
+        func shade(_ index: Int) -> String {
+            color ? "\u{1B}[\(ansiColors[index % ansiColors.count])m░\u{1B}[0m" : "░"
+        }
         func fit(_ text: String) -> String {
             text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
         }
@@ -95,7 +115,9 @@ extension Report {
                 let left = max((plotWidth - message.count) / 2, 0)
                 line += String((String(repeating: " ", count: left) + message + String(repeating: " ", count: plotWidth)).prefix(plotWidth))
             } else {
-                for column in 0..<plotWidth { line += cells[row][column].map(paint) ?? " " }
+                for column in 0..<plotWidth {
+                    line += cells[row][column].map(paint) ?? shaded[row][column].map { shade($0) } ?? " "
+                }
             }
             lines.append(line)
         }

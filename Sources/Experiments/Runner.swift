@@ -31,20 +31,29 @@ public enum RunEvent {
     /// same environment and split in this experiment (the "before" of a before/after pair).
     case evaluated(EvalSummary, baseline: EvalSummary?)
     case stageFinished(stage: String, run: Int64, seconds: Double)
+    /// A seed group starts its replicate `index` of `count` (SeedGroup.swift).
+    case replicateStarted(seed: UInt64, index: Int, count: Int)
     case note(String)
 }
 
 public struct RunnerOptions: Sendable {
     public var resume: Bool
+    /// Checkpoints go to runsDirectory/NAME/STAGE, or runsDirectory/NAME/seed-S/STAGE for a
+    /// replicate of a seed group.
     public var runsDirectory: URL
     /// Stop (as an interruption would) after this step of this stage: the trainer saves a
     /// checkpoint, the run is marked interrupted and `run()` returns. For tests and demos of
     /// `--resume`.
     public var stopAfter: (stage: String, step: Int)?
-    public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil) {
+    /// The experiment row to file runs under when this run is one replicate of a seed group:
+    /// the group's resolved config (with its `seeds`), so every replicate shares one row.
+    public var groupConfigText: String?
+    public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil,
+                groupConfigText: String? = nil) {
         self.resume = resume
         self.runsDirectory = runsDirectory
         self.stopAfter = stopAfter
+        self.groupConfigText = groupConfigText
     }
 }
 
@@ -67,13 +76,19 @@ public final class ExperimentRunner {
         self.store = store
         self.options = options
         self.report = report
-        directory = options.runsDirectory.appendingPathComponent(config.name)
+        let experiment = options.runsDirectory.appendingPathComponent(config.name)
+        directory = options.groupConfigText == nil ? experiment : experiment.appendingPathComponent("seed-\(config.seed)")
     }
+
+    /// The resolved config beside the stage folders, so `ponder eval runs/NAME/STAGE` can rebuild
+    /// the experiment's own evaluation.
+    public static let configFileName = "experiment.yaml"
 
     public func run() throws {
         envs = try config.environments.map(LabEnvironment.init)
-        let experimentID = try store.upsertExperiment(name: config.name, configText: config.resolvedYAML())
+        let experimentID = try store.upsertExperiment(name: config.name, configText: options.groupConfigText ?? config.resolvedYAML())
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try config.resolvedYAML().write(to: directory.appendingPathComponent(Self.configFileName), atomically: true, encoding: .utf8)
         var parent: Int64? = nil
         for stage in config.stages {
             parent = try runStage(stage, experimentID: experimentID, parent: parent)
@@ -94,7 +109,8 @@ public final class ExperimentRunner {
 
     /// Creates or continues the stage's run row; nil when the stage already completed (resume).
     func beginRun(_ stage: Stage, experimentID: Int64, parent: Int64?) throws -> (run: Int64, resumed: Bool)? {
-        if options.resume, let previous = try store.latestRun(experimentName: config.name, stage: stage.name), let id = previous.id {
+        if options.resume, let previous = try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed),
+           let id = previous.id {
             if previous.status == .completed { return nil }
             try store.setStatus(run: id, .running)
             return (id, true)
@@ -109,7 +125,7 @@ public final class ExperimentRunner {
         guard let (runID, resumed) = try beginRun(stage, experimentID: experimentID, parent: parent) else {
             report(.stageSkipped(stage: stage.name, reason: "completed in an earlier run"))
             try restoreOutputs(of: stage)
-            return try store.latestRun(experimentName: config.name, stage: stage.name)?.id
+            return try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed)?.id
         }
         if !resumed { try? FileManager.default.removeItem(at: dir) }
         let started = Date()
@@ -146,7 +162,7 @@ public final class ExperimentRunner {
             if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
             // Its figures are in the store; the final table and later before/after pairs need them.
-            guard let run = try store.latestRun(experimentName: config.name, stage: stage.name) else { return }
+            guard let run = try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed) else { return }
             for record in try store.evals(run: run.id) {
                 evals.append(EvalSummary(stage: stage.name, record: record, items: try store.evalItems(eval: record.id!)))
             }

@@ -85,13 +85,26 @@ extension RunStore {
         return found
     }
 
-    /// The newest run of an experiment's stage, which is the one a `--resume` continues.
-    public func latestRun(experimentName: String, stage: String) throws -> RunRecord? {
+    /// The newest run of an experiment's stage (of one seed, when given), which is the one a
+    /// `--resume` continues.
+    public func latestRun(experimentName: String, stage: String, seed: UInt64? = nil) throws -> RunRecord? {
         try database.read { db in
             try RunRecord.fetchOne(db, sql: """
                 SELECT runs.* FROM runs JOIN experiments ON experiments.id = runs.experiment_id
-                WHERE experiments.name = ? AND runs.stage = ? ORDER BY runs.id DESC LIMIT 1
-                """, arguments: [experimentName, stage])
+                WHERE experiments.name = ? AND runs.stage = ? AND (?3 IS NULL OR runs.seed = ?3) ORDER BY runs.id DESC LIMIT 1
+                """, arguments: [experimentName, stage, seed.map { Int64(bitPattern: $0) }])
+        }
+    }
+
+    /// The seed group of a run: the newest run of each seed with the same experiment row and
+    /// stage, in seed order (the run alone when it has no replicates).
+    public func seedGroup(of run: RunRecord) throws -> [RunRecord] {
+        try database.read { db in
+            let all = try RunRecord.filter(sql: "experiment_id = ? AND stage = ?", arguments: [run.experimentID, run.stage])
+                .order(sql: "id DESC").fetchAll(db)
+            var newest: [UInt64: RunRecord] = [:]
+            for r in all where newest[r.seed] == nil { newest[r.seed] = r }
+            return newest.values.sorted { $0.seed < $1.seed }
         }
     }
 

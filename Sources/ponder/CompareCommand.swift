@@ -1,4 +1,8 @@
-// ponder compare RUN... --metric NAME [--svg FILE] [--html FILE] [--smoothing W] [--json]
+// ponder compare RUN... --metric NAME [--band minmax|ci|none] [--each] [--svg FILE] [--html FILE]
+//                [--smoothing W] [--json]
+// A run named by its name ("quickstart/grpo") that has replicates (`--seeds`) is drawn as its seed
+// group: the mean curve with a band; `--each` draws the replicates one by one. A run id is
+// always that one run.
 
 import ArgumentParser
 import Experiments
@@ -8,8 +12,11 @@ import Storage
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Draw a metric's curve for several runs.")
 
-    @Argument(help: "Run ids or names (see `ponder runs`).") var runs: [String]
+    @Argument(help: "Run ids or names (see `ponder runs`); a name with replicates draws its seed group.") var runs: [String]
     @Option(help: "The metric to draw, e.g. loss, val_loss, reward.") var metric: String = "loss"
+    @Option(help: "Band around a seed group's mean: minmax (the runs' range), ci (95% t-interval of the mean) or none.")
+    var band: String = "minmax"
+    @Flag(help: "Draw each replicate of a seed group instead of their mean.") var each = false
     @Option(help: "Write a standalone SVG chart here.") var svg: String?
     @Option(help: "Write a self-contained HTML page here.") var html: String?
     @Option(help: "Exponential smoothing weight in [0, 1).") var smoothing: Double = 0.6
@@ -19,26 +26,44 @@ struct CompareCommand: ParsableCommand {
     func validate() throws {
         if runs.isEmpty { throw ValidationError("name at least one run (see `ponder runs`)") }
         if !(0..<1).contains(smoothing) { throw ValidationError("--smoothing must be in [0, 1)") }
+        if ChartSeries.Band(rawValue: band) == nil { throw ValidationError("--band must be minmax, ci or none, found \(band)") }
     }
 
     func run() throws {
         let db = try store.open()
         var series: [ChartSeries] = []
-        for key in runs {
-            let record: RunRecord
-            do { record = try db.findRun(key) } catch { throw fail("\(error)") }
+        func curve(_ record: RunRecord, _ key: String) throws -> [(step: Int, value: Double)] {
             let points = try db.metricSeries(run: record.id!, name: metric)
             if points.isEmpty {
                 let names = try db.metricNames(run: record.id!)
                 throw fail("run \(key) has no metric `\(metric)`; it has: \(names.joined(separator: ", "))")
             }
-            series.append(ChartSeries(label: "\(record.id!) \(record.name)", points: points.map { ($0.step, $0.value) }))
+            return points.map { ($0.step, $0.value) }
+        }
+        for key in runs {
+            let record: RunRecord
+            do { record = try db.findRun(key) } catch { throw fail("\(error)") }
+            let group = Int64(key) == nil ? try db.seedGroup(of: record) : [record]
+            if group.count > 1 && !each {
+                let seeds = group.map { String($0.seed) }.joined(separator: ",")
+                let what = band == "none" ? "mean" : "mean, band \(band == "ci" ? "95% CI" : "min-max")"
+                series.append(ChartSeries.seedGroup(label: "\(record.name) (seeds \(seeds); \(what))",
+                                                    runs: try group.map { try curve($0, key) }, band: ChartSeries.Band(rawValue: band)!))
+            } else {
+                for run in group {
+                    series.append(ChartSeries(label: "\(run.id!) \(run.name)" + (group.count > 1 ? " seed \(run.seed)" : ""),
+                                              points: try curve(run, key)))
+                }
+            }
         }
         let options = ChartOptions(title: "\(metric) by step", metric: metric, smoothing: smoothing)
         if let svg { try Report.svgChart(series, options: options).write(toFile: svg, atomically: true, encoding: .utf8) }
         if let html { try Report.htmlReport(series, options: options).write(toFile: html, atomically: true, encoding: .utf8) }
         if json {
-            printJSON(series.map { s in ["label": s.label, "points": s.points.map { [$0.step, $0.value] as [Any] }] as [String: Any] })
+            printJSON(series.map { s in
+                ["label": s.label, "points": s.points.map { [$0.step, $0.value] as [Any] },
+                 "band": s.band.map { [$0.step, $0.low, $0.high] as [Any] }] as [String: Any]
+            })
             return
         }
         print(Report.terminalChart(series, options: options, color: stdoutIsTerminal))

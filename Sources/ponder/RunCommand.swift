@@ -1,4 +1,5 @@
-// ponder run FILE [--resume] [--db PATH] [--runs DIR] [--json-logs]
+// ponder run FILE [--resume] [--seeds 0,1,2] [--set KEY.PATH=VALUE ...] [--db PATH] [--runs DIR]
+//            [--json-logs] [--summary-json FILE]
 
 import ArgumentParser
 import Experiments
@@ -23,15 +24,34 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per logged step instead of a progress line.")
     var jsonLogs = false
 
+    @Option(help: "Run the experiment once per seed, e.g. 0,1,2 (replicates grouped in the store; overrides `seed` and `seeds`).")
+    var seeds: String?
+
+    @Option(name: .customLong("set"), help: "Change a key of the file, checked like the file: stages.grpo.learning_rate=2e-4 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "Write the end-of-run table (per evaluation: accuracy, interval, per-seed values, change) here as JSON.")
+    var summaryJson: String?
+
     func run() throws {
         let config: ExperimentConfig
-        do { config = try ExperimentConfig.load(path: file) } catch let error as ExperimentConfigError {
+        do {
+            var sets = try overrides.map(ConfigOverride.init)
+            if let seeds {
+                let values = seeds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard !values.isEmpty, values.allSatisfy({ UInt64($0) != nil }) else {
+                    throw fail("--seeds \(seeds): expected seeds separated by commas, e.g. --seeds 0,1,2")
+                }
+                sets.append(try ConfigOverride("seeds=[\(values.joined(separator: ","))]"))
+            }
+            config = try ExperimentConfig.load(path: file, overrides: sets)
+        } catch let error as ExperimentConfigError {
             throw fail("\(error)")
         }
         let db = try store.open()
         let printer = ProgressPrinter(jsonLogs: jsonLogs)
         printer.line("experiment \(config.name): \(config.stages.map(\.name).joined(separator: " -> "))  (store: \(store.db))")
-        let runner = ExperimentRunner(config: config, store: db, options: RunnerOptions(resume: resume, runsDirectory: URL(fileURLWithPath: runs))) { event in
+        let report: (RunEvent) -> Void = { event in
             switch event {
             case .stageStarted(let stage, let kind, let run, _):
                 printer.line("[\(stage)] \(kind.rawValue) stage, run \(run)")
@@ -43,16 +63,29 @@ struct RunCommand: ParsableCommand {
                 for line in EvalLines.describe(summary, baseline: baseline) { printer.line(line) }
             case .stageFinished(let stage, _, let seconds):
                 printer.line("[\(stage)] done in \(duration(seconds))")
+            case .replicateStarted(let seed, let index, let count):
+                printer.line("== replicate \(index) of \(count): seed \(seed)")
             case .note(let text):
                 printer.line("  " + text)
             }
         }
-        do { try runner.run() } catch {
+        let replicates: [(seed: UInt64, runner: ExperimentRunner)]
+        do {
+            replicates = try SeedGroup.run(config, store: db, options: RunnerOptions(resume: resume, runsDirectory: URL(fileURLWithPath: runs)),
+                                           report: report)
+        } catch {
             throw fail("\(error)\n(the store keeps every completed step; `ponder run \(file) --resume` continues)")
         }
-        if !runner.evals.isEmpty {
+        let rows = SeedGroup.rows(replicates.map { ($0.seed, $0.runner.evals) })
+        if !rows.isEmpty {
             printer.line("")
-            for line in EvalLines.table(runner.evals) { printer.line(line) }
+            for line in SeedGroup.table(rows) { printer.line(line) }
+        }
+        if let summaryJson {
+            let object: [String: Any] = ["experiment": config.name, "seeds": replicates.map(\.seed), "evaluations": SeedGroup.json(rows),
+                                         "threads": ProcessInfo.processInfo.environment["PONDER_THREADS"] ?? "default"]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: summaryJson))
         }
     }
 }
