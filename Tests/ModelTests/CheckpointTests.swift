@@ -400,6 +400,11 @@ struct SafeTensorsFormatTests {
         #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8)).contains("a: data_offsets [0, 8] hold 8 bytes, but shape [3] of F32 needs 12"))
         #expect(message(file(header: #"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#, dataBytes: 1)).contains("a: unknown dtype Q4"))
         #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4)).contains("non-negative"))
+        // 2^61 F32 elements need 2^63 bytes: the byte count itself overflows (a fuzzer find).
+        #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,4]}}"#, dataBytes: 4))
+            .contains("a: shape [2305843009213693952] of F32 is too large"))
+        #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,9223372036854775807]}}"#, dataBytes: 4))
+            .contains("a: data_offsets [0, 9223372036854775807] hold 9223372036854775807 bytes, but shape [1] of F32 needs 4"))
         #expect(message(file(header: #"{"__metadata__":{"k":1}}"#, dataBytes: 0)).contains("__metadata__.k is not a string"))
         #expect(message(file(header: "not json", dataBytes: 0)).contains("does not start with '{'"))
     }
