@@ -26,9 +26,20 @@ extension Tokenizer {
         try save(tokenizerJSON: directory.appendingPathComponent(Self.checkpointFileName))
     }
 
-    /// Loads `tokenizer.json` from a checkpoint directory.
+    /// Loads `tokenizer.json` from a checkpoint directory. Its ids must fit the vocabulary of the
+    /// directory's config.json (when that reads): a tokenizer with more ids than the model embeds
+    /// (one copied from another model) is an error here, not a lookup past the embedding later.
     public static func load(checkpointDirectory directory: URL) throws -> Tokenizer {
-        try load(tokenizerJSON: directory.appendingPathComponent(checkpointFileName))
+        let url = directory.appendingPathComponent(checkpointFileName)
+        let tokenizer = try load(tokenizerJSON: url)
+        // config.json's own problems are the model loader's to report; only its size matters here.
+        let config = directory.appendingPathComponent("config.json")
+        if let data = try? Data(contentsOf: config),
+           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+           let modelVocabulary = object["vocab_size"] as? Int, tokenizer.vocabSize > modelVocabulary {
+            throw TokenizerError.corrupt(path: url.path, reason: "it has \(tokenizer.vocabSize) token ids, but the model of \(config.path) embeds vocab_size \(modelVocabulary) (a tokenizer.json from another model?)")
+        }
+        return tokenizer
     }
 
     // MARK: Save

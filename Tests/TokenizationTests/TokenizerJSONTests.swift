@@ -208,6 +208,26 @@ private func interopText() -> String {
         #expect(error("{\"model\": 1e999}")?.description.contains("1e999 is not representable in Swift. (byte 10)") == true)
     }
 
+    /// A tokenizer.json copied from another model gives ids the model cannot embed (the loader
+    /// fuzz tests found it: the embedding lookup read past its table). Its checkpoint's
+    /// config.json says how many the model has.
+    @Test func checkpointTokenizerMustFitTheModelsVocabulary() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tok = Fixtures.tokenizer
+        try tok.save(checkpointDirectory: dir)
+        let config = dir.appendingPathComponent("config.json")
+        try Data(#"{"vocab_size": \#(tok.vocabSize)}"#.utf8).write(to: config)
+        #expect(try Tokenizer.load(checkpointDirectory: dir).vocabSize == tok.vocabSize)
+        try Data(#"{"vocab_size": 300}"#.utf8).write(to: config)
+        do {
+            _ = try Tokenizer.load(checkpointDirectory: dir)
+            Issue.record("loaded a tokenizer larger than its model")
+        } catch {
+            #expect("\(error)" == "\(dir.appendingPathComponent("tokenizer.json").path): corrupt tokenizer.json: it has \(tok.vocabSize) token ids, but the model of \(config.path) embeds vocab_size 300 (a tokenizer.json from another model?)")
+        }
+    }
+
     @Test func missingFileIsAnIOError() {
         #expect(throws: TokenizerError.self) { try Tokenizer.load(tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json")) }
     }
