@@ -22,7 +22,7 @@ extension ExperimentConfig {
             throw ExperimentConfigError(file: path, line: nil, column: nil, keyPath: "",
                                         message: "cannot read the file (\(error.localizedDescription))")
         }
-        guard let text = String(validating: data, as: UTF8.self) else { throw notUTF8Error(data, file: path) }
+        guard let text = String(data: data, encoding: .utf8) else { throw notUTF8Error(data, file: path) }
         let base = (path as NSString).lastPathComponent
         let name = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : base.hasSuffix(".yml") ? String(base.dropLast(4)) : base
         return try decode(yaml: text, file: path, defaultName: name)

@@ -36,7 +36,11 @@ enum CrashNote {
         _ = lengths
         for signal in signals {
             var action = sigaction()
+            #if os(Linux)
             action.__sigaction_handler.sa_handler = handler
+            #else
+            action.__sigaction_u.__sa_handler = handler
+            #endif
             action.sa_flags = Int32(SA_ONSTACK)
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, previous + Int(signal))
@@ -86,7 +90,9 @@ enum CrashNote {
     static func withAlternateStack<R>(_ body: () throws -> R) rethrows -> R {
         let size = 256 * 1024
         let memory = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        var stack = stack_t(ss_sp: memory, ss_flags: 0, ss_size: size)
+        var stack = stack_t()
+        stack.ss_sp = memory
+        stack.ss_size = size
         var old = stack_t()
         sigaltstack(&stack, &old)
         defer {
