@@ -61,5 +61,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),
+        // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
+        // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
+        .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Tokenization", "Model", "PonderCore"]),
     ]
 )

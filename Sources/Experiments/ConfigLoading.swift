@@ -1,8 +1,9 @@
 // Reading an experiment file, and printing the resolved config.
 //
 // Every failure is an ExperimentConfigError: a missing file lists the folder's YAML files,
-// a YAML syntax error keeps libyaml's line and column, and a decoding problem is located by
-// walking the node tree along its coding path.
+// a byte that is not UTF-8 is given its line and column, a YAML syntax error keeps libyaml's
+// line and column, and a decoding problem is located by walking the node tree along its
+// coding path.
 import Foundation
 import PonderCore
 import Yams
@@ -15,13 +16,14 @@ extension ExperimentConfig {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw ExperimentConfigError(file: path, line: nil, column: nil, keyPath: "", message: missingFileMessage(path))
         }
-        let text: String
+        let data: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw ExperimentConfigError(file: path, line: nil, column: nil, keyPath: "",
-                                        message: "cannot read the file as UTF-8 text (\(error.localizedDescription))")
+                                        message: "cannot read the file (\(error.localizedDescription))")
         }
+        guard let text = String(data: data, encoding: .utf8) else { throw notUTF8Error(data, file: path) }
         let base = (path as NSString).lastPathComponent
         let name = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : base.hasSuffix(".yml") ? String(base.dropLast(4)) : base
         return try decode(yaml: text, file: path, defaultName: name, overrides: overrides)
@@ -95,6 +97,20 @@ extension ExperimentConfig {
         let hint = Suggest.closest(to: wanted, in: yaml).map { "; did you mean \($0)?" } ?? ""
         let label = folder.isEmpty ? "this folder" : "the \((folder as NSString).lastPathComponent) folder"
         return "no such file; \(label) holds: " + yaml.joined(separator: ", ") + hint
+    }
+
+    /// Where the first byte that is not UTF-8 sits: its line, and its column in characters.
+    static func notUTF8Error(_ data: Data, file: String) -> ExperimentConfigError {
+        var parser = Unicode.UTF8.ForwardParser()
+        var bytes = data.makeIterator()
+        var offset = 0, line = 1, column = 1
+        while case .valid(let scalar) = parser.parseScalar(from: &bytes) {
+            if scalar.count == 1 && scalar.first == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
+            offset += scalar.count
+        }
+        let byte = offset < data.count ? String(format: "0x%02X", data[data.startIndex + offset]) : "a byte"
+        return ExperimentConfigError(file: file, line: line, column: column, keyPath: "",
+                                     message: "\(byte) (byte \(offset) of the file) is not UTF-8 text; save the file as UTF-8")
     }
 
     static func syntaxError(_ error: YamlError, file: String) -> ExperimentConfigError {

@@ -96,14 +96,14 @@ public struct ModelSection: Codable, Sendable, Equatable {
             self.preset = nil
         }
         if c.contains(.vocabSize) { try c.fill(&vocabSize, .vocabSize, .atLeast(1)) }
-        try c.fill(&dModel, .dModel, .atLeast(2))
+        try c.fill(&dModel, .dModel, .between(2, ModelConfig.maximumHiddenSize))
         try c.fill(&nLayers, .nLayers, .between(1, 256))
         try c.fill(&nHeads, .nHeads, .atLeast(1))
         nKVHeads = nHeads
         try c.fill(&nKVHeads, .nKVHeads, .atLeast(1))
         // A preset's derived widths follow an overridden d_model unless given.
         ffnHidden = ModelConfig.swigluHidden(dModel)
-        try c.fill(&ffnHidden, .ffnHidden, .atLeast(1))
+        try c.fill(&ffnHidden, .ffnHidden, .between(1, ModelConfig.maximumIntermediateSize))
         try c.fill(&maxSeqLen, .maxSeqLen, .between(8, 1 << 20))
         try c.fill(&ropeTheta, .ropeTheta, .greaterThan(0))
         try c.fill(&normEps, .normEps, .aboveUpTo(0, 1))

@@ -13,8 +13,9 @@
 // process dies there, the previous checkpoint survives under `.NAME.old-<pid>` and `load` says so.
 // Staging names carry the process id only: one save per target directory at a time.
 //
-// Loading checks everything against config.json: a missing, extra or misshapen tensor, a wrong
-// dtype or a truncated file is an error naming the file, the tensor and the expected shape.
+// Loading validates config.json, then checks every tensor of model.safetensors against it before
+// the model is allocated: a missing, extra or misshapen tensor, a wrong dtype, a truncated or
+// unreadable file is an error naming the file, the tensor and the expected shape.
 // What it is not: a reader of sharded checkpoints (model.safetensors.index.json) or of tokenizers.
 
 import Foundation
@@ -143,23 +144,32 @@ public enum Checkpoint {
     }
 
     private static func load(_ directory: URL, _ config: ModelConfig) throws -> (model: Transformer, trainerState: TrainerState?) {
+        // The weights must fit config.json before the model is allocated: a config.json whose
+        // sizes were damaged is reported against the file, not tried as gigabytes of memory.
+        let file = try SafeTensorsFile(contentsOf: existing(modelFile, in: directory, writtenBy: "Checkpoint.save"))
+        try checkTensors(of: file, fit: ParameterLayout(config), config, in: directory)
         let model: Transformer
         do {
             model = try Transformer(config: config)
         } catch let error as ModelError {
             throw ModelError.checkpoint("\(directory.appendingPathComponent(configFile).path): \(error)")
         }
-        try loadWeights(into: model, from: directory)
+        try readWeights(from: file, into: model)
         return (model, try readTrainerState(from: directory))
     }
 
-    /// config.json, decoded.
+    /// config.json, decoded and validated (`ModelConfig.validate`).
     public static func readConfig(from directory: URL) throws -> ModelConfig {
         let url = try existing(configFile, in: directory, writtenBy: "Checkpoint.save")
+        let data = try contents(of: url)
         do {
-            return try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: url))
+            let config = try JSONDecoder().decode(ModelConfig.self, from: data)
+            try config.validate()
+            return config
         } catch let error as DecodingError {
             throw ModelError.checkpoint("\(url.path): not a valid model config (\(describe(error)))")
+        } catch let error as ModelError {
+            throw ModelError.checkpoint("\(url.path): \(error)")
         }
     }
 
@@ -167,8 +177,9 @@ public enum Checkpoint {
     public static func readTrainerState(from directory: URL) throws -> TrainerState? {
         let url = directory.appendingPathComponent(trainerStateFile)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let data = try contents(of: url)
         do {
-            return try TrainerState.decoded(from: Data(contentsOf: url))
+            return try TrainerState.decoded(from: data)
         } catch let error as DecodingError {
             throw ModelError.checkpoint("\(url.path): not a valid trainer state (\(describe(error)))")
         }
@@ -177,18 +188,36 @@ public enum Checkpoint {
     /// Reads model.safetensors into an existing model of the same config.
     public static func loadWeights(into model: Transformer, from directory: URL) throws {
         let file = try SafeTensorsFile(contentsOf: existing(modelFile, in: directory, writtenBy: "Checkpoint.save"))
-        for t in model.layout.tensors {
-            try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
+        try checkTensors(of: file, fit: model.layout, model.config, in: directory)
+        try readWeights(from: file, into: model)
+    }
+
+    /// Every tensor of `layout` is in the file with its shape, and the file has no tensor the
+    /// model has no place for (except what HF checkpoints carry without meaning: RoPE tables,
+    /// a tied head's copy). Errors name config.json too: either file may be the wrong one.
+    static func checkTensors(of file: SafeTensorsFile, fit layout: ParameterLayout, _ config: ModelConfig, in directory: URL) throws {
+        let configPath = directory.appendingPathComponent(configFile).path
+        for t in layout.tensors {
+            guard let found = file.info(t.name) else {
+                throw SafeTensorsError(file: file.path, tensor: t.name, "missing from the file (expected shape \(shapeText(t.shape))), which \(configPath) needs (are the two files from different models?)")
+            }
+            if found.shape != t.shape {
+                throw SafeTensorsError(file: file.path, tensor: t.name, "expected shape \(shapeText(t.shape)), found \(shapeText(found.shape)) (\(configPath) gives the expected one; are the two files from different models?)")
+            }
         }
-        // Tensors the model does not use would be silently dropped weights: an error, except
-        // for what HF checkpoints carry without meaning (RoPE tables, a tied head's copy).
-        let known = Set(model.layout.tensors.map(\.name))
+        let known = Set(layout.tensors.map(\.name))
         let unexpected = file.names.filter { name in
-            !known.contains(name) && !name.hasSuffix("rotary_emb.inv_freq")
-                && !(name == "lm_head.weight" && model.config.tieEmbeddings)
+            !known.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(name == "lm_head.weight" && config.tieEmbeddings)
         }
         if !unexpected.isEmpty {
-            throw SafeTensorsError(file: file.path, "tensors the model config has no place for: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "") (is config.json from another model?)")
+            throw SafeTensorsError(file: file.path, "tensors the model config has no place for: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "") (is \(configPath) from another model?)")
+        }
+    }
+
+    /// Copies every tensor of the model's layout out of a checked file.
+    static func readWeights(from file: SafeTensorsFile, into model: Transformer) throws {
+        for t in model.layout.tensors {
+            try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
         }
     }
 
@@ -200,11 +229,16 @@ public enum Checkpoint {
         guard layout.count == optimizer.m.count else {
             throw ModelError.checkpoint("\(file.path): the checkpoint's model has \(layout.count) parameters but the optimizer was made for \(optimizer.m.count)")
         }
-        guard let stepText = file.metadata["step"], let step = Int(stepText), step >= 0 else {
-            throw SafeTensorsError(file: file.path, "__metadata__ has no valid \"step\" (not written by Checkpoint.save?)")
+        guard let stepText = file.metadata["step"], let step = Int(stepText), (0...TrainerState.maximumStep).contains(step) else {
+            throw SafeTensorsError(file: file.path, "__metadata__ has no valid \"step\" (an integer in 0...\(TrainerState.maximumStep); not written by Checkpoint.save?)")
         }
         if let text = file.metadata["hyperparameters"] {
-            let saved = try JSONDecoder().decode(AdamWParameters.self, from: Data(text.utf8))
+            let saved: AdamWParameters
+            do {
+                saved = try JSONDecoder().decode(AdamWParameters.self, from: Data(text.utf8))
+            } catch let error as DecodingError {
+                throw SafeTensorsError(file: file.path, "__metadata__ \"hyperparameters\" is not AdamW's (\(describe(error)))")
+            }
             if saved != optimizer.parameters {
                 throw ModelError.checkpoint("\(file.path): saved AdamW hyper-parameters \(saved) differ from the optimizer's \(optimizer.parameters)")
             }
@@ -249,13 +283,30 @@ public enum Checkpoint {
         throw ModelError.checkpoint(message)
     }
 
+    /// "missing key step", "rng_states.data: ...", or for text that is not JSON the parser's
+    /// position ("The given data was not valid JSON: Invalid value around character 12.").
     static func describe(_ error: DecodingError) -> String {
         switch error {
-        case .keyNotFound(let key, _): return "missing key \(key.stringValue)"
+        case .keyNotFound(let key, let c):
+            let path = (c.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            return "missing key \(path)"
         case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
             let path = c.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+            var text = path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+            if let parser = (c.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String {
+                text += " " + parser
+            }
+            return text
         @unknown default: return "\(error)"
+        }
+    }
+
+    /// The bytes of a checkpoint file, or an error naming it.
+    static func contents(of url: URL) throws -> Data {
+        do {
+            return try Data(contentsOf: url)
+        } catch {
+            throw ModelError.checkpoint("\(url.path): cannot read the file (\(error.localizedDescription))")
         }
     }
 

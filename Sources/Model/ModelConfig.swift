@@ -38,11 +38,21 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     }
 
     /// SwiGLU width: 8/3 of the model width, rounded up to a multiple of 64 (Llama practice,
-    /// which keeps the MLP's parameter count close to a 4x GELU MLP).
+    /// which keeps the MLP's parameter count close to a 4x GELU MLP). A width outside
+    /// 0...maximumHiddenSize (which `validate` rejects) is clamped first, so this never overflows.
     public static func swigluHidden(_ dModel: Int) -> Int {
-        let raw = (8 * dModel + 2) / 3
+        let raw = (8 * min(max(dModel, 0), maximumHiddenSize) + 2) / 3
         return (raw + 63) / 64 * 64
     }
+
+    // Largest sizes a config may give: far above any model Ponder trains or loads (Llama 3.1
+    // 405B has hidden 16384, intermediate 53248, 126 layers, 128256 tokens), and small enough
+    // that no product of sizes overflows. A config.json past them is corrupt.
+    public static let maximumVocabSize = 1 << 24
+    public static let maximumHiddenSize = 1 << 16
+    public static let maximumLayers = 1 << 10
+    public static let maximumIntermediateSize = 1 << 18
+    public static let maximumPositions = 1 << 24
 
     public var headDim: Int { dModel / nHeads }
 
@@ -51,9 +61,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         func fail(_ field: String, _ rule: String) throws -> Never {
             throw ModelError.invalidConfig("\(field): \(rule)")
         }
-        if vocabSize < 1 { try fail("vocab_size", "must be at least 1, got \(vocabSize)") }
-        if dModel < 2 { try fail("hidden_size", "must be at least 2, got \(dModel)") }
-        if nLayers < 1 { try fail("num_hidden_layers", "must be at least 1, got \(nLayers)") }
+        func check(_ value: Int, _ field: String, in range: ClosedRange<Int>) throws {
+            if !range.contains(value) { try fail(field, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)") }
+        }
+        try check(vocabSize, "vocab_size", in: 1...ModelConfig.maximumVocabSize)
+        try check(dModel, "hidden_size", in: 2...ModelConfig.maximumHiddenSize)
+        try check(nLayers, "num_hidden_layers", in: 1...ModelConfig.maximumLayers)
         if nHeads < 1 || dModel % nHeads != 0 {
             try fail("num_attention_heads", "must divide hidden_size \(dModel), got \(nHeads)")
         }
@@ -61,8 +74,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if nKVHeads < 1 || nHeads % nKVHeads != 0 {
             try fail("num_key_value_heads", "must divide num_attention_heads \(nHeads), got \(nKVHeads)")
         }
-        if ffnHidden < 1 { try fail("intermediate_size", "must be at least 1, got \(ffnHidden)") }
-        if maxSeqLen < 1 { try fail("max_position_embeddings", "must be at least 1, got \(maxSeqLen)") }
+        try check(ffnHidden, "intermediate_size", in: 1...ModelConfig.maximumIntermediateSize)
+        try check(maxSeqLen, "max_position_embeddings", in: 1...ModelConfig.maximumPositions)
         if !(ropeTheta > 0) { try fail("rope_theta", "must be > 0, got \(ropeTheta)") }
         if !(normEps > 0) { try fail("rms_norm_eps", "must be > 0, got \(normEps)") }
     }

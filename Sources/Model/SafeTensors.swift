@@ -154,8 +154,9 @@ public struct SafeTensorsFile {
                 count = product
             }
             let (expected, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
-            guard !overflow, end - begin == expected else {
-                throw fail(name, "data_offsets [\(begin), \(end)] hold \(end - begin) bytes, but shape \(shapeText(shape)) of \(dtype.rawValue) needs \(count * dtype.byteSize)")
+            guard !overflow else { throw fail(name, "shape \(shapeText(shape)) of \(dtype.rawValue) is too large") }
+            guard end - begin == expected else {
+                throw fail(name, "data_offsets [\(begin), \(end)] hold \(end - begin) bytes, but shape \(shapeText(shape)) of \(dtype.rawValue) needs \(expected)")
             }
             infos.append(SafeTensorInfo(name: name, dtype: dtype, shape: shape, dataRange: begin..<end))
         }

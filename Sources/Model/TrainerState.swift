@@ -43,10 +43,17 @@ public struct TrainerState: Codable, Sendable, Equatable {
         case metrics, extras
     }
 
+    /// The largest step a file may hold. No run takes a trillion steps; a larger count is a
+    /// corrupt file, and would overflow when the trainer counts on from it.
+    public static let maximumStep = 1 << 40
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
         step = try c.decode(Int.self, forKey: .step)
+        guard (0...TrainerState.maximumStep).contains(step) else {
+            throw DecodingError.dataCorruptedError(forKey: .step, in: c, debugDescription: "must be in 0...\(TrainerState.maximumStep), found \(step)")
+        }
         optimizer = try c.decodeIfPresent(OptimizerRecord.self, forKey: .optimizer)
         rngs = try c.decodeIfPresent([String: RNG].self, forKey: .rngs) ?? [:]
         dataCursor = try c.decodeIfPresent([String: Int].self, forKey: .dataCursor) ?? [:]

@@ -16,6 +16,7 @@
 //     such as a value or reward head live outside the model and train on this).
 // Gradients accumulate into `grads` until `zeroGrad()`.
 
+import Foundation
 import Kernels
 import PonderCore
 
@@ -36,9 +37,17 @@ public final class Transformer {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config)
+        let half = config.headDim / 2
+        // Parameters, gradients and the two RoPE tables: a size this machine cannot hold is an
+        // error here rather than a crash inside the allocator (validated sizes cannot overflow).
+        let bytes = 4 * (2 * layout.count + 2 * config.maxSeqLen * half)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if UInt64(bytes) > memory {
+            throw ModelError.invalidConfig(String(format: "the model needs %.1f GiB for its parameters, gradients and RoPE tables (max_position_embeddings %d), more than this machine's %.1f GiB of memory",
+                                                  Double(bytes) / 0x1p30, config.maxSeqLen, Double(memory) / 0x1p30))
+        }
         params = FloatBuffer(count: layout.count)
         grads = FloatBuffer(count: layout.count)
-        let half = config.headDim / 2
         ropeCos = FloatBuffer(count: config.maxSeqLen * half)
         ropeSin = FloatBuffer(count: config.maxSeqLen * half)
         ropeTables(ropeCos.pointer, ropeSin.pointer, config.maxSeqLen, config.headDim, theta: config.ropeTheta)

@@ -15,6 +15,7 @@
 // tokens), truncation and padding (callers cut sequences themselves).
 
 import Foundation
+import PonderCore
 
 extension Tokenizer {
     /// File name of the tokenizer in a checkpoint directory, beside model.safetensors and config.json.
@@ -25,9 +26,20 @@ extension Tokenizer {
         try save(tokenizerJSON: directory.appendingPathComponent(Self.checkpointFileName))
     }
 
-    /// Loads `tokenizer.json` from a checkpoint directory.
+    /// Loads `tokenizer.json` from a checkpoint directory. Its ids must fit the vocabulary of the
+    /// directory's config.json (when that reads): a tokenizer with more ids than the model embeds
+    /// (one copied from another model) is an error here, not a lookup past the embedding later.
     public static func load(checkpointDirectory directory: URL) throws -> Tokenizer {
-        try load(tokenizerJSON: directory.appendingPathComponent(checkpointFileName))
+        let url = directory.appendingPathComponent(checkpointFileName)
+        let tokenizer = try load(tokenizerJSON: url)
+        // config.json's own problems are the model loader's to report; only its size matters here.
+        let config = directory.appendingPathComponent("config.json")
+        if let data = try? Data(contentsOf: config),
+           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+           let modelVocabulary = object["vocab_size"] as? Int, tokenizer.vocabSize > modelVocabulary {
+            throw TokenizerError.corrupt(path: url.path, reason: "it has \(tokenizer.vocabSize) token ids, but the model of \(config.path) embeds vocab_size \(modelVocabulary) (a tokenizer.json from another model?)")
+        }
+        return tokenizer
     }
 
     // MARK: Save
@@ -112,7 +124,7 @@ private struct TokenizerJSONReader {
         do {
             object = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw corrupt("not valid JSON (\(error.localizedDescription))")
+            throw corrupt("not valid JSON (\(jsonParseProblem(error, in: data)))")
         }
         guard let root = object as? [String: Any] else { throw corrupt("the top level is not a JSON object") }
         guard let model = root["model"] as? [String: Any] else { throw corrupt("missing object \"model\"") }
@@ -124,27 +136,41 @@ private struct TokenizerJSONReader {
 
         // Vocabulary: token spellings in the byte-level alphabet.
         guard let vocabJSON = model["vocab"] as? [String: Any] else { throw corrupt("missing object \"model.vocab\"") }
+        let addedJSON: [Any]
+        switch root["added_tokens"] {
+        case nil, is NSNull: addedJSON = []
+        case let list as [Any]: addedJSON = list
+        default: throw corrupt("added_tokens is not an array")
+        }
+        // Ids are dense: n tokens (vocab and added together, an added token may repeat a vocab
+        // entry) have ids below n. A larger id is a corrupt file, and would size the id tables.
+        let idLimit = min(vocabJSON.count + addedJSON.count, Int(Int32.max))
+        func tokenID(_ value: Any?, at key: String) throws -> Int32 {
+            guard let id = value as? Int, id >= 0 else { throw corrupt("\(key) is not a non-negative integer id") }
+            guard id < idLimit else {
+                throw corrupt("\(key) is id \(id), but ids must be below \(idLimit) (the number of entries in model.vocab and added_tokens)")
+            }
+            return Int32(id)
+        }
         var spellingToID: [String: Int32] = [:]
         spellingToID.reserveCapacity(vocabJSON.count)
         var maxID = -1
         for (spelling, value) in vocabJSON {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < Int(Int32.max) else {
-                throw corrupt("model.vocab[\"\(spelling)\"] is not a non-negative integer id")
-            }
-            spellingToID[spelling] = Int32(id)
-            maxID = max(maxID, id)
+            let id = try tokenID(value, at: "model.vocab[\"\(spelling)\"]")
+            spellingToID[spelling] = id
+            maxID = max(maxID, Int(id))
         }
         var added: [AddedToken] = []
-        for (i, entry) in ((root["added_tokens"] as? [Any]) ?? []).enumerated() {
-            guard let token = entry as? [String: Any], let id = (token["id"] as? NSNumber)?.intValue, id >= 0,
-                  let content = token["content"] as? String else {
+        for (i, entry) in addedJSON.enumerated() {
+            guard let token = entry as? [String: Any], let content = token["content"] as? String else {
                 throw corrupt("added_tokens[\(i)] needs an integer \"id\" and a string \"content\"")
             }
+            let id = try tokenID(token["id"], at: "added_tokens[\(i)].id (\(content))")
             for flag in ["lstrip", "rstrip", "single_word"] where (token[flag] as? Bool) == true {
                 throw unsupported("added_tokens[\(i)] (\(content)) has \(flag) = true")
             }
-            added.append(AddedToken(id: Int32(id), content: content, special: (token["special"] as? Bool) ?? false))
-            maxID = max(maxID, id)
+            added.append(AddedToken(id: id, content: content, special: (token["special"] as? Bool) ?? false))
+            maxID = max(maxID, Int(id))
         }
         var tokens = [[UInt8]](repeating: [], count: maxID + 1)
         var seen = [Bool](repeating: false, count: maxID + 1)

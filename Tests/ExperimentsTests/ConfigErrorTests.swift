@@ -107,6 +107,28 @@ func configError(_ text: String) -> ExperimentConfigError? {
         }
     }
 
+    @Test func byteThatIsNotUTF8IsLocated() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-utf8-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bytes = Array("name: t\nseed: 1\nmodel: {preset: té".utf8) + [0xC0, 0x80] + Array("}\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try ExperimentConfig.load(path: path)
+            Issue.record("loaded a file that is not UTF-8")
+        } catch let error as ExperimentConfigError {
+            #expect(error.description == "\(path):3:19: 0xC0 (byte 35 of the file) is not UTF-8 text; save the file as UTF-8")
+        }
+    }
+
+    /// Sizes whose products overflowed (d_model times 8 for the SwiGLU width) now stop at the
+    /// model's limits, with the line.
+    @Test func hugeModelSizesAreRangeErrors() throws {
+        let width = try #require(configError(experimentText(model: "model: {preset: tiny, d_model: 9223372036854775807}")))
+        #expect(width.description == "x.yaml:2:32: model.d_model: must be in 2...65536, found 9223372036854775807")
+        let ffn = try #require(configError(experimentText(model: "model: {preset: tiny, ffn_hidden: 4294967296}")))
+        #expect(ffn.description == "x.yaml:2:35: model.ffn_hidden: must be in 1...262144, found 4294967296")
+    }
+
     @Test func emptyFile() throws {
         let error = try #require(configError(""))
         #expect(error.message.contains("empty"))

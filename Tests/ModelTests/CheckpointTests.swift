@@ -299,6 +299,77 @@ struct CheckpointTests {
         }
     }
 
+    /// Sizes found by the loader fuzz tests (Tests/FuzzTests): each once trapped (an overflow
+    /// in a product of sizes) or would have asked for terabytes; now each is an error naming
+    /// config.json and the key, raised before the model is allocated.
+    @Test func hostileConfigSizesAreErrorsNotCrashes() throws {
+        try withTemporaryDirectory { dir in
+            try Checkpoint.save(model: Transformer(config: tiedConfig, seed: 1), to: dir)
+            let url = dir.appendingPathComponent(Checkpoint.configFile)
+            let good = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            func message(_ changes: [String: Any?]) throws -> String {
+                var config = good
+                for (key, value) in changes { config[key] = value }
+                try JSONSerialization.data(withJSONObject: config).write(to: url)
+                return errorText { _ = try Checkpoint.load(from: dir) }
+            }
+            let cases: [([String: Any?], String)] = [
+                (["vocab_size": 0], "vocab_size: must be in 1...16777216, got 0"),
+                (["vocab_size": -40], "vocab_size: must be in 1...16777216, got -40"),
+                (["num_attention_heads": 3], "num_attention_heads: must divide hidden_size 16, got 3"),
+                (["num_attention_heads": 0], "num_attention_heads: must divide hidden_size 16, got 0"),
+                (["hidden_size": 1 << 32, "num_attention_heads": 1, "num_key_value_heads": 1], "hidden_size: must be in 2...65536"),
+                (["hidden_size": Int.max, "intermediate_size": nil], "hidden_size: must be in 2...65536"),
+                (["num_hidden_layers": 1 << 40], "num_hidden_layers: must be in 1...1024"),
+                (["max_position_embeddings": Int.max], "max_position_embeddings: must be in 1...16777216"),
+            ]
+            for (changes, expected) in cases {
+                let text = try message(changes)
+                #expect(text.contains(url.path) && text.contains(expected), "\(changes): \(text)")
+            }
+            // Valid sizes that do not fit the weights: reported against both files, nothing allocated.
+            let big = try message(["hidden_size": 1 << 16, "intermediate_size": 1 << 18])
+            #expect(big.contains("model.safetensors: model.embed_tokens.weight: expected shape [40, 65536], found [40, 16]"), "\(big)")
+            #expect(big.contains(url.path), "\(big)")
+        }
+        // The largest valid sizes at once: refused for the machine's memory, not by the allocator.
+        let huge = ModelConfig(vocabSize: 1 << 24, dModel: 1 << 16, nLayers: 1 << 10, nHeads: 1, ffnHidden: 1 << 18, maxSeqLen: 1 << 24)
+        let text = errorText { _ = try Transformer(config: huge) }
+        #expect(text.contains("GiB") && text.contains("more than this machine's"), "\(text)")
+    }
+
+    @Test func unreadableOrOutOfRangeStateFilesAreNamed() throws {
+        try withTemporaryDirectory { dir in
+            let (model, optimizer, _) = try trainedModel(tiedConfig, seed: 5, steps: 1)
+            try Checkpoint.save(model: model, optimizer: optimizer, trainerState: TrainerState(step: 1), to: dir)
+            let fm = FileManager.default
+            // A file replaced by a directory is read as a file and fails naming it.
+            for name in [Checkpoint.configFile, Checkpoint.trainerStateFile] {
+                let url = dir.appendingPathComponent(name)
+                let saved = try Data(contentsOf: url)
+                try fm.removeItem(at: url)
+                try fm.createDirectory(at: url, withIntermediateDirectories: false)
+                let text = errorText { _ = try Checkpoint.load(from: dir) }
+                #expect(text.contains("\(url.path): cannot read the file"), "\(text)")
+                try fm.removeItem(at: url)
+                try saved.write(to: url)
+            }
+            // A step past any run would overflow when the trainer counts on from it.
+            let state = dir.appendingPathComponent(Checkpoint.trainerStateFile)
+            try Data(#"{"step": 9223372036854775807}"#.utf8).write(to: state)
+            let step = errorText { _ = try Checkpoint.load(from: dir) }
+            #expect(step.contains("\(state.path): not a valid trainer state (step: must be in 0...1099511627776"), "\(step)")
+            // The optimizer's metadata: hyper-parameters that are not AdamW's name the file.
+            let optimizerURL = dir.appendingPathComponent(Checkpoint.optimizerFile)
+            let saved = try SafeTensorsFile(contentsOf: optimizerURL)
+            var writer = SafeTensorsWriter(metadata: saved.metadata.merging(["hyperparameters": "{}"]) { $1 })
+            for t in saved.tensors { writer.add(t.name, shape: t.shape, floats: try saved.floats(t.name)) }
+            try writer.write(to: optimizerURL)
+            let hyper = errorText { try Checkpoint.loadOptimizer(into: AdamW(layout: model.layout, parameters: optimizer.parameters), from: dir) }
+            #expect(hyper.contains("\(optimizerURL.path): __metadata__ \"hyperparameters\" is not AdamW's (missing key beta1)"), "\(hyper)")
+        }
+    }
+
     @Test func optimizerForAnotherModelOrWithOtherHyperparametersIsRejected() throws {
         try withTemporaryDirectory { dir in
             let (model, optimizer, _) = try trainedModel(tiedConfig, seed: 5, steps: 1)
@@ -400,6 +471,11 @@ struct SafeTensorsFormatTests {
         #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8)).contains("a: data_offsets [0, 8] hold 8 bytes, but shape [3] of F32 needs 12"))
         #expect(message(file(header: #"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#, dataBytes: 1)).contains("a: unknown dtype Q4"))
         #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4)).contains("non-negative"))
+        // 2^61 F32 elements need 2^63 bytes: the byte count itself overflows (a fuzzer find).
+        #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,4]}}"#, dataBytes: 4))
+            .contains("a: shape [2305843009213693952] of F32 is too large"))
+        #expect(message(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,9223372036854775807]}}"#, dataBytes: 4))
+            .contains("a: data_offsets [0, 9223372036854775807] hold 9223372036854775807 bytes, but shape [1] of F32 needs 4"))
         #expect(message(file(header: #"{"__metadata__":{"k":1}}"#, dataBytes: 0)).contains("__metadata__.k is not a string"))
         #expect(message(file(header: "not json", dataBytes: 0)).contains("does not start with '{'"))
     }

@@ -184,12 +184,48 @@ private func interopText() -> String {
                 ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false]]]
         }.contains("Split regex \\d+"))
         #expect(try feature { var m = $0["model"] as! [String: Any]; m["byte_fallback"] = true; $0["model"] = m }.contains("byte_fallback"))
-        #expect(try feature { var m = $0["model"] as! [String: Any]; m["vocab"] = ["a": 0, "▁b": 1]; $0["model"] = m }.contains("byte-level alphabet"))
+        #expect(try feature {
+            // Without the added tokens, whose ids would lie past this two-token vocabulary.
+            var m = $0["model"] as! [String: Any]; m["vocab"] = ["a": 0, "▁b": 1]; $0["model"] = m; $0["added_tokens"] = []
+        }.contains("byte-level alphabet"))
         #expect(try feature {
             var added = $0["added_tokens"] as! [[String: Any]]; added[0]["lstrip"] = true; $0["added_tokens"] = added
         }.contains("lstrip"))
         let badMerge = error(try mutated { var m = $0["model"] as! [String: Any]; m["merges"] = [["zzz", "q"]]; $0["model"] = m })
         #expect(badMerge?.description.contains("model.merges[0]") == true)
+
+        // Ids past the file's tokens (fuzzer finds: an added token's id of 2^31 trapped in the
+        // conversion to Int32; a vocabulary id of 10^9 sized the id tables at 10^9 entries).
+        let farAdded = error(try mutated { var a = $0["added_tokens"] as! [[String: Any]]; a[0]["id"] = 2_147_483_648; $0["added_tokens"] = a })
+        #expect(farAdded?.description.contains("added_tokens[0].id (") == true)
+        #expect(farAdded?.description.contains("is id 2147483648, but ids must be below \(Fixtures.tokenizer.vocabSize)") == true)
+        let farVocab = error(try mutated {
+            var m = $0["model"] as! [String: Any]; var v = m["vocab"] as! [String: Any]; v["a"] = 1_000_000_000; m["vocab"] = v; $0["model"] = m
+        })
+        #expect(farVocab?.description.contains("model.vocab[\"a\"] is id 1000000000, but ids must be below") == true)
+        #expect(error(try mutated { $0["added_tokens"] = ["id": 1] })?.description.contains("added_tokens is not an array") == true)
+        // The parser names no position for a number out of Double's range; the loader finds it.
+        #expect(error("{\"model\": 1e999}")?.description.contains("1e999 is not representable in Swift. (byte 10)") == true)
+    }
+
+    /// A tokenizer.json copied from another model gives ids the model cannot embed (the loader
+    /// fuzz tests found it: the embedding lookup read past its table). Its checkpoint's
+    /// config.json says how many the model has.
+    @Test func checkpointTokenizerMustFitTheModelsVocabulary() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tok = Fixtures.tokenizer
+        try tok.save(checkpointDirectory: dir)
+        let config = dir.appendingPathComponent("config.json")
+        try Data(#"{"vocab_size": \#(tok.vocabSize)}"#.utf8).write(to: config)
+        #expect(try Tokenizer.load(checkpointDirectory: dir).vocabSize == tok.vocabSize)
+        try Data(#"{"vocab_size": 300}"#.utf8).write(to: config)
+        do {
+            _ = try Tokenizer.load(checkpointDirectory: dir)
+            Issue.record("loaded a tokenizer larger than its model")
+        } catch {
+            #expect("\(error)" == "\(dir.appendingPathComponent("tokenizer.json").path): corrupt tokenizer.json: it has \(tok.vocabSize) token ids, but the model of \(config.path) embeds vocab_size 300 (a tokenizer.json from another model?)")
+        }
     }
 
     @Test func missingFileIsAnIOError() {

@@ -1,0 +1,140 @@
+// Fuzzed files through the built `ponder` tool, each run a subprocess: 50 mutated tokenizer.json
+// files through `ponder tokenizer encode`, and 50 mutated checkpoint directories through
+// `ponder eval` (two tasks, four new tokens, so a checkpoint that loads is evaluated quickly).
+//
+// A run exits 0 with its usual output, or exits 1 with an error on stderr that names the damaged
+// file. A signal (a trap, SIGILL; abort; a segfault), any other status, or a run past the time
+// limit fails the test, with the mutant's index and seed.
+//
+// The executable is the one built beside this test bundle (`swift build -c release` builds it);
+// PONDER_BINARY overrides.
+import Foundation
+import Testing
+
+@Suite struct CommandLineFuzzTests {
+    static let mutants = 50
+    static let seed: UInt64 = 0xC11
+
+    @Test func tokenizerEncodeExitsOneNamingAMutatedTokenizerFile() throws {
+        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let original = try FuzzFixtures.tokenizerJSON()
+        let directory = try FuzzDirectory("cli-tokenizer")
+        defer { directory.remove() }
+        let file = directory.file("tokenizer.json")
+        let seed = FuzzRun.seed(Self.seed)
+        let mutator = Mutator(seed: seed)
+
+        let tally = try FuzzRun.run("ponder tokenizer encode", seed: seed, count: FuzzRun.count(Self.mutants)) { index in
+            let mutant = mutator.mutant(index, of: original, format: .json)
+            try FuzzDirectory.write(mutant.bytes, to: file)
+            let arguments = ["tokenizer", "encode", "--tokenizer", file.path, "--allow-special", TokenizerJSONFuzzTests.text]
+            return FuzzCase(label: mutant.label, kinds: mutant.kinds.map(\.rawValue),
+                            load: { try Self.run(ponder, arguments, in: directory, expecting: " tokens: ") },
+                            check: { Self.problem(with: $0, naming: file.path) })
+        }
+        #expect(tally.badErrors == 0)
+        #expect(!FuzzRun.isFullRun || tally.errors > 0, "some mutants should be rejected: \(tally)")
+    }
+
+    @Test func evalExitsOneNamingTheMutatedCheckpointFile() throws {
+        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let files = try FuzzFixtures.checkpointFiles(), otherModel = try FuzzFixtures.otherCheckpointFiles()
+        let directory = try FuzzDirectory("cli-eval")
+        defer { directory.remove() }
+        let checkpoint = directory.file("step-1")
+        let seed = FuzzRun.seed(Self.seed)
+        let mutator = Mutator(seed: seed)
+
+        let tally = try FuzzRun.run("ponder eval", seed: seed, count: FuzzRun.count(Self.mutants)) { index in
+            let mutant = mutator.directoryMutant(index, of: files, otherModel: otherModel)
+            try mutant.write(to: checkpoint)
+            let arguments = ["eval", checkpoint.path, "--env", "arithmetic", "--tasks", "2", "--max-new-tokens", "4"]
+            return FuzzCase(label: mutant.label, kinds: mutant.kinds,
+                            load: { try Self.run(ponder, arguments, in: directory, expecting: "greedy accuracy") },
+                            check: { Self.problem(with: $0, naming: checkpoint.appendingPathComponent(mutant.target).path) })
+        }
+        #expect(tally.badErrors == 0)
+        #expect(!FuzzRun.isFullRun || tally.errors > 0, "some mutants should be rejected: \(tally)")
+    }
+
+    // MARK: JSONL task files (environments/JSONL.swift, `ponder eval --data FILE.jsonl`)
+    //
+    // Not fuzzed yet: the JSONL loader is being rewritten. When it lands, add here
+    // `jsonlTasksLoadOrFailNamingTheLine` (1,000 mutants of a task file through the new
+    // loader, in process; errors name FILE:LINE) and `evalDataExitsOneNamingTheLine` (50 runs of
+    // `ponder eval CKPT --data FILE`). Mutator.duplicateLine, wrongType and nonUTF8 already
+    // produce line-level damage for a line-based format.
+
+    // MARK: Running the tool
+
+    /// How a run of the tool ended when it did not succeed.
+    struct Failure: Error, CustomStringConvertible {
+        var status: Int32
+        var signaled: Bool
+        var timedOut: Bool
+        var stderr: String
+        var description: String {
+            (timedOut ? "timed out" : signaled ? "died of signal \(status)" : "exited with status \(status)") + ": " + stderr
+        }
+    }
+
+    static let timeLimit: TimeInterval = 60
+
+    /// Runs `ponder arguments`; returns when it exits 0 with `expecting` on stdout, else throws
+    /// a Failure.
+    static func run(_ ponder: URL, _ arguments: [String], in directory: FuzzDirectory, expecting: String) throws {
+        let out = directory.file("stdout"), err = directory.file("stderr")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = ponder
+        process.arguments = arguments
+        process.currentDirectoryURL = directory.url
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        try process.run()
+        let timedOut = done.wait(timeout: .now() + timeLimit) == .timedOut
+        if timedOut {
+            process.terminate()
+            done.wait()
+        }
+        let stdout = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        let signaled = process.terminationReason == .uncaughtSignal
+        if timedOut || signaled || process.terminationStatus != 0 {
+            throw Failure(status: process.terminationStatus, signaled: signaled, timedOut: timedOut, stderr: stderr)
+        }
+        if !stdout.contains(expecting) {
+            throw Failure(status: 0, signaled: false, timedOut: false, stderr: "exit 0 without \"\(expecting)\" on stdout: \(stdout)")
+        }
+    }
+
+    /// What is wrong with a failed run: anything but exit status 1 with the file on stderr.
+    static func problem(with error: any Error, naming path: String) -> String? {
+        guard let failure = error as? Failure else { return "is not a run of the tool: \(error)" }
+        if failure.timedOut || failure.signaled || failure.status != 1 { return "is a crash or a wrong status" }
+        return FuzzRun.names(path, in: failure.stderr)
+    }
+
+    // MARK: Finding the tool
+
+    static let missingExecutable: Comment =
+        "the ponder executable was not found beside the test bundle; build it with `swift build -c release` or set PONDER_BINARY"
+
+    /// `ponder` in this test bundle's build directory or a few levels up (macOS nests the
+    /// bundle's executable in `X.xctest/Contents/MacOS/`).
+    static func ponderExecutable() -> URL? {
+        if let path = ProcessInfo.processInfo.environment["PONDER_BINARY"] { return URL(fileURLWithPath: path) }
+        let self_ = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = FileManager.default.fileExists(atPath: self_.path)
+            ? self_.deletingLastPathComponent() : Bundle.main.bundleURL.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("ponder")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
