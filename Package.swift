@@ -32,12 +32,17 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
         .target(name: "PonderCore"),
         .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: modelSettings),
         .target(name: "Tokenization", dependencies: ["PonderCore"]),
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
-        .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
+        .target(name: "Environments", dependencies: ["PonderCore", "Rewards", "CSeccomp"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["PonderCore", "Model", "Tokenization", "Rewards"]),
         .target(

@@ -3,9 +3,11 @@
 // One run, from the outside in (as root):
 //   setpriv --reuid U --regid U --clear-groups --no-new-privs   drop to the slot's own uid, so
 //                                                              RLIMIT_NPROC counts (root ignores it)
-//   bwrap --unshare-all --disable-userns ...                   new user, PID, network, IPC, UTS,
+//   bwrap --unshare-all --disable-userns --seccomp 5 ...       new user, PID, network, IPC, UTS,
 //                                                              cgroup namespaces; /usr read-only,
-//                                                              a private tmpfs /tmp, nothing else
+//                                                              a private tmpfs /tmp, nothing else;
+//                                                              the system-call filter
+//                                                              (SandboxSeccomp.swift)
 //   prlimit --cpu --as --nproc --fsize --nofile --core        rlimits, set inside the user
 //                                                              namespace so nproc counts only this run
 //   python3 -I -S -B -u /sandbox/main.py                       isolated mode, no site, unbuffered
@@ -19,7 +21,7 @@
 // lists the protections actually in force (`protections`). If the probe shows a protection
 // missing, it says so once, on stderr; if bubblewrap cannot run at all, every run returns
 // `.unavailable` unless `allowUnprotected` was set, in which case runs carry `protected = false`.
-// Not here: seccomp filtering (the namespaces already remove network and other processes).
+// Not here: cgroups (the per-process rlimits and the wall clock bound a run).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +61,7 @@ public final class Sandbox: Sendable {
     public let config: SandboxConfig
     public let protections: SandboxProtections
     let slots: SlotPool
+    let launcher: Launcher
 
     /// One sandbox for the process, probed on first use.
     public static let shared = Sandbox()
@@ -67,7 +70,8 @@ public final class Sandbox: Sendable {
         self.config = config
         let count = config.slots > 0 ? config.slots : max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)
         slots = SlotPool(count: count)
-        protections = SandboxProtections.probe(config)
+        launcher = Launcher(config)
+        protections = SandboxProtections.probe(config, launcher: launcher)
         protections.announceIfIncomplete()
     }
 
@@ -80,7 +84,7 @@ public final class Sandbox: Sendable {
             return .unavailable("no free sandbox uid from \(config.uidBase) (all locked by other processes)")
         }
         defer { lease.release() }
-        return executeProgram(program, uid: lease.uid, mode: protections.mode, config: config)
+        return executeProgram(program, uid: lease.uid, mode: protections.mode, launcher: launcher)
     }
 
     /// Run many programs with all slots busy; results in input order.
@@ -189,62 +193,90 @@ private final class ResultBox: @unchecked Sendable {
     func values() -> [SandboxResult] { results.map { $0! } }
 }
 
-/// The launcher chain of one run (see the file header).
-func launchCommand(mode: SandboxProtections.Mode, config: SandboxConfig, limits: SandboxLimits,
-                   programDirectory: String, uid: Int) -> (executable: String, arguments: [String]) {
-    let rlimits = [
-        "--cpu=\(limits.cpuSeconds):\(limits.cpuSeconds + 1)",
-        "--as=\(limits.memoryBytes)",
-        "--nproc=\(limits.processes)",
-        "--fsize=\(limits.fileBytes)",
-        "--nofile=\(limits.openFiles)",
-        "--core=0",
-    ]
-    let python = [config.python, "-I", "-S", "-B", "-u"]
-    switch mode {
-    case .rootDropped, .userNamespace:
-        var bwrap = [config.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
-                     "--die-with-parent", "--new-session", "--clearenv",
-                     "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp/work",
-                     "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONIOENCODING", "utf-8",
-                     "--ro-bind", "/usr", "/usr"]
-        for link in ["lib", "lib64", "bin", "sbin"] where FileManager.default.fileExists(atPath: "/usr/\(link)") {
-            bwrap += ["--symlink", "usr/\(link)", "/\(link)"]
+/// What every run's launch chain needs besides the program, found once per sandbox: the tools
+/// and the filter (nil when it cannot be had, with the reason in `seccompProblem`; the probe
+/// lists it as missing and runs go on without it).
+struct Launcher: Sendable {
+    var config: SandboxConfig
+    var seccompProgram: [UInt8]?
+    var seccompProblem: String?
+
+    init(_ config: SandboxConfig) {
+        self.config = config
+        if config.seccomp {
+            switch SeccompFilter.program() {
+            case .success(let bytes): seccompProgram = bytes
+            case .failure(let error): seccompProblem = error.description
+            }
+        } else {
+            seccompProblem = "turned off (sandbox.seccomp: false)"
         }
-        for dir in config.extraReadOnly { bwrap += ["--ro-bind", dir, dir] }
-        bwrap += ["--proc", "/proc", "--dev", "/dev",
-                  "--size", "\(limits.scratchBytes)", "--tmpfs", "/tmp", "--dir", "/tmp/work",
-                  "--ro-bind", programDirectory, "/sandbox", "--remount-ro", "/", "--chdir", "/tmp/work", "--"]
-        bwrap += [config.prlimit] + rlimits + ["--"] + python + ["/sandbox/main.py"]
-        if case .rootDropped = mode {
-            return (config.setpriv, ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + bwrap)
+    }
+
+    /// The launch chain of one run (see the file header) and the descriptors it expects.
+    func command(mode: SandboxProtections.Mode, limits: SandboxLimits, programDirectory: String,
+                 uid: Int) -> (executable: String, arguments: [String], inputs: [Int32: SpawnInput]) {
+        let rlimits = [
+            "--cpu=\(limits.cpuSeconds):\(limits.cpuSeconds + 1)",
+            "--as=\(limits.memoryBytes)",
+            "--nproc=\(limits.processes)",
+            "--fsize=\(limits.fileBytes)",
+            "--nofile=\(limits.openFiles)",
+            "--core=0",
+        ]
+        let python = [config.python, "-I", "-S", "-B", "-u"]
+        var inputs: [Int32: SpawnInput] = [:]
+        switch mode {
+        case .rootDropped, .userNamespace:
+            var bwrap = [config.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+                         "--die-with-parent", "--new-session", "--clearenv",
+                         "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp/work",
+                         "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONIOENCODING", "utf-8",
+                         "--ro-bind", "/usr", "/usr"]
+            for link in ["lib", "lib64", "bin", "sbin"] where FileManager.default.fileExists(atPath: "/usr/\(link)") {
+                bwrap += ["--symlink", "usr/\(link)", "/\(link)"]
+            }
+            for dir in config.extraReadOnly { bwrap += ["--ro-bind", dir, dir] }
+            bwrap += ["--proc", "/proc", "--dev", "/dev",
+                      "--size", "\(limits.scratchBytes)", "--tmpfs", "/tmp", "--dir", "/tmp/work",
+                      "--ro-bind", programDirectory, "/sandbox"]
+            if let seccompProgram {
+                bwrap += ["--seccomp", "\(LauncherFD.seccomp)"]
+                inputs[LauncherFD.seccomp] = .bytes(seccompProgram)
+            }
+            bwrap += ["--remount-ro", "/", "--chdir", "/tmp/work", "--"]
+            bwrap += [config.prlimit] + rlimits + ["--"] + python + ["/sandbox/main.py"]
+            if case .rootDropped = mode {
+                return (config.setpriv, ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + bwrap, inputs)
+            }
+            return (bwrap[0], Array(bwrap.dropFirst()), inputs)
+        case .unprotected, .unavailable:
+            // Rlimits, a private directory and the timeout only; runs are marked unprotected.
+            var chain = ["/usr/bin/env", "-C", programDirectory, "-i", "PATH=/usr/bin:/bin", "HOME=\(programDirectory)",
+                         "LANG=C.UTF-8", config.prlimit] + rlimits + ["--"] + python + ["\(programDirectory)/main.py"]
+            if geteuid() == 0 {
+                chain = [config.setpriv, "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + chain
+            }
+            return (chain[0], Array(chain.dropFirst()), inputs)
         }
-        return (bwrap[0], Array(bwrap.dropFirst()))
-    case .unprotected, .unavailable:
-        // Rlimits, a private directory and the timeout only; runs are marked unprotected.
-        var chain = ["/usr/bin/env", "-C", programDirectory, "-i", "PATH=/usr/bin:/bin", "HOME=\(programDirectory)",
-                     "LANG=C.UTF-8", config.prlimit] + rlimits + ["--"] + python + ["\(programDirectory)/main.py"]
-        if geteuid() == 0 {
-            chain = [config.setpriv, "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + chain
-        }
-        return (chain[0], Array(chain.dropFirst()))
     }
 }
 
 func executeProgram(_ program: SandboxProgram, uid: Int, mode: SandboxProtections.Mode,
-                     config: SandboxConfig) -> SandboxResult {
+                    launcher: Launcher) -> SandboxResult {
     do { try program.limits.validate() } catch { return .unavailable("\(error)") }
     guard let directory = makeProgramDirectory(program, ownerUID: mode.isProtected ? nil : uid) else {
         return .unavailable("cannot create the program directory")
     }
     defer { try? FileManager.default.removeItem(atPath: directory) }
 
-    let (executable, arguments) = launchCommand(mode: mode, config: config, limits: program.limits,
-                                                programDirectory: directory, uid: uid)
+    var (executable, arguments, inputs) = launcher.command(mode: mode, limits: program.limits,
+                                                           programDirectory: directory, uid: uid)
+    if let secret = program.secret { inputs[LauncherFD.secret] = .bytes(Array(secret.utf8)) }
     let raw = spawnAndCollect(SpawnRequest(
         executable: executable, arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
         wallSeconds: program.limits.wallSeconds, outputBytes: program.limits.outputBytes,
-        wantReport: program.wantsReport, secret: program.secret.map { Array($0.utf8) }))
+        wantReport: program.wantsReport, inputs: inputs))
     let stderr = String(decoding: raw.stderr, as: UTF8.self)
     let outcome = classify(raw, limits: program.limits, stderr: stderr)
     // The PID namespace already took every descendant down; this is the second line of defence,

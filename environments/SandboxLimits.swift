@@ -66,11 +66,15 @@ public struct SandboxConfig: Codable, Sendable, Equatable {
     public var allowUnprotected = false
     /// Directories bound read-only into the sandbox besides /usr (and its /lib, /bin links).
     public var extraReadOnly: [String] = []
+    /// Load the system-call filter. Turn it off only to find out whether the filter is what
+    /// breaks a program: the sandbox then reports it missing.
+    public var seccomp = true
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case python, bwrap, setpriv, prlimit, uidBase = "uid_base", slots
         case allowUnprotected = "allow_unprotected", extraReadOnly = "extra_read_only"
+        case seccomp
     }
 }

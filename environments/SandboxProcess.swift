@@ -26,14 +26,28 @@ struct RawRun: Sendable {
     var spawnError: String?
 }
 
+/// The descriptors a run's launcher starts with besides 0-2.
+enum LauncherFD {
+    static let report: Int32 = 3       // the program's report channel, a pipe we read
+    static let secret: Int32 = 4       // a per-run secret the program reads once
+    static let seccomp: Int32 = 5      // bubblewrap reads the syscall filter from it, then closes it
+}
+
+/// What one of the child's extra descriptors holds.
+enum SpawnInput {
+    /// A pipe holding these bytes, then end-of-file. At most 64 KiB (a pipe's buffer): they are
+    /// written before the spawn.
+    case bytes([UInt8])
+}
+
 struct SpawnRequest {
     var executable: String
     var arguments: [String]       // argv[1...]
     var environment: [String]     // for the launcher chain only; the program's own is set by bwrap
     var wallSeconds: Double
     var outputBytes: Int
-    var wantReport = false        // give the child fd 3, a pipe we read
-    var secret: [UInt8]? = nil    // give the child fd 4, a pipe holding these bytes then EOF
+    var wantReport = false        // give the child fd 3 (LauncherFD.report), a pipe we read
+    var inputs: [Int32: SpawnInput] = [:]  // child fd (4 or more) -> what it holds
 }
 
 // Swift's Glibc module hides the GNU extensions pipe2 and posix_spawn_file_actions_addclosefrom_np
@@ -46,6 +60,13 @@ private let pipe2Function: Pipe2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0)
 private let closeFromFunction: CloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
     .map { unsafeBitCast($0, to: CloseFrom.self) }
 
+/// `fd` moved to 10 or above, close-on-exec: the child's dup2 onto 0...9 must never overwrite a source.
+private func moveHigh(_ fd: Int32) -> Int32? {
+    let high = fcntl(fd, F_DUPFD_CLOEXEC, 10)
+    close(fd)
+    return high >= 0 ? high : nil
+}
+
 private func makePipe() -> (read: Int32, write: Int32)? {
     var fds: [Int32] = [-1, -1]
     if let pipe2Function {
@@ -54,14 +75,9 @@ private func makePipe() -> (read: Int32, write: Int32)? {
         guard pipe(&fds) == 0 else { return nil }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     }
-    // Move both ends to 10 and above: the child's dup2 onto 0...4 must never overwrite a source.
-    for k in 0..<2 {
-        let high = fcntl(fds[k], F_DUPFD_CLOEXEC, 10)
-        guard high >= 0 else { close(fds[0]); close(fds[1]); return nil }
-        close(fds[k])
-        fds[k] = high
-    }
-    return (fds[0], fds[1])
+    guard let read = moveHigh(fds[0]) else { close(fds[1]); return nil }
+    guard let write = moveHigh(fds[1]) else { close(read); return nil }
+    return (read, write)
 }
 
 private func monotonicSeconds() -> Double {
@@ -87,12 +103,19 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
         rep = p
         opened += [p.read, p.write]
     }
-    var sec: (read: Int32, write: Int32)?
-    if let secret = request.secret {
-        guard let p = makePipe(), secret.count < 4096 else { run.spawnError = "secret pipe failed"; return run }
-        sec = p
-        opened += [p.read, p.write]
-        _ = secret.withUnsafeBytes { write(p.write, $0.baseAddress, secret.count) }
+    // The child's ends of the inputs, by child fd; closed here once the child has them.
+    var inputEnds: [Int32: Int32] = [:]
+    for (target, input) in request.inputs.sorted(by: { $0.key < $1.key }) {
+        switch input {
+        case .bytes(let bytes):
+            guard bytes.count < 65_536, let p = makePipe() else { run.spawnError = "pipe for fd \(target) failed"; return run }
+            opened += [p.read, p.write]
+            let written = bytes.withUnsafeBytes { write(p.write, $0.baseAddress, bytes.count) }
+            guard written == bytes.count else { run.spawnError = "writing fd \(target)'s pipe failed"; return run }
+            close(p.write)
+            opened.removeAll { $0 == p.write }
+            inputEnds[target] = p.read
+        }
     }
 
     var actions = posix_spawn_file_actions_t()
@@ -101,9 +124,9 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_adddup2(&actions, out.write, 1)
     posix_spawn_file_actions_adddup2(&actions, err.write, 2)
-    if let rep { posix_spawn_file_actions_adddup2(&actions, rep.write, 3) }
-    if let sec { posix_spawn_file_actions_adddup2(&actions, sec.read, 4) }
-    if let closeFromFunction { _ = closeFromFunction(&actions, 5) }
+    if let rep { posix_spawn_file_actions_adddup2(&actions, rep.write, LauncherFD.report) }
+    for (target, source) in inputEnds { posix_spawn_file_actions_adddup2(&actions, source, target) }
+    if let closeFromFunction { _ = closeFromFunction(&actions, max(LauncherFD.report, inputEnds.keys.max() ?? 0) + 1) }
 
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
@@ -129,7 +152,7 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
         return run
     }
     // Our copies of the child's ends must go, or end-of-file never comes.
-    for fd in [out.write, err.write, rep?.write, sec?.read].compactMap({ $0 }) {
+    for fd in [out.write, err.write, rep?.write].compactMap({ $0 }) + Array(inputEnds.values) {
         close(fd)
         opened.removeAll { $0 == fd }
     }
