@@ -37,6 +37,12 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        // PID 1 of every sandboxed run (C, static: no Swift runtime is visible inside the sandbox).
+        .executableTarget(
+            name: "ponder-sandbox-init",
+            path: "Sources/SandboxInit",
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
         .target(name: "PonderCore"),
         .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: modelSettings),
@@ -53,6 +59,7 @@ let package = Package(
             name: "ponder",
             dependencies: [
                 "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
+                "ponder-sandbox-init",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,7 +69,7 @@ let package = Package(
                     exclude: ["Golden", "safetensors_check.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"], exclude: ["interop.py"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),

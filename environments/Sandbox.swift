@@ -3,19 +3,33 @@
 // One run, from the outside in (as root):
 //   setpriv --reuid U --regid U --clear-groups --no-new-privs   drop to the slot's own uid, so
 //                                                              RLIMIT_NPROC counts (root ignores it)
-//   bwrap --unshare-all --disable-userns --seccomp 5 ...       new user, PID, network, IPC, UTS,
-//                                                              cgroup namespaces; /usr read-only,
+//   bwrap --unshare-all --disable-userns --as-pid-1 ...        new user, PID, network, IPC, UTS,
+//         --seccomp 5                                          cgroup namespaces; /usr read-only,
 //                                                              a private tmpfs /tmp, nothing else;
 //                                                              the system-call filter
 //                                                              (SandboxSeccomp.swift)
+//   /.ponder-sandbox-init --usage-fd 7                         PID 1 of the namespace: reaps every
+//                                                              process, reports their usage
+//                                                              (Sources/SandboxInit)
 //   prlimit --cpu --as --nproc --fsize --nofile --core        rlimits, set inside the user
 //                                                              namespace so nproc counts only this run
 //   python3 -I -S -B -u /sandbox/main.py                       isolated mode, no site, unbuffered
 // As an ordinary user setpriv is skipped (it cannot change uid); bubblewrap's user namespace
 // gives the run its own process count, so the same limits hold. The program sees its files
 // read-only under /sandbox and works in an empty /tmp/work; stdin is /dev/null; the environment
-// is scrubbed to PATH, HOME, LANG. At the wall-clock deadline the launcher's process group is
-// killed; `--die-with-parent` and the PID namespace take every descendant with it.
+// is scrubbed to PATH, HOME, LANG. At the wall-clock deadline the program's processes are killed
+// (the init then ends the rest of the namespace and exits), then the launcher's process group.
+//
+// Usage figures (`SandboxUsage`) are the program's own, its whole process tree. The kernel adds a
+// process's CPU time and peak resident size to its parent's only when the parent waits for it;
+// the init waits for every process of the namespace (killed at the deadline included: we kill
+// the init's children, never the init first) and reports the sum of their CPU time and the
+// largest peak size on a descriptor the program never holds. The program cannot lower them: it
+// cannot signal or trace the init nor write its report, and the filter forbids ignoring SIGCHLD,
+// the one way to make the kernel drop a child's figures. Without the report the figures are our wait4's
+// on the launcher: with no init, the launchers' alone (the probe lists that as missing); with an
+// init killed because it would not end, the CPU of what it had reaped, and a peak size no smaller
+// than this process's own (the launcher starts as a copy of it).
 //
 // At construction the sandbox probes itself with a program that reports what it can see, and
 // lists the protections actually in force (`protections`). If the probe shows a protection
@@ -193,16 +207,27 @@ private final class ResultBox: @unchecked Sendable {
     func values() -> [SandboxResult] { results.map { $0! } }
 }
 
-/// What every run's launch chain needs besides the program, found once per sandbox: the tools
-/// and the filter (nil when it cannot be had, with the reason in `seccompProblem`; the probe
-/// lists it as missing and runs go on without it).
+/// What every run's launch chain needs besides the program, found once per sandbox: the tools,
+/// the init and the filter (each nil when it cannot be had, with the reason in `initProblem` /
+/// `seccompProblem`; the probe lists them as missing and runs go on without them).
 struct Launcher: Sendable {
     var config: SandboxConfig
+    var initProgram: String?
+    var initProblem: String?
     var seccompProgram: [UInt8]?
     var seccompProblem: String?
 
+    /// Where the init is bound inside the sandbox.
+    static let initPath = "/.ponder-sandbox-init"
+
     init(_ config: SandboxConfig) {
         self.config = config
+        let initProgram = config.initProgram ?? SandboxConfig.defaultInitProgram()
+        if access(initProgram, X_OK) == 0 {
+            self.initProgram = initProgram
+        } else {
+            initProblem = "ponder-sandbox-init not found at \(initProgram): build every product (`swift build -c release`), or set sandbox.init_program"
+        }
         if config.seccomp {
             switch SeccompFilter.program() {
             case .success(let bytes): seccompProgram = bytes
@@ -244,8 +269,14 @@ struct Launcher: Sendable {
                 bwrap += ["--seccomp", "\(LauncherFD.seccomp)"]
                 inputs[LauncherFD.seccomp] = .bytes(seccompProgram)
             }
+            var initCommand: [String] = []
+            if let initProgram {
+                bwrap += ["--as-pid-1", "--ro-bind-fd", "\(LauncherFD.initProgram)", Self.initPath]
+                inputs[LauncherFD.initProgram] = .path(initProgram)
+                initCommand = [Self.initPath, "--usage-fd", "\(LauncherFD.usage)"]
+            }
             bwrap += ["--remount-ro", "/", "--chdir", "/tmp/work", "--"]
-            bwrap += [config.prlimit] + rlimits + ["--"] + python + ["/sandbox/main.py"]
+            bwrap += initCommand + [config.prlimit] + rlimits + ["--"] + python + ["/sandbox/main.py"]
             if case .rootDropped = mode {
                 return (config.setpriv, ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs", "--"] + bwrap, inputs)
             }
@@ -273,10 +304,16 @@ func executeProgram(_ program: SandboxProgram, uid: Int, mode: SandboxProtection
     var (executable, arguments, inputs) = launcher.command(mode: mode, limits: program.limits,
                                                            programDirectory: directory, uid: uid)
     if let secret = program.secret { inputs[LauncherFD.secret] = .bytes(Array(secret.utf8)) }
-    let raw = spawnAndCollect(SpawnRequest(
+    let runsInit = mode.isProtected && launcher.initProgram != nil
+    var raw = spawnAndCollect(SpawnRequest(
         executable: executable, arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
         wallSeconds: program.limits.wallSeconds, outputBytes: program.limits.outputBytes,
-        wantReport: program.wantsReport, inputs: inputs))
+        wantReport: program.wantsReport, wantUsage: runsInit, inputs: inputs, rootChildIsInit: runsInit))
+    // The init's figures are the program's tree alone; without them, our wait4's (file header).
+    if let reported = InitUsage(raw.usageLine) {
+        raw.cpuSeconds = reported.cpuSeconds
+        raw.maxRSSKiB = reported.maxResidentKiB
+    }
     let stderr = String(decoding: raw.stderr, as: UTF8.self)
     let outcome = classify(raw, limits: program.limits, stderr: stderr)
     // The PID namespace already took every descendant down; this is the second line of defence,
@@ -292,6 +329,21 @@ func executeProgram(_ program: SandboxProgram, uid: Int, mode: SandboxProtection
         usage: SandboxUsage(wallMilliseconds: raw.wallSeconds * 1000, cpuMilliseconds: raw.cpuSeconds * 1000,
                             maxResidentKiB: raw.maxRSSKiB, stdoutBytes: raw.stdout.count, stderrBytes: raw.stderr.count),
         protected: mode.isProtected)
+}
+
+/// The line the sandbox's init writes on LauncherFD.usage: "CPU_MICROSECONDS MAX_RSS_KIB".
+struct InitUsage {
+    var cpuSeconds: Double
+    var maxResidentKiB: Int
+
+    init?(_ line: [UInt8]) {
+        let fields = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard line.last == UInt8(ascii: "\n"), fields.count == 2,
+              let microseconds = Int(fields[0]), let kib = Int(fields[1].dropLast()),
+              microseconds >= 0, kib >= 0 else { return nil }
+        cpuSeconds = Double(microseconds) * 1e-6
+        maxResidentKiB = kib
+    }
 }
 
 /// A fresh host directory holding main.py and the extra files, readable by the slot's uid.

@@ -3,7 +3,7 @@
 //
 // Built once with libseccomp for the native architecture and exported as a classic BPF program;
 // each run hands the program to bubblewrap through a pipe (`bwrap --seccomp FD`), which loads it
-// just before it starts the program's chain, so every process of the sandbox runs under it.
+// just before it starts the sandbox's init, so the init and every process after it run under it.
 // Calls made through another architecture's entry point (32-bit `int 0x80`, x32) kill the caller:
 // libseccomp's action for an architecture the filter does not name.
 //
@@ -61,7 +61,7 @@ public enum SeccompFilter {
 
     /// Every denied call, in the order `ponder sandbox check` lists them.
     public static let rules: [SeccompRule] = {
-        let otherProcesses = "reads or steers another process of the sandbox"
+        let otherProcesses = "reads or steers another process, the sandbox's init included (it shares the program's uid)"
         let mounts = "changes the file system view, which bubblewrap fixed before the program started"
         let namespaces = "a new namespace (a user namespace above all) hands the program capabilities inside it, and with them kernel code that is otherwise out of reach"
         let subsystem = "a large kernel subsystem no test program uses, where kernel exploits are most often found"
