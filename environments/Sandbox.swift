@@ -1,8 +1,9 @@
 // Sandbox: runs untrusted Python in a fresh, locked-down process (DESIGN.md §5).
 //
 // One run, from the outside in (as root):
-//   setpriv --reuid U --regid U --clear-groups --no-new-privs   drop to the slot's own uid, so
-//                                                              RLIMIT_NPROC counts (root ignores it)
+//   setpriv --reuid U --regid U --clear-groups --no-new-privs   drop to the slot's own uid
+//                                                              (SandboxUIDs.swift), so RLIMIT_NPROC
+//                                                              counts (root ignores it)
 //   bwrap --unshare-all --disable-userns --as-pid-1 ...        new user, PID, network, IPC, UTS,
 //         --seccomp 5                                          cgroup namespaces; /usr read-only,
 //                                                              a private tmpfs /tmp, nothing else;
@@ -94,8 +95,10 @@ public final class Sandbox: Sendable {
         if case .unavailable(let why) = protections.mode { return .unavailable(why) }
         let slot = slots.acquire()
         defer { slots.release(slot) }
-        guard let lease = UIDLease(base: config.uidBase, slot: slot, stride: slots.count) else {
-            return .unavailable("no free sandbox uid from \(config.uidBase) (all locked by other processes)")
+        let lease: UIDLease
+        switch UIDLease.acquire(base: config.uidBase, slot: slot, stride: slots.count) {
+        case .success(let l): lease = l
+        case .failure(let error): return .unavailable(error.description)
         }
         defer { lease.release() }
         return executeProgram(program, uid: lease.uid, mode: protections.mode, launcher: launcher)
@@ -152,38 +155,6 @@ final class SlotPool: @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
-}
-
-/// Exclusive use of one sandbox uid across every process on the machine: an flock on
-/// /tmp/ponder-sandbox-uid-N.lock, held for the run. Two labs (or a test run beside a trainer)
-/// therefore never share a uid, so killing a uid's leftovers can only hit our own run. Slot i
-/// tries base + i, base + i + stride, ... (64 candidates).
-struct UIDLease {
-    let uid: Int
-    private let fd: Int32
-
-    init?(base: Int, slot: Int, stride: Int) {
-        // An ordinary user runs as itself (in a user namespace); there is no uid to lease.
-        guard geteuid() == 0 else {
-            uid = Int(getuid())
-            fd = -1
-            return
-        }
-        for k in 0..<64 {
-            let uid = base + slot + k * stride
-            let fd = open("/tmp/ponder-sandbox-uid-\(uid).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { continue }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                self.uid = uid
-                self.fd = fd
-                return
-            }
-            close(fd)
-        }
-        return nil
-    }
-
-    func release() { if fd >= 0 { close(fd) } }
 }
 
 private final class ResultBox: @unchecked Sendable {
@@ -317,7 +288,7 @@ func executeProgram(_ program: SandboxProgram, uid: Int, mode: SandboxProtection
     let stderr = String(decoding: raw.stderr, as: UTF8.self)
     let outcome = classify(raw, limits: program.limits, stderr: stderr)
     // The PID namespace already took every descendant down; this is the second line of defence,
-    // safe because our lease makes the uid ours alone.
+    // safe because our lease makes the uid ours alone and reapUID spares the host's processes.
     if geteuid() == 0, outcome != .ok, outcome.name != "error" {
         _ = reapUID(uid)
     }

@@ -303,30 +303,6 @@ func spawnAndCollect(_ request: SpawnRequest) -> RawRun {
     return run
 }
 
-/// Kill every process of `uid` and wait (briefly) until none is left: a slot's uid is reused
-/// only when empty. Returns whether the uid is clean.
-func reapUID(_ uid: Int, within seconds: Double = 1.0) -> Bool {
-    let until = monotonicSeconds() + seconds
-    while true {
-        let pids = processes(ofUID: uid)
-        if pids.isEmpty { return true }
-        for p in pids { kill(p, SIGKILL) }
-        if monotonicSeconds() > until { return false }
-        usleep(2000)
-    }
-}
-
-private func processes(ofUID uid: Int) -> [pid_t] {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    var found: [pid_t] = []
-    for entry in entries {
-        guard let pid = pid_t(entry) else { continue }
-        var st = stat()
-        if stat("/proc/\(entry)", &st) == 0 && Int(st.st_uid) == uid { found.append(pid) }
-    }
-    return found
-}
-
 /// The children of `pid` (from /proc/PID/task/PID/children); empty when it has none or is gone.
 private func children(of pid: pid_t) -> [pid_t] {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }

@@ -132,8 +132,10 @@ public struct SandboxProtections: Sendable, CustomStringConvertible {
     }
 
     private static func runProbe(_ program: SandboxProgram, mode: Mode, launcher: Launcher) -> SandboxResult {
-        guard let lease = UIDLease(base: launcher.config.uidBase, slot: 0, stride: 1) else {
-            return .unavailable("no free sandbox uid from \(launcher.config.uidBase)")
+        let lease: UIDLease
+        switch UIDLease.acquire(base: launcher.config.uidBase, slot: 0, stride: 1) {
+        case .success(let l): lease = l
+        case .failure(let error): return .unavailable(error.description)
         }
         defer { lease.release() }
         return executeProgram(program, uid: lease.uid, mode: mode, launcher: launcher)
