@@ -197,7 +197,8 @@ struct Launcher: Sendable {
         if access(initProgram, X_OK) == 0 {
             self.initProgram = initProgram
         } else {
-            initProblem = "ponder-sandbox-init not found at \(initProgram): build every product (`swift build -c release`), or set sandbox.init_program"
+            initProblem = "ponder-sandbox-init not found at \(initProgram): "
+                + "build every product (`swift build -c release`), or set sandbox.init_program"
         }
         if config.seccomp {
             switch SeccompFilter.program() {

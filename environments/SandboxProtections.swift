@@ -182,8 +182,8 @@ public struct SandboxProtections: Sendable, CustomStringConvertible {
         if let problem = launcher.initProblem, mode != .unprotected {
             missing.append("usage figures of the program's own processes (\(problem))")
         } else {
-            note(cpu >= own + 0.9 * orphan,
-                 "usage figures cover the program's whole process tree (\(Int(cpu)) ms of CPU: the probe's own \(Int(own)) ms and an orphan's \(Int(orphan)) ms)")
+            note(cpu >= own + 0.9 * orphan, "usage figures cover the program's whole process tree "
+                 + "(\(Int(cpu)) ms of CPU: the probe's own \(Int(own)) ms and an orphan's \(Int(orphan)) ms)")
         }
         return SandboxProtections(mode: mode, active: active, missing: missing)
     }

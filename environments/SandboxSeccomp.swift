@@ -63,7 +63,8 @@ public enum SeccompFilter {
     public static let rules: [SeccompRule] = {
         let otherProcesses = "reads or steers another process, the sandbox's init included (it shares the program's uid)"
         let mounts = "changes the file system view, which bubblewrap fixed before the program started"
-        let namespaces = "a new namespace (a user namespace above all) hands the program capabilities inside it, and with them kernel code that is otherwise out of reach"
+        let namespaces = "a new namespace (a user namespace above all) hands the program capabilities inside it, "
+            + "and with them kernel code that is otherwise out of reach"
         let subsystem = "a large kernel subsystem no test program uses, where kernel exploits are most often found"
         let keyrings = "kernel keyrings are kept per uid, not per sandbox: one run could leave keys for the next"
         let kernelCode = "loads kernel code or a new kernel"
@@ -91,7 +92,8 @@ public enum SeccompFilter {
             deny("open_by_handle_at", "opens files by handle, around path permissions and the mount view"),
             // Reading the handler (a null new action) stays allowed: Python reads every handler at startup.
             deny("rt_sigaction",
-                 "a parent that ignores SIGCHLD (or sets SA_NOCLDWAIT) makes the kernel discard its children's CPU time and memory instead of adding them to its own, hiding them from the usage figures",
+                 "a parent that ignores SIGCHLD (or sets SA_NOCLDWAIT) makes the kernel discard its children's CPU time "
+                    + "and memory instead of adding them to its own, hiding them from the usage figures",
                  arguments: [.equals(argument: 0, value: UInt64(SIGCHLD)), .notEquals(argument: 1, value: 0)],
                  label: "setting a SIGCHLD action"),
         ]

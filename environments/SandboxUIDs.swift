@@ -3,7 +3,7 @@
 // As root every run drops to a uid of its own, so the process limit counts (root ignores it).
 // Slot i tries base + i, base + i + stride, ... (64 candidates) and takes the first that
 //   - no account or group of this machine owns (getpwuid_r / getgrgid_r),
-//   - it can lock: an exclusive flock on LOCK_DIRECTORY/uid-N.lock, held for the run, so two labs
+//   - it can lock: an exclusive flock on /run/ponder-sandbox/uid-N.lock, held for the run, so two labs
 //     (or a test run beside a trainer) never share a uid,
 //   - no process on the machine runs under, checked with the lock held (real, effective, saved
 //     or file-system uid, from /proc/*/status): a uid some other program uses is left alone.
