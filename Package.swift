@@ -32,12 +32,23 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // PID 1 of every sandboxed run (C, static: no Swift runtime is visible inside the sandbox).
+        .executableTarget(
+            name: "ponder-sandbox-init",
+            path: "Sources/SandboxInit",
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
         .target(name: "PonderCore"),
         .target(name: "Model", dependencies: ["Kernels", "PonderCore"], swiftSettings: modelSettings),
         .target(name: "Tokenization", dependencies: ["PonderCore"]),
         .target(name: "Rewards", dependencies: ["PonderCore"], path: "rewards"),
-        .target(name: "Environments", dependencies: ["PonderCore", "Rewards"], path: "environments"),
+        .target(name: "Environments", dependencies: ["PonderCore", "Rewards", "CSeccomp"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["PonderCore", "Model", "Tokenization", "Rewards"]),
         .target(
@@ -48,6 +59,7 @@ let package = Package(
             name: "ponder",
             dependencies: [
                 "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
+                "ponder-sandbox-init",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,7 +69,7 @@ let package = Package(
                     exclude: ["Golden", "safetensors_check.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"], exclude: ["interop.py"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),

@@ -3,7 +3,9 @@
 // Each limit maps to one kernel mechanism (DESIGN.md §5): CPU time, address space, processes,
 // file size and open files are rlimits set by `prlimit` inside the namespaces; the wall clock is
 // ours (we kill the process group at the deadline); output is capped by the reader; the writable
-// directory is a tmpfs of `scratchBytes`. This file holds no logic beyond validation.
+// directory is a tmpfs of `scratchBytes`. This file holds no logic beyond validation and the
+// default place of the sandbox's init.
+import Foundation
 import PonderCore
 
 public struct SandboxLimits: Codable, Sendable, Equatable {
@@ -66,11 +68,26 @@ public struct SandboxConfig: Codable, Sendable, Equatable {
     public var allowUnprotected = false
     /// Directories bound read-only into the sandbox besides /usr (and its /lib, /bin links).
     public var extraReadOnly: [String] = []
+    /// The sandbox's PID 1, which makes the usage figures the program's own (Sources/SandboxInit,
+    /// a product of this package); nil means `ponder-sandbox-init` beside the running executable.
+    public var initProgram: String?
+    /// Load the system-call filter. Turn it off only to find out whether the filter is what
+    /// breaks a program: the sandbox then reports it missing.
+    public var seccomp = true
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case python, bwrap, setpriv, prlimit, uidBase = "uid_base", slots
         case allowUnprotected = "allow_unprotected", extraReadOnly = "extra_read_only"
+        case initProgram = "init_program", seccomp
+    }
+
+    /// `ponder-sandbox-init` in the directory of the running executable (`ponder`, or the test
+    /// binary: SwiftPM puts both beside it).
+    static func defaultInitProgram() -> String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("ponder-sandbox-init").path
     }
 }

@@ -62,10 +62,12 @@ public enum SandboxOutcome: Codable, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-/// What the program used.
+/// What the program used. CPU and memory are its whole process tree's (see Sandbox.swift).
 public struct SandboxUsage: Codable, Sendable, Equatable {
     public var wallMilliseconds: Double
+    /// User + system time of every process the program started, itself included.
     public var cpuMilliseconds: Double
+    /// The largest peak resident size of any one of those processes.
     public var maxResidentKiB: Int
     public var stdoutBytes: Int
     public var stderrBytes: Int
