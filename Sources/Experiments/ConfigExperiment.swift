@@ -67,12 +67,19 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// The seeds of the replicates: `seeds`, or `seed` alone.
     public var replicateSeeds: [UInt64] { seeds.isEmpty ? [seed] : seeds }
 
-    /// The config of the replicate with `seed`: that seed, no `seeds`, the same held-out seed.
+    /// The config of the replicate with `seed`: a group of that one seed, the same held-out seed.
     public func replicate(seed: UInt64) -> ExperimentConfig {
         var copy = self
         copy.seed = seed
-        copy.seeds = []
+        copy.seeds = [seed]
         return copy
+    }
+
+    /// Where the runner puts the stage folders: runs/NAME, or runs/NAME/seed-S for a replicate
+    /// of a seed group (a config with `seeds`; a replicate's own config lists its one seed).
+    public func runDirectory(in runsDirectory: URL) -> URL {
+        let experiment = runsDirectory.appendingPathComponent(name)
+        return seeds.isEmpty ? experiment : experiment.appendingPathComponent("seed-\(seed)")
     }
 
     /// The environment named `name` in `environments:`.

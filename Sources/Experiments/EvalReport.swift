@@ -51,7 +51,7 @@ public struct EvalSummary: Sendable {
 
 extension EvalSummary {
     /// A summary of an evaluation's greedy items.
-    init(stage: String, environment: String, split: Split?, result: Evaluation.Result, contamination: Int?) {
+    public init(stage: String, environment: String, split: Split?, result: Evaluation.Result, contamination: Int?) {
         self.stage = stage
         self.environment = environment
         self.split = split
@@ -162,7 +162,7 @@ public enum EvalLines {
     /// The eval line of one environment, and its comparison with `baseline` when that is an
     /// earlier stage: "change" only when the paired interval excludes 0.
     public static func describe(_ e: EvalSummary, baseline: EvalSummary?) -> [String] {
-        var text = "[\(e.stage)] \(e.environment)" + (e.split.map { ", \($0.rawValue) split" } ?? "") + ": greedy "
+        var text = "[\(e.stage)] \(e.environment)" + (e.split.map { ", \($0.rawValue) split" } ?? "") + ": greedy accuracy "
             + (e.accuracy.map { $0.formatted() + " (95% CI)" } ?? "n/a") + ", \(e.graded) tasks"
         for k in e.passAtK.keys.sorted() { text += String(format: ", pass@\(k) %.1f%%", e.passAtK[k]! * 100) }
         if e.toolUse > 0 { text += String(format: "; a tool called in %.0f%% of answers", e.toolUse * 100) }

@@ -76,8 +76,7 @@ public final class ExperimentRunner {
         self.store = store
         self.options = options
         self.report = report
-        let experiment = options.runsDirectory.appendingPathComponent(config.name)
-        directory = options.groupConfigText == nil ? experiment : experiment.appendingPathComponent("seed-\(config.seed)")
+        directory = config.runDirectory(in: options.runsDirectory)
     }
 
     /// The resolved config beside the stage folders, so `ponder eval runs/NAME/STAGE` can rebuild
@@ -277,15 +276,8 @@ public final class ExperimentRunner {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var metrics: [String: Double] = [:]
         for env in chosen {
-            let tasks = env.heldOut(count: s.tasks, seed: config.heldOutSeed, split: s.split)
-            try Evaluation.checkPromptsFit(tasks, tokenizer: tok, model: model)
-            let parameters = Evaluation.Parameters(tasks: tasks.count, samples: s.samples > 1 ? s.samples : 0, ks: s.ks,
-                                                   temperature: Float(s.temperature), topP: Float(s.topP), topK: s.topK,
-                                                   maxNewTokens: s.maxNewTokens, seed: config.heldOutSeed)
-            let result = Evaluation.run(model: model, tokenizer: tok, environment: env.environment, tasks: tasks,
-                                        tools: tools, parameters: parameters)
-            let summary = EvalSummary(stage: s.name, environment: env.environment.name, split: s.split, result: result,
-                                      contamination: trainingStream.contamination(of: tasks, environment: env))
+            let (summary, result) = try ExperimentEval.run(s, config: config, env: env, model: model, tokenizer: tok,
+                                                           tools: tools, stream: trainingStream)
             let envMetrics = Self.evalMetrics(summary, result)
             _ = try store.recordEval(run: runID, checkpoint: checkpoint.path, suite: env.environment.name, step: nil,
                                      split: s.split.rawValue, metrics: envMetrics, items: Self.evalItems(result))

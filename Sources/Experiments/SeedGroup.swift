@@ -22,7 +22,7 @@ public enum SeedGroup {
                            report: @escaping (RunEvent) -> Void) throws -> [(seed: UInt64, runner: ExperimentRunner)] {
         let seeds = config.replicateSeeds
         var group = options
-        if !config.seeds.isEmpty { group.groupConfigText = config.resolvedYAML() }
+        if !config.seeds.isEmpty && group.groupConfigText == nil { group.groupConfigText = config.resolvedYAML() }
         var done: [(seed: UInt64, runner: ExperimentRunner)] = []
         for (i, seed) in seeds.enumerated() {
             if seeds.count > 1 || !config.seeds.isEmpty { report(.replicateStarted(seed: seed, index: i + 1, count: seeds.count)) }

@@ -1,7 +1,19 @@
-// ponder eval CHECKPOINT --env NAME [--data FILE.jsonl] [--tasks N] [--samples N --k K...] [--json]
+// ponder eval: accuracy of a checkpoint, with its interval, three ways.
+//
+//   ponder eval --experiment FILE --stage NAME [--split test] [--seed S] [--runs DIR] [--set K=V]
+//       exactly that eval stage of the experiment (settings, tools, split, items, decoding) on the
+//       checkpoint it evaluated, with the contamination count against the training stream; with
+//       `seeds`, every replicate (or --seed S) and the mean across them.
+//   ponder eval CHECKPOINT --env NAME [--split test] [--tasks N]
+//       the environment as the checkpoint's experiment configures it (runs/NAME/experiment.yaml,
+//       written by `ponder run`), or with its default settings and tools when there is none (said).
+//   ponder eval CHECKPOINT --data FILE.jsonl [--by KEY.PATH] [--tools python]
+//       every line of a JSONL file (a test set as a whole), broken down by a metadata field.
+// Sampled pass@k: --samples N --k K...; --json prints one object.
 
 import ArgumentParser
 import Environments
+import Experiments
 import Foundation
 import Model
 import PonderCore
@@ -9,75 +21,150 @@ import Tokenization
 import Training
 
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Accuracy and pass@k of a checkpoint on held-out tasks.")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Accuracy (with 95% intervals) and pass@k of a checkpoint on held-out tasks.")
 
-    @Argument(help: "A checkpoint directory, e.g. runs/quickstart/sft.") var checkpoint: String
-    @Option(help: "Environment: \(EnvironmentRegistry.names.joined(separator: ", ")) (default settings).") var env: String = "arithmetic"
-    @Option(help: "A JSONL file of tasks (uses the jsonl environment).") var data: String?
-    @Option(help: "Number of tasks (all of a JSONL file by default).") var tasks: Int?
+    @Argument(help: "A checkpoint directory, e.g. runs/quickstart/sft (not with --experiment).") var checkpoint: String?
+    @Option(help: "An experiment file: rerun one of its eval stages (with --stage).") var experiment: String?
+    @Option(help: "The eval stage of --experiment to rerun, e.g. after_rl.") var stage: String?
+    @Option(help: "With --experiment: the replicate of this seed (default: every seed of the experiment).") var seed: UInt64?
+    @Option(help: "With --experiment: where its checkpoints are.") var runs: String = "runs"
+    @Option(name: .customLong("set"), help: "With --experiment: change a key of the file (as `ponder run --set`).") var overrides: [String] = []
+    @Option(help: "Environment: \(EnvironmentRegistry.names.joined(separator: ", ")).") var env: String = "arithmetic"
+    @Option(help: "The split to grade: validation (default) or test.") var split: Split?
+    @Option(help: "A JSONL file of tasks, graded whole (the jsonl environment).") var data: String?
+    @Option(help: "Break accuracy down by this metadata field of the items, e.g. difficulty.level or kind.") var by: String?
+    @Option(help: "Tools the JSONL tasks may call, e.g. python.") var tools: [Tool] = []
+    @Option(help: "Number of tasks (all of a JSONL file by default; 100 otherwise).") var tasks: Int?
     @Option(help: "Samples per task for pass@k (0 = greedy only).") var samples: Int = 0
     @Option(help: "k values for pass@k.") var k: [Int] = [1]
     @Option(help: "Temperature of the pass@k samples.") var temperature: Float = 1
-    @Option(help: "Most new tokens per answer.") var maxNewTokens: Int = 128
-    @Option(help: "Seed of the task stream (held-out tasks differ from training ones by seed).") var seed: UInt64 = 1_000_000
+    @Option(help: "Most new tokens per answer.") var maxNewTokens: Int?
     @Flag(help: "Print JSON only.") var json = false
 
+    func validate() throws {
+        if experiment != nil {
+            if checkpoint != nil { throw ValidationError("give a checkpoint or --experiment FILE --stage NAME, not both") }
+            if stage == nil { throw ValidationError("--experiment needs --stage NAME (one of its eval stages)") }
+        } else if checkpoint == nil {
+            throw ValidationError("name a checkpoint directory (e.g. runs/quickstart/grpo) or --experiment FILE --stage NAME")
+        }
+        if split == .train { throw ValidationError("--split: an eval grades held-out tasks: validation or test") }
+        if data == nil && (by != nil || !tools.isEmpty) { throw ValidationError("--by and --tools apply to --data FILE.jsonl") }
+    }
+
     func run() throws {
-        let dir = URL(fileURLWithPath: checkpoint)
-        let model: Transformer, tokenizer: Tokenizer
+        if let experiment, let stage { return try rerun(experiment, stage: stage) }
+        let dir = URL(fileURLWithPath: checkpoint!)
+        let (model, tokenizer): (Transformer, Tokenizer)
+        do { (model, tokenizer) = try ExperimentEval.loadCheckpoint(dir) } catch { throw fail("\(error)") }
+        if let data { return try evaluateFile(data, model: model, tokenizer: tokenizer) }
+
+        let summary: EvalSummary, result: Evaluation.Result, source: String
         do {
-            (model, _) = try Checkpoint.load(from: dir)
-            tokenizer = try Tokenizer.load(checkpointDirectory: dir)
-        } catch { throw fail("\(checkpoint): \(error)") }
-        let environment: any Environment
-        var fixed: [EnvTask]? = nil
-        do {
-            if let data {
-                let jsonl = try JSONLEnvironment(path: data)
-                environment = jsonl
-                fixed = jsonl.tasks
-                for problem in jsonl.problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+            if let (config, file) = try ExperimentEval.experiment(ofCheckpoint: dir) {
+                (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
+                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens)
+                source = "\(env) as experiment \(config.name) configures it (\(file.path)): its settings, tools, split shares and held-out seed"
             } else {
-                environment = try EnvironmentRegistry.make(env)
+                let spec = EnvironmentSpec(name: env)
+                let config = try ExperimentConfig(name: "eval", environments: [spec], stages: [.tokenizer(TokenizerStage())])
+                (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
+                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens)
+                source = "\(env) with its default settings and tools (no \(ExperimentRunner.configFileName) beside \(checkpoint!)); "
+                    + "contamination unknown: the checkpoint's training data is not known"
             }
         } catch { throw fail("\(error)") }
-        var rng = RNG(seed: seed).fork("held-out/\(environment.name)")
-        var taskList: [EnvTask]
-        if let fixed {
-            taskList = tasks.map { Array(fixed.prefix($0)) } ?? fixed
-        } else {
-            taskList = (0..<(tasks ?? 100)).map { _ in environment.sample(&rng) }
+        try report(summary, result, source: source)
+    }
+
+    /// Reruns an experiment's eval stage on every replicate asked for.
+    func rerun(_ file: String, stage: String) throws {
+        do {
+            let config = try ExperimentConfig.load(path: file, overrides: try overrides.map(ConfigOverride.init))
+            let seeds = seed.map { [$0] } ?? config.replicateSeeds
+            var replicates: [(seed: UInt64, evals: [EvalSummary])] = []
+            for s in seeds {
+                let replicate = config.seeds.isEmpty ? config : config.replicate(seed: s)
+                let evals = try ExperimentEval.rerun(config: replicate, stageName: stage, runsDirectory: URL(fileURLWithPath: runs), split: split)
+                if !json {
+                    if seeds.count > 1 { print("== seed \(s)") }
+                    for e in evals { EvalLines.describe(e, baseline: nil).forEach { print($0) } }
+                }
+                replicates.append((s, evals))
+            }
+            let rows = SeedGroup.rows(replicates)
+            if json {
+                printJSON(["experiment": config.name, "stage": stage, "seeds": seeds, "evaluations": SeedGroup.json(rows)] as [String: Any])
+            } else if seeds.count > 1 {
+                print("")
+                SeedGroup.table(rows).forEach { print($0) }
+            }
+        } catch let error as ExperimentConfigError {
+            throw fail("\(error)")
+        } catch {
+            throw fail("\(error)")
         }
-        do { try Evaluation.checkPromptsFit(taskList, tokenizer: tokenizer, model: model) } catch { throw fail("\(error)") }
-        let result = Evaluation.run(
-            model: model, tokenizer: tokenizer, environment: environment, tasks: taskList,
-            tools: { tool, input in
-                guard tool == .python else { return ("", "only the python tool is available here") }
-                let r = PythonTool().run(input)
-                return (r.text, r.failure.map { "\($0)" })
-            },
-            parameters: Evaluation.Parameters(tasks: taskList.count, samples: samples, ks: k, temperature: temperature,
-                                              maxNewTokens: maxNewTokens, seed: seed))
+    }
+
+    /// Every line of a JSONL file, with a breakdown by `--by`.
+    func evaluateFile(_ path: String, model: Transformer, tokenizer: Tokenizer) throws {
+        let jsonl: JSONLEnvironment
+        do { jsonl = try JSONLEnvironment(path: path, tools: tools) } catch { throw fail("\(error)") }
+        for problem in jsonl.problems { FileHandle.standardError.write(Data("warning: \(path): \(problem); line skipped\n".utf8)) }
+        let list = tasks.map { Array(jsonl.tasks.prefix($0)) } ?? jsonl.tasks
+        do { try Evaluation.checkPromptsFit(list, tokenizer: tokenizer, model: model) } catch { throw fail("\(path): \(error)") }
+        let executor: ToolExecutor = { tool, input in
+            guard tool == .python else { return ("", "only the python tool is available to a JSONL eval") }
+            let r = PythonTool().run(input)
+            return (r.text, r.failure.map { "\($0)" })
+        }
+        let result = Evaluation.run(model: model, tokenizer: tokenizer, environment: jsonl, tasks: list, tools: executor,
+                                    parameters: parameters(list.count))
+        let summary = EvalSummary(stage: "eval", environment: "jsonl", split: nil, result: result, contamination: nil)
+        try report(summary, result, source: "\(path): every line (\(list.count) tasks, \(jsonl.problems.count) lines skipped)")
+    }
+
+    func parameters(_ count: Int) -> Evaluation.Parameters {
+        Evaluation.Parameters(tasks: count, samples: samples, ks: k, temperature: temperature, maxNewTokens: maxNewTokens ?? 128)
+    }
+
+    func report(_ summary: EvalSummary, _ result: Evaluation.Result, source: String) throws {
         let greedy = result.items.filter { $0.sampleIndex < 0 }
+        let breakdown = by.map { path in
+            Breakdown.accuracy(greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) }, by: path)
+        }
         if json {
-            var passAtK: [String: Double] = [:]
-            for (kk, v) in result.passAtK { passAtK["\(kk)"] = v }
-            var verdicts: [String: Int] = [:]
-            for (kind, n) in result.verdictCounts { verdicts[kind.rawValue] = n }
-            let object: [String: Any] = [
-                "checkpoint": checkpoint, "environment": result.environment, "tasks": greedy.count,
-                "greedy_accuracy": result.greedyAccuracy, "pass_at_k": passAtK, "verdicts": verdicts,
-                "machinery_failures": result.machineryFailures, "tool_use": result.greedyToolUse,
+            var object: [String: Any] = [
+                "checkpoint": checkpoint ?? "", "environment": result.environment, "source": source, "graded": summary.graded,
+                "greedy_accuracy": summary.greedyAccuracy, "machinery_failures": result.machineryFailures, "tool_use": result.greedyToolUse,
+                "pass_at_k": Dictionary(uniqueKeysWithValues: result.passAtK.map { ("\($0.key)", $0.value) }),
+                "verdicts": Dictionary(uniqueKeysWithValues: result.verdictCounts.map { ($0.key.rawValue, $0.value) }),
             ]
+            if let a = summary.accuracy { object["interval"] = [a.lower, a.upper] }
+            if let c = summary.contamination { object["contamination"] = c }
+            if let split = summary.split { object["split"] = split.rawValue }
+            if let breakdown, let by {
+                object["by"] = [by: breakdown.map { ["value": $0.value, "accuracy": $0.accuracy.estimate, "lower": $0.accuracy.lower,
+                                                     "upper": $0.accuracy.upper, "graded": $0.graded] as [String: Any] }]
+            }
             printJSON(object)
             return
         }
-        print(String(format: "%@ on %d %@ tasks: greedy accuracy %.1f%%", checkpoint, greedy.count, result.environment, result.greedyAccuracy * 100)
-              + (result.greedyToolUse > 0 ? String(format: "; a tool called in %.0f%% of answers", result.greedyToolUse * 100) : ""))
+        print("\(checkpoint ?? ""): \(source)")
+        EvalLines.describe(summary, baseline: nil).forEach { print($0) }
         for kk in result.passAtK.keys.sorted() { print(String(format: "  pass@%d %.1f%% (%d samples per task)", kk, result.passAtK[kk]! * 100, samples)) }
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+        if let breakdown, let by {
+            if breakdown.isEmpty {
+                print("  no item has a `\(by)` field")
+            } else {
+                print("  by \(by):")
+                for row in breakdown { print("    \(pad(row.value, 16)) \(pad(row.accuracy.formatted(), 22)) of \(row.graded)") }
+            }
+        }
         for item in greedy.prefix(3) {
             print("  e.g. \(item.prompt.replacingOccurrences(of: "\n", with: " ")) -> \(item.completion.replacingOccurrences(of: "\n", with: " ")) [\(item.verdict.kind.rawValue)]")
         }
     }
 }
+extension Tool: ExpressibleByArgument {}

@@ -177,3 +177,38 @@ struct SVGSummary {
         }
     }
 }
+
+/// A seed group's curve: the mean at the steps every run logged, inside a min-max or CI band that
+/// the SVG draws as a polygon and the terminal shades.
+@Suite struct SeedGroupChartTests {
+    let runs: [[(step: Int, value: Double)]] = [
+        [(1, 1.0), (2, 2.0), (3, 3.0), (4, 9.0)],
+        [(1, 3.0), (2, 4.0), (3, 5.0)],
+        [(1, 2.0), (2, 6.0), (3, 4.0), (5, 1.0)],
+    ]
+
+    @Test func meanAndBands() throws {
+        let minmax = ChartSeries.seedGroup(label: "g", runs: runs, band: .minmax)
+        #expect(minmax.points.map(\.step) == [1, 2, 3])
+        #expect(minmax.points.map(\.value) == [2, 4, 4])
+        #expect(minmax.band.map(\.low) == [1, 2, 3] && minmax.band.map(\.high) == [3, 6, 5])
+        let ci = ChartSeries.seedGroup(label: "g", runs: runs, band: .ci)
+        // Step 1: values 1, 2, 3, sd 1, half-width t(0.975, 2) / sqrt(3).
+        let half = 4.302652729749462 / 3.0.squareRoot()
+        #expect(abs(ci.band[0].low - (2 - half)) < 1e-8 && abs(ci.band[0].high - (2 + half)) < 1e-8)
+        #expect(ChartSeries.seedGroup(label: "g", runs: runs, band: .none).band.isEmpty)
+        #expect(ChartSeries.seedGroup(label: "one", runs: [runs[0]], band: .minmax).band.isEmpty)
+    }
+
+    @Test func bandsAreDrawn() {
+        let group = ChartSeries.seedGroup(label: "g", runs: runs, band: .minmax)
+        let svg = Report.svgChart([group], options: ChartOptions(metric: "reward", smoothing: 0))
+        #expect(svg.components(separatedBy: "<polygon class=\"band\"").count == 2)
+        let text = Report.terminalChart([group], options: ChartOptions(metric: "reward", smoothing: 0))
+        #expect(text.contains("░"))
+        // The band widens the value axis: its top label is the highest edge, 6.
+        #expect(text.split(separator: "\n")[1].trimmingCharacters(in: .whitespaces).hasPrefix("6 ┤"))
+        let single = Report.terminalChart([ChartSeries(label: "r", points: runs[0])], options: ChartOptions(smoothing: 0))
+        #expect(!single.contains("░"))
+    }
+}
