@@ -26,7 +26,8 @@ public enum SeedGroup {
         var done: [(seed: UInt64, runner: ExperimentRunner)] = []
         for (i, seed) in seeds.enumerated() {
             if seeds.count > 1 || !config.seeds.isEmpty { report(.replicateStarted(seed: seed, index: i + 1, count: seeds.count)) }
-            let runner = ExperimentRunner(config: config.replicate(seed: seed), store: store, options: group, report: report)
+            let replicate = config.seeds.isEmpty ? config : config.replicate(seed: seed)
+            let runner = ExperimentRunner(config: replicate, store: store, options: group, report: report)
             try runner.run()
             done.append((seed, runner))
             if runner.interrupted { break }
