@@ -75,6 +75,6 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),
         // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
         // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
-        .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Tokenization", "Model", "PonderCore"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore"]),
     ]
 )

@@ -13,8 +13,9 @@
 // sandbox; the harness of CodeHarness.swift, so expected values never enter the sandbox).
 // "verifier" defaults to "exact". Any other key (an id, a source, a difficulty object) is kept
 // as the task's metadata: stored with eval items and usable for breakdowns (`ponder eval --by
-// difficulty.level`). Blank lines are skipped; every other bad line is reported with its number,
-// the field and what is expected, and the good lines still load.
+// difficulty.level`). Lines end in "\n" or "\r\n" (a file saved on Windows). Blank lines are
+// skipped; every other bad line is reported with its number, the field and what is expected, and
+// the good lines still load.
 //
 // Splits: a line's key is its prompt. `ponder eval --data FILE` grades every line (the file is a
 // test set as a whole); a jsonl environment that an experiment trains on is split like any
@@ -92,7 +93,7 @@ public struct JSONLEnvironment: Environment {
             throw ConfigError(knob: "jsonl.path", allowed: "a readable file", found: "\(path) (missing or unreadable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            let bad = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let bad = String(decoding: data, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: Self.endsLine)
                 .firstIndex { $0.contains("\u{FFFD}") }.map { $0 + 1 }
             throw ConfigError(knob: "jsonl.path", allowed: "UTF-8 text",
                               found: "\(path): invalid UTF-8" + (bad.map { " on line \($0)" } ?? "") + "; re-save the file as UTF-8")
@@ -102,7 +103,7 @@ public struct JSONLEnvironment: Environment {
 
     public init(text: String, source: String = "<memory>", tools: [Tool] = [], sandbox: Sandbox = .shared) throws {
         var items: [Item] = [], problems: [JSONLProblem] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: Self.endsLine).enumerated() {
             guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
             switch Self.parse(String(line), number: index + 1) {
             case .success(let item): items.append(item)
@@ -116,6 +117,9 @@ public struct JSONLEnvironment: Environment {
         self.tools = tools
         self.sandbox = sandbox
     }
+
+    /// "\r\n" is one Character in Swift, so splitting at "\n" alone would keep a Windows file whole.
+    static func endsLine(_ c: Character) -> Bool { c == "\n" || c == "\r\n" }
 
     static func parse(_ line: String, number: Int) -> Result<Item, JSONLProblem> {
         func fail(_ reason: String) -> Result<Item, JSONLProblem> { .failure(JSONLProblem(line: number, reason: reason)) }

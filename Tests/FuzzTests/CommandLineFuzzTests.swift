@@ -1,6 +1,8 @@
 // Fuzzed files through the built `ponder` tool, each run a subprocess: 50 mutated tokenizer.json
-// files through `ponder tokenizer encode`, and 50 mutated checkpoint directories through
-// `ponder eval` (two tasks, four new tokens, so a checkpoint that loads is evaluated quickly).
+// files through `ponder tokenizer encode`, 50 mutated checkpoint directories through
+// `ponder eval` (two tasks, four new tokens, so a checkpoint that loads is evaluated quickly),
+// and 50 mutated JSONL task files through `ponder eval CKPT --data FILE` (the tiny checkpoint
+// intact, every loaded line evaluated with four new tokens; the original file must run).
 //
 // A run exits 0 with its usual output, or exits 1 with an error on stderr that names the damaged
 // file. A signal (a trap, SIGILL; abort; a segfault), any other status, or a run past the time
@@ -58,12 +60,36 @@ import Testing
     }
 
     // MARK: JSONL task files (environments/JSONL.swift, `ponder eval --data FILE.jsonl`)
-    //
-    // Not fuzzed yet: the JSONL loader is being rewritten. When it lands, add here
-    // `jsonlTasksLoadOrFailNamingTheLine` (1,000 mutants of a task file through the new
-    // loader, in process; errors name FILE:LINE) and `evalDataExitsOneNamingTheLine` (50 runs of
-    // `ponder eval CKPT --data FILE`). Mutator.duplicateLine, wrongType and nonUTF8 already
-    // produce line-level damage for a line-based format.
+
+    @Test func evalDataExitsOneNamingTheMutatedTaskFile() throws {
+        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let directory = try FuzzDirectory("cli-eval-data")
+        defer { directory.remove() }
+        let checkpoint = directory.file("step-1")
+        try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
+        for (name, bytes) in try FuzzFixtures.checkpointFiles() {
+            try FuzzDirectory.write(bytes, to: checkpoint.appendingPathComponent(name))
+        }
+        let file = directory.file("tasks.jsonl")
+        let original = FuzzFixtures.jsonlTasks()
+        let arguments = ["eval", checkpoint.path, "--data", file.path, "--max-new-tokens", "4"]
+        try FuzzDirectory.write(original, to: file)
+        #expect(throws: Never.self, "the original task file should evaluate") {
+            try Self.run(ponder, arguments, in: directory, expecting: "greedy accuracy")
+        }
+        let seed = FuzzRun.seed(Self.seed)
+        let mutator = Mutator(seed: seed)
+
+        let tally = try FuzzRun.run("ponder eval --data", seed: seed, count: FuzzRun.count(Self.mutants)) { index in
+            let mutant = mutator.mutant(index, of: original, format: .jsonl)
+            try FuzzDirectory.write(mutant.bytes, to: file)
+            return FuzzCase(label: mutant.label, kinds: mutant.kinds.map(\.rawValue),
+                            load: { try Self.run(ponder, arguments, in: directory, expecting: "greedy accuracy") },
+                            check: { Self.problem(with: $0, naming: file.path) })
+        }
+        #expect(tally.badErrors == 0)
+        #expect(!FuzzRun.isFullRun || (tally.errors > 0 && tally.loaded > 0), "some mutants should be rejected, some run: \(tally)")
+    }
 
     // MARK: Running the tool
 

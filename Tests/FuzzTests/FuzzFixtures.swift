@@ -1,6 +1,9 @@
 // The originals the fuzz tests mutate: real files, made the way Ponder makes them.
 //
 // - experiments/tiny.yaml, read from the repository.
+// - a JSONL task file as users write one: JSONLEnvironment.example (every verifier) and lines
+//   with ids, nested and null metadata, tags, numeric and negative answers, a French prompt,
+//   python_tests with list arguments, a blank line and a final newline.
 // - a byte-level BPE tokenizer trained on the synthetic corpus (vocabulary 400).
 // - a tiny checkpoint as the trainers write it (Checkpoint.save with tokenizer.json in the same
 //   swap): model.safetensors, config.json, optimizer.safetensors after one AdamW step,
@@ -8,6 +11,7 @@
 // - a second checkpoint of another model (other vocabulary and sizes, untied, q/k/v bias), whose
 //   files stand in for the first one's: the file a user copied from the wrong run.
 // Built once per test process, in memory; each test writes its mutants where it wants them.
+import Environments
 import Foundation
 import Model
 import PonderCore
@@ -19,6 +23,20 @@ enum FuzzFixtures {
 
     static func experimentYAML() throws -> [UInt8] {
         Array(try Data(contentsOf: repositoryRoot.appendingPathComponent("experiments/tiny.yaml")))
+    }
+
+    /// A task file every line of which loads (python_tests included), ending in a newline.
+    static func jsonlTasks() -> [UInt8] {
+        let more = #"""
+        {"id": "q1", "prompt": "What is 12 + 30?", "answer": 42, "verifier": "number", "difficulty": {"level": 2}, "source": "hand"}
+        {"id": "q2", "prompt": "Spell cat backwards.", "answer": "tac", "tags": ["words", "easy"], "difficulty": {"level": 1}}
+
+        {"id": "q3", "prompt": "What is 3 minus 10?", "answer": -7, "verifier": "number", "weight": 1.5, "difficulty": {"level": 1, "notes": null}}
+        {"id": "q4", "prompt": "Name a planet with rings.", "answer": "Saturn", "verifier": "contains", "difficulty": {"level": 3}}
+        {"id": "q5", "prompt": "Où est la tour Eiffel ?", "answer": "Paris", "lang": "fr", "difficulty": {"level": 1}}
+        {"id": "q6", "prompt": "Write top2(xs).", "answer": "def top2(xs):\n    return sorted(xs)[-2:]\n", "verifier": "python_tests", "tests": {"function": "top2", "cases": [{"args": [[3, 1, 2]], "expected": [2, 3]}, {"args": [[5, -5, 5, 0]], "expected": [5, 5]}, {"args": [["b", "a"]], "expected": ["a", "b"]}]}, "difficulty": {"level": 2}}
+        """#
+        return Array((JSONLEnvironment.example + "\n" + more + "\n").utf8)
     }
 
     /// The checkpoint's model: tied embeddings and grouped-query attention, as small as the

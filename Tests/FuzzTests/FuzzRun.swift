@@ -32,10 +32,13 @@ struct FuzzTally: CustomStringConvertible {
     /// Every mutation kind that was applied at least once.
     var kinds: Set<String> = []
     var seconds = 0.0
+    /// The mutant that took longest, and its seconds: where a slow run spends its time.
+    var slowest: (label: String, seconds: Double) = ("", 0)
 
     var description: String {
         String(format: "fuzz %@: %d mutants, %d errors (%d badly located), %d loaded, 0 crashes, %.2f s",
                loader, mutants, errors, badErrors, loaded, seconds)
+            + String(format: "; slowest %.2f s: ", slowest.seconds) + slowest.label.prefix(160)
     }
 }
 
@@ -71,6 +74,11 @@ enum FuzzRun {
                 CrashNote.write(slot, "  \(loader): \(fuzzCase.label)\n  \(rerun)")
                 tally.mutants += 1
                 tally.kinds.formUnion(fuzzCase.kinds)
+                let started = Date()
+                defer {
+                    let seconds = Date().timeIntervalSince(started)
+                    if seconds > tally.slowest.seconds { tally.slowest = (fuzzCase.label, seconds) }
+                }
                 do {
                     try fuzzCase.load()
                     tally.loaded += 1

@@ -6,7 +6,8 @@
 // non-finite number where a number was, deep nesting) and, for safetensors, a forged header
 // length. Two mutations in three of a safetensors file land inside its JSON header, which is
 // then framed again with its new length, so they reach the header checks rather than the
-// length check.
+// length check. A JSONL file (one JSON value a line) also gets its line structure damaged: a
+// line broken in two, two lines run together, Windows line endings.
 //
 // Reproducing: mutant `i` of seed `s` is always the same bytes,
 //     Mutator(seed: s).mutant(i, of: original, format: f)
@@ -20,6 +21,8 @@ import PonderCore
 
 enum FileFormat: Sendable {
     case yaml, json, safetensors
+    /// One JSON value a line (task files): mutated as JSON, plus the line kinds.
+    case jsonl
 }
 
 enum Mutation: String, CaseIterable, Sendable {
@@ -27,9 +30,18 @@ enum Mutation: String, CaseIterable, Sendable {
     case duplicateLine, duplicateKey, wrongType, hugeNumber, negativeNumber, nonFinite, deepNesting
     /// The 8-byte header length of a safetensors file (safetensors only).
     case headerLength
+    /// A newline inserted anywhere; one newline removed; every "\n" made "\r\n" (JSONL only).
+    case breakLine, joinLines, crlfLineEndings
 
+    static let lineKinds: [Mutation] = [.breakLine, .joinLines, .crlfLineEndings]
+
+    /// The kinds a format gets, in a fixed order (the order picks them, so reproduction rests on it).
     static func kinds(for format: FileFormat) -> [Mutation] {
-        format == .safetensors ? allCases : allCases.filter { $0 != .headerLength }
+        switch format {
+        case .safetensors: allCases.filter { !lineKinds.contains($0) }
+        case .jsonl: allCases.filter { $0 != .headerLength }
+        case .yaml, .json: allCases.filter { $0 != .headerLength && !lineKinds.contains($0) }
+        }
     }
 }
 
@@ -149,7 +161,7 @@ struct Mutator: Sendable {
                 let line = lineRanges(bytes).first { $0.contains(key.lowerBound) } ?? key
                 bytes.insert(contentsOf: bytes[line], at: line.upperBound)
                 return "duplicateKey (line) at byte \(line.lowerBound)"
-            case .json, .safetensors:
+            case .json, .jsonl, .safetensors:
                 let copy = Array(bytes[key]) + Array(pick([" 1,", " \"x\",", " null,", " [],", " {},"]).utf8)
                 bytes.insert(contentsOf: copy, at: key.lowerBound)
                 return "duplicateKey \(String(decoding: bytes[key.lowerBound..<(key.lowerBound + key.count)], as: UTF8.self)) at byte \(key.lowerBound)"
@@ -191,7 +203,23 @@ struct Mutator: Sendable {
             if bytes.count < 8 { bytes += [UInt8](repeating: 0, count: 8 - bytes.count) }
             withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(0..<8, with: $0) }
             return "headerLength \(value)"
+        case .breakLine:
+            return insert([UInt8(ascii: "\n")], "breakLine")
+        case .joinLines:
+            let newlines = bytes.indices.filter { bytes[$0] == UInt8(ascii: "\n") }
+            guard !newlines.isEmpty else { return "joinLines (one line): nothing" }
+            let at = pick(newlines)
+            bytes.remove(at: at)
+            return "joinLines at byte \(at)"
+        case .crlfLineEndings:
+            bytes = crlf(bytes)
+            return "crlfLineEndings"
         }
+    }
+
+    /// The text with every "\n" made "\r\n", as Windows editors save it.
+    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.flatMap { $0 == UInt8(ascii: "\n") ? [UInt8(ascii: "\r"), $0] : [$0] }
     }
 
     // MARK: Sites in the text

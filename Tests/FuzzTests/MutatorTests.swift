@@ -1,7 +1,9 @@
 // The mutator's promises, which the fuzz tests' reproduction rests on: a mutant is a function of
 // (seed, index, original); mutants differ from the original and from each other; a safetensors
-// mutant aimed at the header is framed with its new length.
+// mutant aimed at the header is framed with its new length; the line kinds reach JSONL only, so
+// the other formats' mutants stay what their seeds made them.
 import Foundation
+import PonderCore
 import Testing
 
 @Suite struct MutatorTests {
@@ -34,5 +36,24 @@ import Testing
             #expect(split?.data == [0, 0, 128, 63], "mutant #\(index): the data section moved")
         }
         #expect(framed > 50)
+    }
+
+    @Test func lineKindsAreForJSONLOnly() {
+        let json: [Mutation] = [.flipBits, .truncate, .deleteRange, .insertBytes, .nonUTF8, .duplicateLine, .duplicateKey,
+                                .wrongType, .hugeNumber, .negativeNumber, .nonFinite, .deepNesting]
+        #expect(Mutation.kinds(for: .json) == json && Mutation.kinds(for: .yaml) == json)
+        #expect(Mutation.kinds(for: .safetensors) == json + [.headerLength])
+        #expect(Mutation.kinds(for: .jsonl) == json + [.breakLine, .joinLines, .crlfLineEndings])
+
+        let text = Array("{\"a\": 1}\n{\"b\": 2}\n".utf8)
+        func newlines(_ bytes: [UInt8]) -> Int { bytes.filter { $0 == UInt8(ascii: "\n") }.count }
+        var rng = RNG(seed: 5)
+        var broken = text, joined = text, crlf = text
+        _ = Mutator.apply(.breakLine, to: &broken, format: .jsonl, &rng)
+        _ = Mutator.apply(.joinLines, to: &joined, format: .jsonl, &rng)
+        _ = Mutator.apply(.crlfLineEndings, to: &crlf, format: .jsonl, &rng)
+        #expect(newlines(broken) == 3 && broken.count == text.count + 1)
+        #expect(newlines(joined) == 1 && joined.count == text.count - 1)
+        #expect(crlf == Array("{\"a\": 1}\r\n{\"b\": 2}\r\n".utf8))
     }
 }
