@@ -63,6 +63,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What tests that run the built tool share (finding it, running it); not a test target.
+        .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "PonderCore"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"],
@@ -70,11 +72,11 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"], exclude: ["interop.py"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore", "TestSupport"]),
         // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
         // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
-        .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore", "TestSupport"]),
     ]
 )

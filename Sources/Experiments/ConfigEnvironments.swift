@@ -63,19 +63,28 @@ public struct EnvironmentSpec: Codable, Sendable, Equatable {
         try resolveSettings(at: c.codingPath + [CodingKeys.settings])
     }
 
-    /// Checks the settings by building the environment and the split by sampling it, and fills
-    /// in every default. `path` locates errors (the settings mapping).
+    /// Checks the settings by building the environment, and fills in every default. `path`
+    /// locates errors (the settings mapping).
     mutating func resolveSettings(at path: [CodingKey]) throws {
         let environment: any Environment
         do {
             environment = try make()
-            try environment.checkSplits(split)
         } catch let error as ConfigError {
             throw EnvironmentSpec.locate(error, prefix: name, settings: settings, at: path)
         } catch {
             throw ConfigIssue(path: path, message: "\(error)")
         }
         settings = try EnvironmentSpec.resolvedSettings(of: environment) ?? settings
+    }
+
+    /// Checks that the task space under these settings holds every split (Environment.checkSplits);
+    /// `path` locates errors (the environment item).
+    func checkSplits(at path: [CodingKey]) throws {
+        do {
+            try make().checkSplits(split)
+        } catch let error as ConfigError {
+            throw ConfigIssue(path: path + [CodingKeys.split], message: "\(error.found)")
+        }
     }
 
     /// The environment, built from the registry. `sandbox` defaults to the shared one.

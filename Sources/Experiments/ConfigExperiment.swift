@@ -139,6 +139,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                                   + EnvironmentRegistry.names.joined(separator: ", ") + ")")
             }
             try environments[i].resolveSettings(at: path("environments", i, "settings"))
+            try environments[i].checkSplits(at: path("environments", i))
         }
         if stages.isEmpty { throw ConfigIssue(path: path("stages"), message: "list at least one stage, starting with `- stage: tokenizer`") }
         guard case .tokenizer(let tokenizerStage) = stages[0] else {

@@ -12,13 +12,14 @@
 // PONDER_BINARY overrides.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct CommandLineFuzzTests {
     static let mutants = 50
     static let seed: UInt64 = 0xC11
 
     @Test func tokenizerEncodeExitsOneNamingAMutatedTokenizerFile() throws {
-        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let ponder = try #require(PonderTool.executable(), Comment(rawValue: PonderTool.missing))
         let original = try FuzzFixtures.tokenizerJSON()
         let directory = try FuzzDirectory("cli-tokenizer")
         defer { directory.remove() }
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test func evalExitsOneNamingTheMutatedCheckpointFile() throws {
-        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let ponder = try #require(PonderTool.executable(), Comment(rawValue: PonderTool.missing))
         let files = try FuzzFixtures.checkpointFiles(), otherModel = try FuzzFixtures.otherCheckpointFiles()
         let directory = try FuzzDirectory("cli-eval")
         defer { directory.remove() }
@@ -62,7 +63,7 @@ import Testing
     // MARK: JSONL task files (environments/JSONL.swift, `ponder eval --data FILE.jsonl`)
 
     @Test func evalDataExitsOneNamingTheMutatedTaskFile() throws {
-        let ponder = try #require(Self.ponderExecutable(), Self.missingExecutable)
+        let ponder = try #require(PonderTool.executable(), Comment(rawValue: PonderTool.missing))
         let directory = try FuzzDirectory("cli-eval-data")
         defer { directory.remove() }
         let checkpoint = directory.file("step-1")
@@ -142,25 +143,5 @@ import Testing
         guard let failure = error as? Failure else { return "is not a run of the tool: \(error)" }
         if failure.timedOut || failure.signaled || failure.status != 1 { return "is a crash or a wrong status" }
         return FuzzRun.names(path, in: failure.stderr)
-    }
-
-    // MARK: Finding the tool
-
-    static let missingExecutable: Comment =
-        "the ponder executable was not found beside the test bundle; build it with `swift build -c release` or set PONDER_BINARY"
-
-    /// `ponder` in this test bundle's build directory or a few levels up (macOS nests the
-    /// bundle's executable in `X.xctest/Contents/MacOS/`).
-    static func ponderExecutable() -> URL? {
-        if let path = ProcessInfo.processInfo.environment["PONDER_BINARY"] { return URL(fileURLWithPath: path) }
-        let self_ = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var directory = FileManager.default.fileExists(atPath: self_.path)
-            ? self_.deletingLastPathComponent() : Bundle.main.bundleURL.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ponder")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
     }
 }

@@ -9,6 +9,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Storage
 
 #if canImport(Glibc)
@@ -19,9 +20,9 @@ import Glibc
     static let rounds = 8
 
     @Test func killedWriterLeavesEveryCommittedStepWholeAndNoPartialStep() throws {
-        guard let ponder = Self.ponderBinary() else {
+        guard let ponder = PonderTool.executable() else {
             Issue.record("""
-                the ponder executable was not found next to the test bundle (\(Self.testBinaryDirectory().path)); \
+                the ponder executable was not found next to the test bundle (\(PonderTool.testBinaryDirectory().path)); \
                 build it with `swift build -c release` or set PONDER_BINARY
                 """)
             return
@@ -136,24 +137,5 @@ import Glibc
 
     static func text(_ file: String) -> String {
         (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-    }
-
-    static func testBinaryDirectory() -> URL {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        if FileManager.default.fileExists(atPath: executable.path) { return executable.deletingLastPathComponent() }
-        return Bundle.main.bundleURL.deletingLastPathComponent()
-    }
-
-    /// `ponder` in the build directory of this test bundle, looking a few levels up for bundles
-    /// that nest their executable (`X.xctest/Contents/MacOS/X` on macOS).
-    static func ponderBinary() -> URL? {
-        if let override = ProcessInfo.processInfo.environment["PONDER_BINARY"] { return URL(fileURLWithPath: override) }
-        var directory = testBinaryDirectory()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ponder")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
     }
 }
