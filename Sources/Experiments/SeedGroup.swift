@@ -50,6 +50,10 @@ public enum SeedGroup {
         public var change: Interval?
         /// The per-seed paired changes.
         public var changePerSeed: [Double]
+        /// Mean share of greedy answers that called a tool.
+        public var toolUse: Double
+        /// Accuracy per held-out kind (code: unseen spec / seen spec, unseen inputs), as `accuracy`.
+        public var byHeldOutKind: [(kind: String, accuracy: Interval?)]
 
         public var isSignificantChange: Bool { change?.excludes(0) ?? false }
     }
@@ -59,12 +63,15 @@ public enum SeedGroup {
         guard let first = replicates.first else { return [] }
         return first.evals.map { e in
             var perSeed: [(UInt64, Double, Int)] = []
-            var changes: [Double] = []
+            var changes: [Double] = [], toolUse: [Double] = []
+            var kinds: [String: [Interval]] = [:]
             var single: (accuracy: Interval?, change: Interval?) = (nil, nil)
             var baselineStage: String?
             for (seed, evals) in replicates {
                 guard let mine = evals.first(where: { $0.stage == e.stage && $0.environment == e.environment }) else { continue }
                 perSeed.append((seed, mine.greedyAccuracy, mine.graded))
+                toolUse.append(mine.toolUse)
+                for (kind, accuracy) in mine.byHeldOutKind { kinds[kind, default: []].append(accuracy) }
                 let baseline = evals.first { $0.environment == mine.environment && $0.split == mine.split }
                 if let baseline, baseline.stage != mine.stage, let d = mine.change(from: baseline) {
                     baselineStage = baseline.stage
@@ -78,7 +85,11 @@ public enum SeedGroup {
                        accuracy: several ? Statistics.meanInterval(perSeed.map(\.1)) : single.accuracy,
                        baseline: baselineStage,
                        change: several ? Statistics.meanInterval(changes) : single.change,
-                       changePerSeed: changes)
+                       changePerSeed: changes, toolUse: toolUse.reduce(0, +) / Double(max(1, toolUse.count)),
+                       byHeldOutKind: kinds.keys.sorted().map { kind in
+                           let values = kinds[kind]!
+                           return (kind, values.count > 1 ? Statistics.meanInterval(values.map(\.estimate)) : values.first)
+                       })
         }
     }
 
@@ -111,8 +122,13 @@ public enum SeedGroup {
             var object: [String: Any] = [
                 "stage": row.stage, "environment": row.environment, "split": row.split?.rawValue ?? NSNull(),
                 "per_seed": row.perSeed.map { ["seed": $0.seed, "accuracy": $0.accuracy, "graded": $0.graded] as [String: Any] },
-                "change_per_seed": row.changePerSeed,
+                "change_per_seed": row.changePerSeed, "tool_use": row.toolUse,
             ]
+            var kinds: [String: Any] = [:]
+            for (kind, accuracy) in row.byHeldOutKind {
+                kinds[kind] = accuracy.map { ["mean": $0.estimate, "lower": $0.lower, "upper": $0.upper] } ?? NSNull()
+            }
+            if !kinds.isEmpty { object["by_held_out_kind"] = kinds }
             if let a = row.accuracy { object["accuracy"] = ["mean": a.estimate, "lower": a.lower, "upper": a.upper] }
             if let c = row.change, let b = row.baseline {
                 object["change"] = ["baseline": b, "mean": c.estimate, "lower": c.lower, "upper": c.upper, "significant": c.excludes(0)]
