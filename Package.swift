@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "PonderCore", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
         // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
         // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
         .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore", "TestSupport"]),

@@ -28,30 +28,6 @@ extension Tool: ConfigChoice {}
 extension Split: ConfigChoice {}
 extension DemonstrationStyle: ConfigChoice {}
 
-/// An allowed range, as the error message states it.
-enum Limit<T: Comparable> {
-    case atLeast(T)
-    case greaterThan(T)
-    case atMost(T)
-    case between(T, T)
-    /// lower < value <= upper
-    case aboveUpTo(T, T)
-
-    func violation(_ value: T) -> String? {
-        func show(_ v: T) -> String {
-            if let d = v as? Double, d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
-            return "\(v)"
-        }
-        switch self {
-        case .atLeast(let a): return value >= a ? nil : "must be >= \(show(a)), found \(show(value))"
-        case .greaterThan(let a): return value > a ? nil : "must be > \(show(a)), found \(show(value))"
-        case .atMost(let b): return value <= b ? nil : "must be <= \(show(b)), found \(show(value))"
-        case .between(let a, let b): return value >= a && value <= b ? nil : "must be in \(show(a))...\(show(b)), found \(show(value))"
-        case .aboveUpTo(let a, let b): return value > a && value <= b ? nil : "must be > \(show(a)) and <= \(show(b)), found \(show(value))"
-        }
-    }
-}
-
 extension Decoder {
     /// A keyed container that rejects keys outside `Key.allCases` (plus `extra`), naming the
     /// closest known key. `context` reads in the message: "unknown key `x` in a grpo stage".
@@ -78,7 +54,7 @@ extension KeyedDecodingContainer {
     }
 
     /// Replaces `target` when `key` is present, then checks it against `limit` (the default too).
-    func fill<T: Decodable & Comparable>(_ target: inout T, _ key: Key, _ limit: Limit<T>) throws {
+    func fill<T: Decodable & Comparable>(_ target: inout T, _ key: Key, _ limit: ParameterRule<T>) throws {
         if contains(key) { target = try decode(T.self, forKey: key) }
         if let violation = limit.violation(target) { throw ConfigIssue(path: codingPath + [key], message: violation) }
     }

@@ -151,13 +151,13 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         }
         // The tokenizer stage's keys override the section; both show the result.
         if let v = tokenizerStage.vocabSize {
-            if let problem = Limit.between(Tokenizer.minimumVocabSize, 1 << 20).violation(v) {
+            if let problem = ParameterRule.between(Tokenizer.minimumVocabSize, 1 << 20).violation(v) {
                 throw ConfigIssue(path: path("stages", 0, "vocab_size"), message: problem)
             }
             tokenizer.vocabSize = v
         }
         if let d = tokenizerStage.corpusDocuments {
-            if let problem = Limit.atLeast(1).violation(d) {
+            if let problem = ParameterRule.atLeast(1).violation(d) {
                 throw ConfigIssue(path: path("stages", 0, "corpus_documents"), message: problem)
             }
             tokenizer.corpusDocuments = d
@@ -212,9 +212,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         for i in stages.indices {
             switch stages[i] {
             case .tokenizer: break
-            case .pretrain(let s): try fits(s.seqLen, i, "seq_len")
+            case .pretrain(let s): try fits(s.parameters.seqLen, i, "seq_len")
             case .sft(var s):
-                try fits(s.seqLen, i, "seq_len")
+                try fits(s.parameters.seqLen, i, "seq_len")
                 s.environments = try subset(s.environments, i)
                 stages[i] = .sft(s)
             case .eval(var s):
@@ -222,7 +222,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                 s.environments = try subset(s.environments, i)
                 stages[i] = .eval(s)
             case .grpo(var s):
-                try fits(s.maxCompletionLength, i, "max_completion_length", strict: true)
+                try fits(s.parameters.maxCompletionLength, i, "max_completion_length", strict: true)
                 for j in s.rewards.indices { try s.rewards[j].resolveParams(at: path("stages", i, "rewards", j, "params")) }
                 s.environments = try subset(s.environments, i)
                 stages[i] = .grpo(s)

@@ -6,6 +6,7 @@
 // (unique in the experiment; the runs table and runs/NAME/ use it).
 import Foundation
 import Model
+import Training
 
 /// Every stage kind DESIGN.md names; `isAvailable` says which ones this build can run.
 public enum StageKind: String, Codable, Sendable, CaseIterable, ConfigChoice {
@@ -96,27 +97,6 @@ public enum Stage: Codable, Sendable, Equatable {
         case .sft(let s): try s.encode(to: encoder)
         case .eval(let s): try s.encode(to: encoder)
         case .grpo(let s): try s.encode(to: encoder)
-        }
-    }
-}
-
-/// Learning-rate shape over a stage's steps (peak `learning_rate`, linear warmup first).
-public enum LRScheduleKind: String, Codable, Sendable, CaseIterable, ConfigChoice {
-    /// Warmup, then the peak until the end.
-    case constant
-    /// Warmup, then cosine decay to `min_lr_ratio * learning_rate` at the last step.
-    case cosine
-    /// Warmup, then linear decay to `min_lr_ratio * learning_rate` at the last step.
-    case linear
-
-    /// The Model module's schedule for a stage of `steps` steps.
-    public func schedule(warmupSteps: Int, steps: Int, minLRRatio: Double) -> LRSchedule {
-        switch self {
-        // Model's `.constant` has no warmup; a cosine/linear whose floor is the peak is flat after it.
-        case .constant:
-            return warmupSteps == 0 ? .constant : .linear(warmup: warmupSteps, total: steps, minRatio: 1)
-        case .cosine: return .cosine(warmup: warmupSteps, total: steps, minRatio: Float(minLRRatio))
-        case .linear: return .linear(warmup: warmupSteps, total: steps, minRatio: Float(minLRRatio))
         }
     }
 }

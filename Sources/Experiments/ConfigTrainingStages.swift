@@ -1,124 +1,74 @@
-// `stage: pretrain` and `stage: sft`: supervised next-token training.
-//
-// Defaults are sized for a ~1M-parameter model on a 2-core CPU (a few thousand tokens a
-// second): a few hundred steps of 16 sequences. Learning rates are higher than the 3e-4 /
-// 2e-5 of billion-parameter recipes because tiny models tolerate (and need) more. Optimizer
-// keys follow Hugging Face TrainingArguments (learning_rate, weight_decay, adam_beta1,
-// adam_beta2, warmup_steps); `grad_clip` is TRL's max_grad_norm.
+// `stage: pretrain` and `stage: sft`: supervised next-token training. Each stage's optimisation
+// keys are its trainer's configuration type (Sources/Training/SupervisedParameters.swift, where
+// every default and rule is written once); the data keys (corpus, demonstrations) are here.
 import Foundation
 import Model
 import PonderCore
+import Training
 
 /// `stage: pretrain`: next-token prediction on the environments' plain-text corpus
-/// (documents joined with `<|endoftext|>`, packed into `seq_len` windows).
+/// (documents joined with `<|endoftext|>`, packed into `seq_len` windows). Its optimisation
+/// settings are the trainer's `Pretraining.Parameters` (Sources/Training/SupervisedParameters.swift:
+/// keys, defaults and rules); the corpus keys are the stage's own.
+@dynamicMemberLookup
 public struct PretrainStage: Codable, Sendable, Equatable {
     /// Unique stage name. Default `pretrain`.
     public var name = ""
-    /// Optimizer steps. Default 500.
-    public var steps = 500
-    /// Sequences per step. Default 16.
-    public var batchSize = 16
-    /// Tokens per sequence; at most model.max_seq_len. Default 128.
-    public var seqLen = 128
-    /// Peak learning rate. Default 3e-3.
-    public var learningRate = 3e-3
-    /// constant | cosine | linear. Default cosine.
-    public var lrSchedule = LRScheduleKind.cosine
-    /// Final learning rate as a share of the peak (cosine, linear). Default 0.1.
-    public var minLRRatio = 0.1
-    /// Linear warmup steps. Default 50 (at most a tenth of `steps`).
-    public var warmupSteps = 50
-    /// AdamW decoupled weight decay (matrices only, not norms or embeddings). Default 0.1.
-    public var weightDecay = 0.1
-    /// AdamW beta1. Default 0.9.
-    public var adamBeta1 = 0.9
-    /// AdamW beta2. Default 0.95 (nanoGPT's choice for short runs).
-    public var adamBeta2 = 0.95
-    /// Clip the global gradient norm to this; 0 turns clipping off. Default 1.
-    public var gradClip = 1.0
-    /// Validation loss every this many steps (and at the end); 0 = only at the end. Default 100.
-    public var evalEvery = 100
-    /// Validation batches per evaluation. Default 8.
-    public var evalBatches = 8
-    /// Checkpoint every this many steps (and at the end); 0 = only at the end. Default 250.
-    public var checkpointEvery = 250
-    /// Corpus documents drawn from each environment. Default 2000.
+    public var parameters = Pretraining.Parameters()
+
+    /// `stage.steps` reads (and writes) `stage.parameters.steps`.
+    public subscript<T>(dynamicMember key: WritableKeyPath<Pretraining.Parameters, T>) -> T {
+        get { parameters[keyPath: key] }
+        set { parameters[keyPath: key] = newValue }
+    }
+
+    public subscript<T>(dynamicMember key: KeyPath<Pretraining.Parameters, T>) -> T { parameters[keyPath: key] }
+    /// Corpus documents drawn from each environment (train split). Default 2000.
     public var corpusDocuments = 2000
-    /// Share of the corpus held out for validation loss. Default 0.05.
+    /// Validation documents per environment, as a share of `corpus_documents`, drawn from the
+    /// validation split. Default 0.05.
     public var validationFraction = 0.05
 
     public init() {}
 
-    /// AdamW settings for the Model module.
-    public var adamW: AdamWParameters {
-        AdamWParameters(beta1: Float(adamBeta1), beta2: Float(adamBeta2), weightDecay: Float(weightDecay))
-    }
-
-    public var schedule: LRSchedule { lrSchedule.schedule(warmupSteps: warmupSteps, steps: steps, minLRRatio: minLRRatio) }
-
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, steps, batchSize = "batch_size", seqLen = "seq_len", learningRate = "learning_rate"
-        case lrSchedule = "lr_schedule", minLRRatio = "min_lr_ratio", warmupSteps = "warmup_steps"
-        case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", gradClip = "grad_clip"
-        case evalEvery = "eval_every", evalBatches = "eval_batches", checkpointEvery = "checkpoint_every"
-        case corpusDocuments = "corpus_documents", validationFraction = "validation_fraction"
+        case name, corpusDocuments = "corpus_documents", validationFraction = "validation_fraction"
     }
 
     public init(from decoder: Decoder) throws {
         self.init()
-        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "a pretrain stage", alsoAllowing: ["stage"])
-        try c.fill(&name, .name)
-        try c.fill(&steps, .steps, .atLeast(1))
-        try c.fill(&batchSize, .batchSize, .atLeast(1))
-        try c.fill(&seqLen, .seqLen, .atLeast(2))
-        try c.fill(&learningRate, .learningRate, .aboveUpTo(0, 1))
-        try c.fill(&lrSchedule, .lrSchedule)
-        try c.fill(&minLRRatio, .minLRRatio, .between(0, 1))
-        warmupSteps = min(warmupSteps, steps / 10)  // the default never exceeds a tenth of the run
-        try c.fill(&warmupSteps, .warmupSteps, .between(0, steps))
-        try c.fill(&weightDecay, .weightDecay, .atLeast(0))
-        try c.fill(&adamBeta1, .adamBeta1, .between(0, 0.999999))
-        try c.fill(&adamBeta2, .adamBeta2, .between(0, 0.999999))
-        try c.fill(&gradClip, .gradClip, .atLeast(0))
-        try c.fill(&evalEvery, .evalEvery, .atLeast(0))
-        try c.fill(&evalBatches, .evalBatches, .atLeast(1))
-        try c.fill(&checkpointEvery, .checkpointEvery, .atLeast(0))
-        try c.fill(&corpusDocuments, .corpusDocuments, .atLeast(1))
-        try c.fill(&validationFraction, .validationFraction, .between(0, 0.5))
+        let mine = try decoder.container(keyedBy: CodingKeys.self)
+        try mine.fill(&name, .name)
+        parameters = try decodeSupervised(parameters, from: decoder, in: "a pretrain stage", alsoAllowing: CodingKeys.allCases.map(\.stringValue))
+        try mine.fill(&corpusDocuments, .corpusDocuments, .atLeast(1))
+        try mine.fill(&validationFraction, .validationFraction, .between(0, 0.5))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try parameters.encode(to: encoder)
+        try c.encode(corpusDocuments, forKey: .corpusDocuments)
+        try c.encode(validationFraction, forKey: .validationFraction)
     }
 }
 
 /// `stage: sft`: chat-format demonstrations written by the environments (DESIGN.md §4, §5);
-/// the loss counts assistant tokens only.
+/// the loss counts assistant tokens only. Its optimisation settings are the trainer's
+/// `SupervisedFineTuning.Parameters`; the demonstration keys are the stage's own.
+@dynamicMemberLookup
 public struct SFTStage: Codable, Sendable, Equatable {
     /// Unique stage name. Default `sft`.
     public var name = ""
-    /// Optimizer steps. Default 300.
-    public var steps = 300
-    /// Conversations per step. Default 16.
-    public var batchSize = 16
-    /// Tokens per conversation (longer ones are truncated); at most model.max_seq_len. Default 192.
-    public var seqLen = 192
-    /// Peak learning rate. Default 1e-3.
-    public var learningRate = 1e-3
-    /// constant | cosine | linear. Default cosine.
-    public var lrSchedule = LRScheduleKind.cosine
-    /// Final learning rate as a share of the peak. Default 0.1.
-    public var minLRRatio = 0.1
-    /// Linear warmup steps. Default 20 (at most a tenth of `steps`).
-    public var warmupSteps = 20
-    /// AdamW weight decay. Default 0 (TRL's SFT default).
-    public var weightDecay = 0.0
-    /// AdamW beta1. Default 0.9.
-    public var adamBeta1 = 0.9
-    /// AdamW beta2. Default 0.95.
-    public var adamBeta2 = 0.95
-    /// Global gradient-norm clip; 0 = off. Default 1.
-    public var gradClip = 1.0
-    /// Validation loss every this many steps (and at the end); 0 = only at the end. Default 100.
-    public var evalEvery = 100
-    /// Checkpoint every this many steps (and at the end); 0 = only at the end. Default 150.
-    public var checkpointEvery = 150
+    public var parameters = SupervisedFineTuning.Parameters()
+
+    /// `stage.steps` reads (and writes) `stage.parameters.steps`.
+    public subscript<T>(dynamicMember key: WritableKeyPath<SupervisedFineTuning.Parameters, T>) -> T {
+        get { parameters[keyPath: key] }
+        set { parameters[keyPath: key] = newValue }
+    }
+
+    public subscript<T>(dynamicMember key: KeyPath<SupervisedFineTuning.Parameters, T>) -> T { parameters[keyPath: key] }
     /// Demonstrations generated per environment (the training set; steps cycle over it). Default 2000.
     public var examples = 2000
     /// Mix of demonstration styles: `direct` (answer line only), `think` (a `<think>` span, then
@@ -126,50 +76,48 @@ public struct SFTStage: Codable, Sendable, Equatable {
     /// list (equal weights) or a mapping style -> weight. Environments without a style fall
     /// back to `direct`. Default: all three, equal weights.
     public var styles = StyleMix.all
-    /// Held-out demonstrations per environment for validation loss. Default 50.
+    /// Held-out demonstrations per environment (validation split) for validation loss. Default 50.
     public var validationExamples = 50
     /// Environments to draw from (names from `environments:`). Default: all of them.
     public var environments: [String] = []
 
     public init() {}
 
-    public var adamW: AdamWParameters {
-        AdamWParameters(beta1: Float(adamBeta1), beta2: Float(adamBeta2), weightDecay: Float(weightDecay))
-    }
-
-    public var schedule: LRSchedule { lrSchedule.schedule(warmupSteps: warmupSteps, steps: steps, minLRRatio: minLRRatio) }
-
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, steps, batchSize = "batch_size", seqLen = "seq_len", learningRate = "learning_rate"
-        case lrSchedule = "lr_schedule", minLRRatio = "min_lr_ratio", warmupSteps = "warmup_steps"
-        case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", gradClip = "grad_clip"
-        case evalEvery = "eval_every", checkpointEvery = "checkpoint_every", examples, styles
-        case validationExamples = "validation_examples", environments
+        case name, examples, styles, validationExamples = "validation_examples", environments
     }
 
     public init(from decoder: Decoder) throws {
         self.init()
-        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "an sft stage", alsoAllowing: ["stage"])
-        try c.fill(&name, .name)
-        try c.fill(&steps, .steps, .atLeast(1))
-        try c.fill(&batchSize, .batchSize, .atLeast(1))
-        try c.fill(&seqLen, .seqLen, .atLeast(2))
-        try c.fill(&learningRate, .learningRate, .aboveUpTo(0, 1))
-        try c.fill(&lrSchedule, .lrSchedule)
-        try c.fill(&minLRRatio, .minLRRatio, .between(0, 1))
-        warmupSteps = min(warmupSteps, steps / 10)  // the default never exceeds a tenth of the run
-        try c.fill(&warmupSteps, .warmupSteps, .between(0, steps))
-        try c.fill(&weightDecay, .weightDecay, .atLeast(0))
-        try c.fill(&adamBeta1, .adamBeta1, .between(0, 0.999999))
-        try c.fill(&adamBeta2, .adamBeta2, .between(0, 0.999999))
-        try c.fill(&gradClip, .gradClip, .atLeast(0))
-        try c.fill(&evalEvery, .evalEvery, .atLeast(0))
-        try c.fill(&checkpointEvery, .checkpointEvery, .atLeast(0))
-        try c.fill(&examples, .examples, .atLeast(1))
-        try c.fill(&styles, .styles)
-        try c.fill(&validationExamples, .validationExamples, .atLeast(0))
-        try c.fill(&environments, .environments)
+        let mine = try decoder.container(keyedBy: CodingKeys.self)
+        try mine.fill(&name, .name)
+        parameters = try decodeSupervised(parameters, from: decoder, in: "an sft stage", alsoAllowing: CodingKeys.allCases.map(\.stringValue))
+        try mine.fill(&examples, .examples, .atLeast(1))
+        try mine.fill(&styles, .styles)
+        try mine.fill(&validationExamples, .validationExamples, .atLeast(0))
+        try mine.fill(&environments, .environments)
     }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try parameters.encode(to: encoder)
+        try c.encode(examples, forKey: .examples)
+        try c.encode(styles, forKey: .styles)
+        try c.encode(validationExamples, forKey: .validationExamples)
+        try c.encode(environments, forKey: .environments)
+    }
+}
+
+/// A supervised stage's optimisation keys over `defaults`, strictly (unknown keys are errors;
+/// `alsoAllowing` lists the stage's own keys), checked against the trainer's rules.
+func decodeSupervised<P: SupervisedParameters>(_ defaults: P, from decoder: Decoder, in context: String,
+                                               alsoAllowing own: [String]) throws -> P {
+    let c = try decoder.strictContainer(keyedBy: SupervisedKeys.self, in: context, alsoAllowing: own + ["stage"])
+    var p = defaults
+    try p.fill(from: decoder)
+    if let problem = p.problems().first { throw c.issue(problem.key, problem.message) }
+    return p
 }
 
 /// Weights of the SFT demonstration styles, in the order written.

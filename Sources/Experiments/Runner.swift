@@ -48,12 +48,19 @@ public struct RunnerOptions: Sendable {
     /// The experiment row to file runs under when this run is one replicate of a seed group:
     /// the group's resolved config (with its `seeds`), so every replicate shares one row.
     public var groupConfigText: String?
+    /// Where to kill the process (PONDER_FAULT, for the resume tests); none by default.
+    public var faults: FaultPlan
+    /// Polled after every step and between evaluations: true asks the run to stop cleanly (a
+    /// Ctrl-C): the stage writes its checkpoint, is marked `interrupted`, and `run()` returns.
+    public var interruptRequested: @Sendable () -> Bool
     public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil,
-                groupConfigText: String? = nil) {
+                groupConfigText: String? = nil, faults: FaultPlan = .none, interruptRequested: @escaping @Sendable () -> Bool = { false }) {
         self.resume = resume
         self.runsDirectory = runsDirectory
         self.stopAfter = stopAfter
         self.groupConfigText = groupConfigText
+        self.faults = faults
+        self.interruptRequested = interruptRequested
     }
 }
 
@@ -95,13 +102,13 @@ public final class ExperimentRunner {
         }
     }
 
-    /// Set when `stopAfter` stopped a stage.
+    /// Set when `stopAfter` or an interrupt stopped a stage.
     public private(set) var interrupted = false
 
     func shouldStop(_ stage: Stage, _ step: Int) -> Bool {
-        guard let stop = options.stopAfter, stop.stage == stage.name, stop.step == step else { return false }
-        interrupted = true
-        return true
+        if options.interruptRequested() { interrupted = true }
+        if let stop = options.stopAfter, stop.stage == stage.name, stop.step == step { interrupted = true }
+        return interrupted
     }
 
     func stageDirectory(_ stage: Stage) -> URL { directory.appendingPathComponent(stage.name) }
@@ -182,18 +189,9 @@ public final class ExperimentRunner {
         return latestCheckpoint
     }
 
-    /// Records a trainer's progress (one transaction per step) and forwards it.
-    func recorder(_ stage: Stage, runID: Int64) -> ProgressHandler {
-        var truncated = false
-        return { [store, report, unowned self] p in
-            if !truncated {
-                // On resume, drop whatever the interrupted run logged after its checkpoint.
-                _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
-                truncated = true
-            }
-            do { try store.recordStep(run: runID, step: p.step, metrics: p.metrics) } catch {
-                report(.note("warning: could not record step \(p.step): \(error)"))
-            }
+    /// The progress callback of a trainer stage (StepRecorder), bound to this runner.
+    func recorder(_ stage: Stage, runID: Int64) -> StepRecorder {
+        StepRecorder(store: store, runID: runID, stage: stage.name, faults: options.faults) { [report, unowned self] p in
             report(.progress(stage: stage.name, p))
             return !self.shouldStop(stage, p.step)
         }
@@ -203,6 +201,7 @@ public final class ExperimentRunner {
 
     func runTokenizer(_ s: TokenizerStage, runID: Int64, directory: URL) throws {
         report(.stageStarted(stage: s.name, kind: .tokenizer, run: runID, resumedFrom: nil))
+        try store.clear(run: runID)  // a resumed tokenizer stage starts over
         let vocab = s.vocabSize ?? config.tokenizer.vocabSize
         let perEnv = max(1, (s.corpusDocuments ?? config.tokenizer.corpusDocuments) / max(1, envs.count))
         let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer").map(\.text)
@@ -211,6 +210,7 @@ public final class ExperimentRunner {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try trained.save(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         tokenizer = trained
+        options.faults.reached(.tokenizer, stage: s.name, step: 0)
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
         try store.recordStep(run: runID, step: 0, metrics: [
             "vocab_size": Double(trained.vocabSize), "corpus_bytes": Double(bytes),
@@ -229,17 +229,15 @@ public final class ExperimentRunner {
                                                seed: config.seed, label: "pretrain/validation", split: .validation)
         let validation = RunnerData.tokenStream(validationDocs.map(\.text), tokenizer: tok)
         let train = RunnerData.tokenStream(docs.map(\.text), tokenizer: tok)
-        let p = Pretraining.Parameters(
-            steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
-            minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
-            beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
-            evalBatches: s.evalBatches, checkpointEvery: s.checkpointEvery, seed: config.seed, schedule: s.schedule)
+        var p = s.parameters
+        p.seed = config.seed
+        p.faults = options.faults.scoped(to: s.name)
         report(.stageStarted(stage: s.name, kind: .pretrain, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("pretrain: \(train.count) training tokens, \(validation.count) validation tokens, \(model.parameterCount) parameters"))
         _ = try Pretraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
-                                  checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+                                  checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID).commit)
         if interrupted { return }
-        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
     }
 
@@ -252,18 +250,15 @@ public final class ExperimentRunner {
                                             split: .train, tokenizer: tok)
         let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.seed,
                                                  label: "sft/validation", split: .validation, tokenizer: tok)
-        let p = SupervisedFineTuning.Parameters(
-            steps: s.steps, batchSize: s.batchSize, seqLen: s.seqLen, learningRate: Float(s.learningRate),
-            minLRRatio: Float(s.minLRRatio), warmupSteps: s.warmupSteps, weightDecay: Float(s.weightDecay),
-            beta1: Float(s.adamBeta1), beta2: Float(s.adamBeta2), gradClip: Float(s.gradClip), evalEvery: s.evalEvery,
-            evalBatches: 4 /* validation examples: 4 batches */, checkpointEvery: s.checkpointEvery, seed: config.seed,
-            schedule: s.schedule)
+        var p = s.parameters
+        p.seed = config.seed
+        p.faults = options.faults.scoped(to: s.name)
         report(.stageStarted(stage: s.name, kind: .sft, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("sft: \(train.count) demonstrations, \(validation.count) held out, from \(start.path)"))
         _ = try SupervisedFineTuning.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
-                                           checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID))
+                                           checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID).commit)
         if interrupted { return }
-        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
     }
 
@@ -272,6 +267,7 @@ public final class ExperimentRunner {
         let checkpoint = try requireCheckpoint(s.name)
         let (model, _) = try Checkpoint.load(from: checkpoint)
         report(.stageStarted(stage: s.name, kind: .eval, run: runID, resumedFrom: nil))
+        try store.clear(run: runID)  // an eval interrupted between environments starts over
         let tools = RunnerData.tools(envs)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var metrics: [String: Double] = [:]
@@ -285,6 +281,8 @@ public final class ExperimentRunner {
             let baseline = evals.first { $0.environment == summary.environment && $0.split == summary.split }
             evals.append(summary)
             report(.evaluated(summary, baseline: baseline))
+            options.faults.reached(.eval, stage: s.name, step: evals.count)
+            if options.interruptRequested() { interrupted = true; return }
         }
         try store.recordStep(run: runID, step: 0, metrics: metrics)
     }
@@ -325,52 +323,31 @@ public final class ExperimentRunner {
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.evalTasks, seed: config.heldOutSeed, split: .validation) }
+        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.parameters.evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
-        let objective = GRPO.Parameters(
-            advantage: GRPO.Advantage(rawValue: s.advantage.rawValue) ?? .grpo,
-            scaleRewards: GRPO.ScaleRewards(rawValue: s.scaleRewards.rawValue) ?? .group,
-            lossType: GRPO.LossType(rawValue: s.lossType.rawValue) ?? .dapo,
-            beta: s.beta, epsLow: s.epsLow, epsHigh: s.epsHigh, numIterations: s.numIterations,
-            maskTruncatedCompletions: s.maskTruncatedCompletions, temperature: Float(s.temperature),
-            learningRate: Float(s.learningRate), gradClip: Float(s.gradClip), maxCompletionLength: s.maxCompletionLength)
-        var sampling = s.sampling
-        sampling.stopTokens = [tok.id(of: .imEnd)]
-        let settings = GRPOTrainer.Settings(
-            steps: s.steps, promptsPerStep: s.promptsPerStep, numGenerations: s.numGenerations, sampling: sampling,
-            learningRate: Float(s.learningRate), schedule: s.schedule, adamW: s.adamW, objective: objective,
-            dynamicSampling: s.dynamicSampling, maxResampleRounds: s.maxResampleRounds, evalEvery: s.evalEvery,
-            evalTasks: s.evalTasks, evalSamples: s.evalSamples, toolsOverride: s.tools,
-            checkpointEvery: s.checkpointEvery, seed: config.seed)
         let rewards = try s.rewards.rewardSet()
         report(.stageStarted(stage: s.name, kind: .grpo, run: runID, resumedFrom: resume ? 0 : nil))
-        var truncated = false
+        let recorder = recorder(stage, runID: runID)
         _ = try GRPOTrainer.train(
             policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
-            tools: RunnerData.tools(chosen), settings: settings, checkpointDirectory: directory, resume: resume
-        ) { [store, report, unowned self] stepReport in
-            let p = stepReport.progress
-            if !truncated {
-                _ = try? store.truncate(run: runID, afterStep: p.resumedFromStep)
-                truncated = true
-            }
-            let rollouts = stepReport.rollouts.map { r in
-                NewRollout(groupIndex: r.group, sampleIndex: r.sample, taskID: r.task.id, environment: r.task.environment,
-                           prompt: r.task.question, completion: r.rollout.text, tokenCount: r.rollout.tokens.count,
-                           finishReason: r.rollout.toolCalls.contains { $0.failure != nil } ? "tool_error" : r.rollout.finishReason.rawValue,
-                           totalReward: r.rewards.total, advantage: r.advantage,
-                           toolCalls: r.rollout.toolCalls.isEmpty ? nil : ExperimentRunner.json(r.rollout.toolCalls),
-                           rewards: r.rewards.entries.map { RewardValue(function: $0.name, value: $0.value, failure: $0.failure.map { "\($0)" }) })
-            }
-            do { try store.recordStep(run: runID, step: p.step, metrics: p.metrics, rollouts: rollouts) } catch {
-                report(.note("warning: could not record step \(p.step): \(error)"))
-            }
-            report(.progress(stage: stage.name, p))
-            return !self.shouldStop(stage, p.step)
+            tools: RunnerData.tools(chosen), parameters: s.parameters, seed: config.seed, faults: options.faults.scoped(to: s.name),
+            checkpointDirectory: directory, resume: resume
+        ) { stepReport in
+            try recorder.commit(stepReport.progress, rollouts: stepReport.rollouts.map(Self.newRollout))
         }
         if interrupted { return }
-        try store.recordCheckpoint(run: runID, step: s.steps, path: directory.path)
+        try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
+    }
+
+    /// A scored rollout as the store keeps it: its total is missing when a reward function failed.
+    static func newRollout(_ r: GRPOTrainer.ScoredRollout) -> NewRollout {
+        NewRollout(groupIndex: r.group, sampleIndex: r.sample, taskID: r.task.id, environment: r.task.environment,
+                   prompt: r.task.question, completion: r.rollout.text, tokenCount: r.rollout.tokens.count,
+                   finishReason: r.rollout.toolCalls.contains { $0.failure != nil } ? "tool_error" : r.rollout.finishReason.rawValue,
+                   totalReward: r.rewards.failed ? nil : r.rewards.total, advantage: r.advantage,
+                   toolCalls: r.rollout.toolCalls.isEmpty ? nil : ExperimentRunner.json(r.rollout.toolCalls),
+                   rewards: r.rewards.entries.map { RewardValue(function: $0.name, value: $0.value, failure: $0.failure.map { "\($0)" }) })
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

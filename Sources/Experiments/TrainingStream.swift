@@ -69,9 +69,9 @@ struct TrainingStream {
             case .grpo(let s):
                 let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
                 var prompts: [EnvTask] = []
-                for step in 0..<s.steps {
+                for step in 0..<s.parameters.steps {
                     var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
-                    prompts += GRPOTrainer.drawTasks(weighted, count: s.promptsPerStep, toolsOverride: s.tools, &rng)
+                    prompts += GRPOTrainer.drawTasks(weighted, count: s.parameters.promptsPerStep, toolsOverride: s.parameters.tools, &rng)
                 }
                 add(s.name, "prompts", prompts)
             case .eval:

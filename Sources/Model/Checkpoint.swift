@@ -37,8 +37,10 @@ public enum Checkpoint {
     /// Writes `model` (and `optimizer`'s moments and `trainerState`, when given) to `directory`,
     /// replacing any checkpoint there as a whole. `trainerState.optimizer` is filled in from
     /// `optimizer`. `extraFiles` (name -> contents, e.g. tokenizer.json) join the same atomic swap.
+    /// `betweenRenames` runs after the previous checkpoint was moved aside and before the new one
+    /// takes its place (fault-injection tests kill the process there).
     public static func save(model: Transformer, optimizer: AdamW? = nil, trainerState: TrainerState? = nil,
-                            extraFiles: [String: Data] = [:], to directory: URL) throws {
+                            extraFiles: [String: Data] = [:], to directory: URL, betweenRenames: () -> Void = {}) throws {
         let fm = FileManager.default
         let target = directory.standardizedFileURL
         let parent = target.deletingLastPathComponent()
@@ -81,6 +83,7 @@ public enum Checkpoint {
             guard rename(target.path, old.path) == 0 else {
                 throw ModelError.checkpoint("\(target.path): cannot move the previous checkpoint aside (\(String(cString: strerror(errno))))")
             }
+            betweenRenames()
             guard rename(staging.path, target.path) == 0 else {
                 let reason = String(cString: strerror(errno))
                 _ = rename(old.path, target.path)
@@ -95,6 +98,31 @@ public enum Checkpoint {
             committed = true
         }
         syncDirectory(parent)
+    }
+
+    /// Undoes a save killed between its two renames: when `directory` is absent and a previous
+    /// checkpoint waits beside it as `.NAME.old-<pid>`, that one moves back into place. Staging
+    /// directories left by killed saves (`.NAME.saving-<pid>`) are removed. Nothing happens when
+    /// `directory` exists.
+    public static func recoverInterruptedSave(at directory: URL) throws {
+        let fm = FileManager.default
+        let target = directory.standardizedFileURL
+        let parent = target.deletingLastPathComponent()
+        let name = target.lastPathComponent
+        guard let entries = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        for entry in entries where entry.hasPrefix(".\(name).saving-") {
+            try? fm.removeItem(at: parent.appendingPathComponent(entry))
+        }
+        let left = entries.filter { $0.hasPrefix(".\(name).old-") }.sorted()
+        if !fm.fileExists(atPath: target.path), let previous = left.last {
+            guard rename(parent.appendingPathComponent(previous).path, target.path) == 0 else {
+                throw ModelError.checkpoint("\(target.path): cannot move the previous checkpoint back from \(previous) (\(String(cString: strerror(errno))))")
+            }
+            syncDirectory(parent)
+        }
+        for entry in left where fm.fileExists(atPath: parent.appendingPathComponent(entry).path) {
+            try? fm.removeItem(at: parent.appendingPathComponent(entry))
+        }
     }
 
     /// model.safetensors: every tensor of the layout, in layout order, F32.

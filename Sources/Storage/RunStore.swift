@@ -283,6 +283,18 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Deletes every row a run wrote (metrics, rollouts, checkpoint notes, evaluations with their
+    /// items), in one transaction, keeping the run itself: a single-step stage (tokenizer, eval)
+    /// that was killed part way redoes its work from a clean slate.
+    public func clear(run: Int64) throws {
+        try database.write { db in
+            for table in ["metrics", "rollouts", "checkpoints", "evals"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE run_id = ?", arguments: [run])
+            }
+            try touch(run: run, db)
+        }
+    }
+
     /// Notes that the run wrote a checkpoint directory at `step` (replacing an earlier note for
     /// the same step, as a resumed run rewrites it).
     public func recordCheckpoint(run: Int64, step: Int, path: String) throws {

@@ -5,8 +5,8 @@
 // GRPOObjective.swift (the per-token objective and its derivative) and GRPOStep.swift
 // (micro-batched forward/backward, gradient accumulation, clipping, AdamW).
 //
-// Not here: sampling, rewards, dynamic sampling, the store, schedules. The `grpo` stage calls
-// `advantages` and `optimize` once per step with the samples it generated and scored.
+// Not here: sampling, rewards, dynamic sampling, the store, schedules (GRPOTrainer.swift runs the
+// stage); the options, the `grpo` stage's one configuration type, are in GRPOParameters.swift.
 //
 // Notation: prompt q, G completions o_1..o_G per prompt (a group g), reward r_i, completion
 // token t of o_i with loss mask m_{i,t} (1 = sampled, 0 = forced tool output), advantage A_i,
@@ -69,118 +69,6 @@
 import Model
 
 public enum GRPO {
-    /// How the per-sample baseline is formed (see the file header).
-    public enum Advantage: String, Codable, Sendable, CaseIterable {
-        case grpo
-        case drGRPO = "dr_grpo"
-        case rloo
-    }
-
-    /// What the centred rewards are divided by.
-    public enum ScaleRewards: String, Codable, Sendable, CaseIterable {
-        case group, batch, none
-    }
-
-    /// How per-token objectives are averaged into the loss.
-    public enum LossType: String, Codable, Sendable, CaseIterable {
-        case grpo, dapo
-        case drGRPO = "dr_grpo"
-    }
-
-    /// The optimisation options of a GRPO run; defaults as TRL's GRPOConfig where it has one.
-    public struct Parameters: Codable, Sendable, Equatable {
-        public var advantage: Advantage = .grpo
-        public var scaleRewards: ScaleRewards = .group
-        public var lossType: LossType = .dapo
-        /// Weight of the k3 KL penalty against the reference model; 0 = no penalty (the KL
-        /// is still logged when a reference model is given).
-        public var beta: Double = 0
-        /// Lower clip range: rho is clipped below at 1 - epsLow.
-        public var epsLow: Double = 0.2
-        /// Upper clip range: rho is clipped above at 1 + epsHigh (DAPO's clip-higher raises it).
-        public var epsHigh: Double = 0.2
-        /// Optimizer steps per batch of samples (TRL's num_iterations, GRPO paper's mu).
-        public var numIterations: Int = 1
-        /// Give every token of a completion that hit max_completion_length loss weight 0.
-        public var maskTruncatedCompletions: Bool = false
-        /// The sampling temperature; logits are divided by it when log-probs are recomputed.
-        public var temperature: Float = 1
-        /// Peak learning rate; the stage applies its schedule and passes each step's rate to
-        /// `optimize`.
-        public var learningRate: Float = 1e-6
-        /// Maximum global gradient norm; 0 = no clipping.
-        public var gradClip: Float = 1
-        /// The completion token budget L (the dr_grpo divisor).
-        public var maxCompletionLength: Int = 256
-
-        public init(
-            advantage: Advantage = .grpo, scaleRewards: ScaleRewards = .group, lossType: LossType = .dapo,
-            beta: Double = 0, epsLow: Double = 0.2, epsHigh: Double = 0.2, numIterations: Int = 1,
-            maskTruncatedCompletions: Bool = false, temperature: Float = 1, learningRate: Float = 1e-6,
-            gradClip: Float = 1, maxCompletionLength: Int = 256
-        ) {
-            self.advantage = advantage
-            self.scaleRewards = scaleRewards
-            self.lossType = lossType
-            self.beta = beta
-            self.epsLow = epsLow
-            self.epsHigh = epsHigh
-            self.numIterations = numIterations
-            self.maskTruncatedCompletions = maskTruncatedCompletions
-            self.temperature = temperature
-            self.learningRate = learningRate
-            self.gradClip = gradClip
-            self.maxCompletionLength = maxCompletionLength
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case advantage, beta, temperature
-            case scaleRewards = "scale_rewards"
-            case lossType = "loss_type"
-            case epsLow = "eps_low"
-            case epsHigh = "eps_high"
-            case numIterations = "num_iterations"
-            case maskTruncatedCompletions = "mask_truncated_completions"
-            case learningRate = "learning_rate"
-            case gradClip = "grad_clip"
-            case maxCompletionLength = "max_completion_length"
-        }
-
-        /// Missing keys take their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Parameters()
-            advantage = try c.decodeIfPresent(Advantage.self, forKey: .advantage) ?? d.advantage
-            scaleRewards = try c.decodeIfPresent(ScaleRewards.self, forKey: .scaleRewards) ?? d.scaleRewards
-            lossType = try c.decodeIfPresent(LossType.self, forKey: .lossType) ?? d.lossType
-            beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
-            epsLow = try c.decodeIfPresent(Double.self, forKey: .epsLow) ?? d.epsLow
-            epsHigh = try c.decodeIfPresent(Double.self, forKey: .epsHigh) ?? d.epsHigh
-            numIterations = try c.decodeIfPresent(Int.self, forKey: .numIterations) ?? d.numIterations
-            maskTruncatedCompletions = try c.decodeIfPresent(Bool.self, forKey: .maskTruncatedCompletions)
-                ?? d.maskTruncatedCompletions
-            temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? d.temperature
-            learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-            gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
-            maxCompletionLength = try c.decodeIfPresent(Int.self, forKey: .maxCompletionLength) ?? d.maxCompletionLength
-        }
-
-        /// Every broken rule, each as "key: rule, got value" (snake_case keys, so the
-        /// experiment loader can prefix the file, line and section).
-        public func problems() -> [String] {
-            var out: [String] = []
-            if !(beta >= 0) { out.append("beta: must be >= 0, got \(beta)") }
-            if !(epsLow >= 0 && epsLow < 1) { out.append("eps_low: must be in [0, 1), got \(epsLow)") }
-            if !(epsHigh >= 0) { out.append("eps_high: must be >= 0, got \(epsHigh)") }
-            if numIterations < 1 { out.append("num_iterations: must be >= 1, got \(numIterations)") }
-            if !(temperature > 0) { out.append("temperature: must be > 0 (greedy sampling has no policy gradient), got \(temperature)") }
-            if !(learningRate >= 0) { out.append("learning_rate: must be >= 0, got \(learningRate)") }
-            if !(gradClip >= 0) { out.append("grad_clip: must be >= 0 (0 = off), got \(gradClip)") }
-            if maxCompletionLength < 1 { out.append("max_completion_length: must be >= 1, got \(maxCompletionLength)") }
-            return out
-        }
-    }
-
     /// One sampled completion as the optimiser sees it.
     public struct Sample: Sendable, Equatable {
         /// The group (prompt) it was sampled for; advantages compare samples of one group.

@@ -113,10 +113,10 @@ extension GRPO {
     ) -> PassStatistics {
         precondition(advantages.count == samples.count && weights.count == samples.count)
         precondition(refLogProbs != nil || parameters.beta == 0, "GRPO: beta > 0 needs a reference model")
-        let backwardScale = 1 / Double(parameters.temperature)
+        let backwardScale = 1 / Double(parameters.samplingTemperature)
         var stats = PassStatistics()
         for b in microBatches(samples, size: microBatch, maxSeqLen: policy.config.maxSeqLen) {
-            let (logp, entropy) = forwardLogProbs(policy, b, temperature: parameters.temperature)
+            let (logp, entropy) = forwardLogProbs(policy, b, temperature: parameters.samplingTemperature)
             var dlogp = [Float](repeating: 0, count: b.tokens.count)
             for (r, i) in b.rows.enumerated() {
                 let mask = effectiveMask(samples[i], parameters: parameters)
@@ -164,14 +164,14 @@ extension GRPO {
         parameters: Parameters, learningRate: Float, microBatch: Int = 8
     ) -> [String: Double] {
         let problems = parameters.problems()
-        precondition(problems.isEmpty, "GRPO parameters: " + problems.joined(separator: "; "))
+        precondition(problems.isEmpty, "GRPO parameters: " + problems.map { "\($0.key.stringValue) \($0.message)" }.joined(separator: "; "))
         precondition(reference != nil || parameters.beta == 0, "GRPO: beta = \(parameters.beta) needs a reference model")
         let weights = tokenWeights(samples: samples, parameters: parameters)
         let ref = reference.map {
-            completionLogProbs(model: $0, samples: samples, temperature: parameters.temperature, microBatch: microBatch)
+            completionLogProbs(model: $0, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch)
         }
         let old = parameters.numIterations > 1
-            ? completionLogProbs(model: policy, samples: samples, temperature: parameters.temperature, microBatch: microBatch)
+            ? completionLogProbs(model: policy, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch)
             : nil
 
         var sums: [String: Double] = [:]
@@ -179,7 +179,7 @@ extension GRPO {
             policy.zeroGrad()
             let s = accumulateGradients(policy: policy, samples: samples, advantages: advantages, weights: weights,
                                         oldLogProbs: old, refLogProbs: ref, parameters: parameters, microBatch: microBatch)
-            let norm = clipGradientNorm(policy.grads, maxNorm: parameters.gradClip)
+            let norm = clipGradientNorm(policy.grads, maxNorm: Float(parameters.gradClip))
             optimizer.update(params: policy.params, grads: policy.grads, lr: learningRate)
             let pass: [String: Double] = [
                 "loss": s.loss, "policy_loss": s.policyLoss, "kl": s.kl, "entropy": s.entropy,

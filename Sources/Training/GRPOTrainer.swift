@@ -1,21 +1,26 @@
-// GRPOTrainer: the `grpo` stage loop around the objective in GRPO.swift.
+// GRPOTrainer: the `grpo` stage, the objective of GRPO.swift run in the StageLoop.
 //
-// One step (DESIGN.md §1):
-//   tasks   = prompts_per_step tasks drawn from the environments by weight, with an RNG derived
-//             from (seed, step) only, so a resumed run draws exactly what the uninterrupted one did
-//   rollouts = Rollouts.generate: every task's prompt prefilled once, num_generations samples
-//             per task, all sequences decoded together, tool calls run and their output forced
-//   rewards = RewardSet over each rollout (the verifier runs once per rollout, in a batch)
-//   dynamic sampling (optional, DAPO): groups whose rewards are all equal carry no signal; they
-//             are dropped and replaced by fresh tasks, up to max_resample_rounds rounds
-//   advantages + GRPO.optimize (clipped surrogate, k3 KL against the frozen reference, AdamW)
-// Every step reports its metrics and every rollout through the progress callback; the caller
-// stores them (one transaction per step). Time is split into generation, reward, training
-// and storage (the callback's own time, measured here), all four logged.
+// One step reads as its phases:
+//   rollouts   prompts_per_step tasks drawn from the environments by weight, with an RNG derived
+//              from (seed, step) only; Rollouts.generate prefills each prompt once, samples
+//              num_generations completions per task, runs tool calls and forces their output;
+//              the RewardSet scores every rollout (the verifier runs once, in a batch). With
+//              dynamic sampling (DAPO), groups whose scored rewards are all equal carry no
+//              signal: they are dropped and replaced by fresh tasks, up to max_resample_rounds.
+//   advantages over each group's SCORED rollouts: a rollout whose reward could not be computed
+//              (a reward function failed: sandbox unavailable or timed out, a judge that did
+//              not answer) is missing, not 0. It is left out of its group's mean and std and out
+//              of the loss, and counted (`reward_failures`, and per function); a group with
+//              fewer than two scored rollouts has no baseline and is dropped (`groups_dropped`).
+//   update     GRPO.optimize: clipped surrogate, k3 KL against the frozen reference, AdamW
+//   evaluate   every eval_every steps, greedy accuracy (and pass@k) on the held-out tasks
+//   record     the progress callback commits the step's metrics and every rollout (one store
+//              transaction) before StageLoop writes the step's checkpoint
+// Time is split into generation, reward, training and storage (the previous callback's time).
 //
 // Shortcuts: the reference model is the stage's starting checkpoint, frozen; the engine reads
 // the live policy weights (no separate sampler copy), so sampling is exactly on-policy; held-out
-// evaluation during the run is greedy accuracy on `evalTasks` fixed tasks per environment.
+// evaluation during the run is on `evalTasks` fixed tasks per environment.
 
 import Foundation
 import Model
@@ -24,41 +29,6 @@ import Rewards
 import Tokenization
 
 public enum GRPOTrainer {
-    public struct Settings: Sendable {
-        public var steps: Int
-        public var promptsPerStep: Int
-        public var numGenerations: Int
-        public var sampling: SamplingParameters
-        public var learningRate: Float
-        public var schedule: LRSchedule
-        public var adamW: AdamWParameters
-        public var objective: GRPO.Parameters
-        public var dynamicSampling: Bool
-        public var maxResampleRounds: Int
-        public var evalEvery: Int
-        public var evalTasks: Int
-        /// Samples per held-out task for pass@k (k = 1 and this) during the run; 0 = greedy only.
-        public var evalSamples: Int
-        /// Tools every task may call, replacing each environment's own list; nil keeps them.
-        public var toolsOverride: [Tool]?
-        public var checkpointEvery: Int
-        public var microBatch: Int
-        public var seed: UInt64
-
-        public init(steps: Int, promptsPerStep: Int, numGenerations: Int, sampling: SamplingParameters,
-                    learningRate: Float, schedule: LRSchedule, adamW: AdamWParameters, objective: GRPO.Parameters,
-                    dynamicSampling: Bool = false, maxResampleRounds: Int = 3, evalEvery: Int = 0, evalTasks: Int = 50,
-                    evalSamples: Int = 0, toolsOverride: [Tool]? = nil,
-                    checkpointEvery: Int = 50, microBatch: Int = 8, seed: UInt64 = 0) {
-            self.steps = steps; self.promptsPerStep = promptsPerStep; self.numGenerations = numGenerations
-            self.sampling = sampling; self.learningRate = learningRate; self.schedule = schedule; self.adamW = adamW
-            self.objective = objective; self.dynamicSampling = dynamicSampling; self.maxResampleRounds = maxResampleRounds
-            self.evalEvery = evalEvery; self.evalTasks = evalTasks; self.checkpointEvery = checkpointEvery
-            self.evalSamples = evalSamples; self.toolsOverride = toolsOverride
-            self.microBatch = microBatch; self.seed = seed
-        }
-    }
-
     /// An environment with its sampling weight and held-out evaluation tasks.
     public struct WeightedEnvironment: Sendable {
         public var environment: any Environment
@@ -76,13 +46,19 @@ public enum GRPOTrainer {
         public var task: EnvTask
         public var rollout: Rollout
         public var rewards: RewardBreakdown
-        public var advantage: Double
+        /// nil when the rollout was left out of the update (a reward failed, or its group had
+        /// fewer than two scored rollouts).
+        public var advantage: Double?
     }
 
     public struct StepReport {
         public var progress: TrainingProgress
         public var rollouts: [ScoredRollout]
     }
+
+    /// Commits a step's report (before its checkpoint); returns false to stop after the step.
+    /// A throw stops the run with the error.
+    public typealias StepHandler = (StepReport) throws -> Bool
 
     /// The random stream of step `step` (0-based): a function of (seed, step) only, so a
     /// resumed run draws what the uninterrupted one did.
@@ -106,174 +82,214 @@ public enum GRPOTrainer {
         }
     }
 
-    /// Returns false to stop (a checkpoint is saved first). The time it takes is logged as
-    /// the next step's `time/storage`.
-    public typealias StepHandler = (StepReport) -> Bool
-
     public static func train(
         policy: Transformer, reference: Transformer?, tokenizer: Tokenizer,
         environments: [WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
-        settings s: Settings, checkpointDirectory: URL, resume: Bool, progress: StepHandler
+        parameters p: GRPO.Parameters, seed: UInt64, faults: FaultPlan = .none,
+        checkpointDirectory: URL, resume: Bool, progress: StepHandler
     ) throws -> TrainingSummary {
         guard !environments.isEmpty else { throw TrainingError.invalidParameter("grpo: no environments") }
-        for problem in s.objective.problems() { throw TrainingError.invalidParameter("grpo: \(problem)") }
-        if s.objective.beta > 0 && reference == nil {
-            throw TrainingError.invalidParameter("grpo: beta > 0 needs a reference model")
+        if let problem = p.problems().first {
+            throw TrainingError.invalidParameter("grpo: \(problem.key.stringValue) \(problem.message)")
         }
-        let optimizer = AdamW(layout: policy.layout, parameters: s.adamW)
-        var start = 0
-        if resume, let state = try TrainingCheckpoint.restore(model: policy, optimizer: optimizer, stage: "grpo", from: checkpointDirectory) {
-            start = state.step
-        }
-        let groups = s.promptsPerStep * s.numGenerations
-        let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
-        let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + s.sampling.maxNewTokens)
-        let engine = Engine(model: policy, sequences: groups, maxLength: maxLength)
-        let byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
-        let clock = ContinuousClock()
-        let began = clock.now
-        var storageSeconds = 0.0
+        if p.beta > 0 && reference == nil { throw TrainingError.invalidParameter("grpo: beta > 0 needs a reference model") }
+        let optimizer = AdamW(layout: policy.layout, parameters: p.adamW)
+        let loop = StageLoop(stage: "grpo", steps: p.steps, checkpointEvery: p.checkpointEvery, seed: seed, faults: faults)
+        let restored = try loop.restore(model: policy, optimizer: optimizer, from: checkpointDirectory, resume: resume)
+        let run = GRPORun(policy: policy, reference: reference, optimizer: optimizer, tokenizer: tokenizer,
+                          environments: environments, rewards: rewards, tools: tools, parameters: p, seed: seed)
         var lastMetrics: [String: Double] = [:]
-
-        func drawTasks(_ count: Int, _ rng: inout RNG) -> [EnvTask] {
-            GRPOTrainer.drawTasks(environments, count: count, toolsOverride: s.toolsOverride, &rng)
-        }
-
-        if start >= s.steps { return TrainingSummary(steps: start, finalMetrics: [:], stopped: false) }
-        for step in start..<s.steps {
-            var rng = stepRNG(seed: s.seed, step: step)
-            var metrics: [String: Double] = [:]
-
-            // Generation and rewards, with dynamic sampling's resample rounds.
-            var tGeneration = 0.0, tReward = 0.0
-            var kept: [(task: EnvTask, rollouts: [Rollout], scores: [RewardBreakdown])] = []
-            var zeroSpreadGroups = 0, totalGroups = 0, rounds = 0
-            var pendingTasks = drawTasks(s.promptsPerStep, &rng)
-            while !pendingTasks.isEmpty {
-                let t0 = clock.now
-                let rollouts = Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: pendingTasks,
-                                                 samplesPerTask: s.numGenerations, sampling: s.sampling, tools: tools, rng: &rng)
-                let t1 = clock.now
-                let inputs = zip(pendingTasks, rollouts).flatMap { task, group in
-                    group.map { $0.rewardInput(task: task, verdict: nil, maxCompletionTokens: s.sampling.maxNewTokens) }
-                }
-                let scores = rewards.score(batch: inputs) { byName[$0.environment] }
-                tGeneration += (t1 - t0).seconds
-                tReward += (clock.now - t1).seconds
-                var dropped = 0
-                for (i, task) in pendingTasks.enumerated() {
-                    let groupScores = Array(scores[(i * s.numGenerations)..<((i + 1) * s.numGenerations)])
-                    let totals = groupScores.map(\.total)
-                    totalGroups += 1
-                    let flat = totals.allSatisfy { $0 == totals[0] }
-                    if flat { zeroSpreadGroups += 1 }
-                    if flat && s.dynamicSampling && rounds < s.maxResampleRounds {
-                        dropped += 1
-                    } else {
-                        kept.append((task, rollouts[i], groupScores))
-                    }
-                }
-                rounds += 1
-                pendingTasks = dropped > 0 ? drawTasks(dropped, &rng) : []
-            }
-
-            // Advantages and the policy update.
-            var samples: [GRPO.Sample] = []
-            for (g, group) in kept.enumerated() {
-                for (r, score) in zip(group.rollouts, group.scores) {
-                    samples.append(GRPO.Sample(group: g, promptIDs: r.promptIDs, completionIDs: r.tokens, lossMask: r.lossMask,
-                                               reward: score.total, truncated: r.finishReason == .length))
-                }
-            }
-            let advantages = GRPO.advantages(rewards: samples.map(\.reward), groups: samples.map(\.group), parameters: s.objective)
-            let lr = s.schedule.lr(step: step, peak: s.learningRate)
-            let t2 = clock.now
-            let optimizeMetrics = GRPO.optimize(policy: policy, reference: reference, optimizer: optimizer, samples: samples,
-                                                advantages: advantages, parameters: s.objective, learningRate: lr,
-                                                microBatch: s.microBatch)
-            let tTraining = (clock.now - t2).seconds
-            metrics.merge(optimizeMetrics) { _, new in new }
-
-            // Rollout statistics.
-            let allScores = kept.flatMap(\.scores), allRollouts = kept.flatMap(\.rollouts)
-            let totals = allScores.map(\.total)
-            let meanReward = totals.reduce(0, +) / Double(max(1, totals.count))
-            metrics["reward"] = meanReward
-            metrics["reward_std"] = GRPO.sampleStd(totals)
-            for name in Set(allScores.flatMap { $0.entries.map(\.name) }) {
-                let values = allScores.compactMap { $0.entries.first { $0.name == name }?.value }
-                metrics["rewards/\(name)"] = values.reduce(0, +) / Double(max(1, values.count))
-            }
-            metrics["reward_failures"] = Double(allScores.filter(\.failed).count)
-            metrics["frac_zero_std_groups"] = Double(zeroSpreadGroups) / Double(max(1, totalGroups))
-            metrics["resample_rounds"] = Double(rounds - 1)
-            let lengths = allRollouts.map { Double($0.sampledTokenCount) }
-            metrics["completion_length"] = lengths.reduce(0, +) / Double(max(1, lengths.count))
-            metrics["completion_length_min"] = lengths.min() ?? 0
-            metrics["completion_length_max"] = lengths.max() ?? 0
-            metrics["clipped_ratio"] = Double(allRollouts.filter { $0.finishReason == .length }.count) / Double(max(1, allRollouts.count))
-            let calls = allRollouts.flatMap(\.toolCalls)
-            metrics["tool_calls"] = Double(calls.count)
-            metrics["tool_failures"] = Double(calls.filter { $0.failure != nil }.count)
-            metrics["sandbox_failures"] = Double(allScores.flatMap(\.entries).filter { $0.failure?.execution != nil }.count)
-            let generated = allRollouts.reduce(0) { $0 + $1.tokens.count }
-            metrics["time/generation"] = tGeneration
-            metrics["time/reward"] = tReward
-            metrics["time/training"] = tTraining
+        var storageSeconds = 0.0
+        let outcome = try loop.run(model: policy, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
+                                   from: restored?.step ?? 0, state: { TrainerState(step: $0, dataCursor: ["step": $0]) }) { step, resumedFrom, due in
+            let batch = run.rollouts(step: step)
+            let advantages = run.advantages(batch)
+            var metrics = run.update(batch, advantages, step: step)
+            metrics.merge(run.statistics(batch, advantages)) { _, new in new }
             metrics["time/storage"] = storageSeconds
-            metrics["generation_tokens_per_second"] = Double(generated) / max(tGeneration, 1e-9)
-            metrics["learning_rate"] = Double(lr)
-
-            // Held-out evaluation.
-            if s.evalEvery > 0 && ((step + 1) % s.evalEvery == 0 || step + 1 == s.steps) {
-                for e in environments where !e.heldOut.isEmpty {
-                    var tasks = Array(e.heldOut.prefix(s.evalTasks))
-                    if let override = s.toolsOverride { for i in tasks.indices { tasks[i].tools = override } }
-                    let result = Evaluation.run(model: policy, tokenizer: tokenizer, environment: e.environment, tasks: tasks,
-                                                tools: tools, parameters: Evaluation.Parameters(
-                                                    tasks: tasks.count, samples: s.evalSamples, ks: s.evalSamples > 1 ? [1, s.evalSamples] : [1],
-                                                    temperature: s.sampling.temperature, maxNewTokens: s.sampling.maxNewTokens, seed: s.seed))
-                    metrics["eval/\(e.environment.name)/accuracy"] = result.greedyAccuracy
-                    for (k, v) in result.passAtK { metrics["eval/\(e.environment.name)/pass@\(k)"] = v }
-                }
-            }
-
-            // Checkpoint, then report.
-            let last = step + 1 == s.steps
-            var saved = false
-            if last || (s.checkpointEvery > 0 && (step + 1) % s.checkpointEvery == 0) {
-                var state = TrainerState(step: step + 1)
-                state.extras["stage"] = .string("grpo")
-                try TrainingCheckpoint.save(model: policy, optimizer: optimizer, state: state, tokenizer: tokenizer, to: checkpointDirectory)
-                saved = true
-            }
-            var scored: [ScoredRollout] = []
-            var offset = 0
-            for (g, group) in kept.enumerated() {
-                for (i, (r, score)) in zip(group.rollouts, group.scores).enumerated() {
-                    scored.append(ScoredRollout(group: g, sample: i, task: group.task, rollout: r, rewards: score,
-                                                advantage: advantages[offset + i]))
-                }
-                offset += group.rollouts.count
-            }
+            run.evaluate(step: step, into: &metrics)
             lastMetrics = metrics
-            let report = StepReport(progress: TrainingProgress(stage: "grpo", step: step + 1, totalSteps: s.steps, metrics: metrics,
-                                                               elapsedSeconds: (clock.now - began).seconds,
-                                                               resumedFromStep: start, checkpointSaved: saved),
-                                    rollouts: scored)
-            let t3 = clock.now
-            let keepGoing = progress(report)
-            storageSeconds = (clock.now - t3).seconds
-            if !keepGoing {
-                if !saved {
-                    var state = TrainerState(step: step + 1)
-                    state.extras["stage"] = .string("grpo")
-                    try TrainingCheckpoint.save(model: policy, optimizer: optimizer, state: state, tokenizer: tokenizer, to: checkpointDirectory)
+            let report = StepReport(progress: TrainingProgress(stage: "grpo", step: step, totalSteps: p.steps, metrics: metrics,
+                                                               elapsedSeconds: run.elapsed, resumedFromStep: resumedFrom,
+                                                               checkpointDue: due),
+                                    rollouts: run.scored(batch, advantages))
+            let t = ContinuousClock.now
+            let keepGoing = try progress(report)
+            storageSeconds = (ContinuousClock.now - t).seconds
+            return keepGoing
+        }
+        return TrainingSummary(steps: outcome.completed, finalMetrics: lastMetrics, stopped: outcome.stopped)
+    }
+}
+
+/// One GRPO run's fixed parts (engine, environments, rewards) and its step phases.
+struct GRPORun {
+    /// A step's kept groups: each task with its rollouts and their reward breakdowns.
+    struct Batch {
+        var groups: [(task: EnvTask, rollouts: [Rollout], scores: [RewardBreakdown])] = []
+        var zeroSpreadGroups = 0, totalGroups = 0, rounds = 0
+        var generationSeconds = 0.0, rewardSeconds = 0.0
+    }
+
+    /// Per kept group, per rollout: its advantage, or nil when it is left out of the update.
+    typealias Advantages = [[Double?]]
+
+    let policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer
+    let environments: [GRPOTrainer.WeightedEnvironment]
+    let rewards: RewardSet
+    let tools: ToolExecutor?
+    let p: GRPO.Parameters
+    let seed: UInt64
+    let engine: Engine
+    let byName: [String: any Environment]
+    let began = ContinuousClock.now
+
+    init(policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer,
+         environments: [GRPOTrainer.WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
+         parameters: GRPO.Parameters, seed: UInt64) {
+        self.policy = policy; self.reference = reference; self.optimizer = optimizer; self.tokenizer = tokenizer
+        self.environments = environments; self.rewards = rewards; self.tools = tools; self.p = parameters; self.seed = seed
+        let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
+        let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + parameters.maxCompletionLength)
+        engine = Engine(model: policy, sequences: parameters.promptsPerStep * parameters.numGenerations, maxLength: maxLength)
+        byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    var elapsed: Double { (ContinuousClock.now - began).seconds }
+
+    /// Generation and rewards, with dynamic sampling's resample rounds.
+    func rollouts(step: Int) -> Batch {
+        var rng = GRPOTrainer.stepRNG(seed: seed, step: step - 1)
+        var sampling = p.sampling
+        sampling.stopTokens = [tokenizer.id(of: .imEnd)]
+        var batch = Batch()
+        var pending = GRPOTrainer.drawTasks(environments, count: p.promptsPerStep, toolsOverride: p.tools, &rng)
+        while !pending.isEmpty {
+            let t0 = ContinuousClock.now
+            let rollouts = Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: pending, samplesPerTask: p.numGenerations,
+                                             sampling: sampling, tools: tools, rng: &rng)
+            let t1 = ContinuousClock.now
+            let inputs = zip(pending, rollouts).flatMap { task, group in
+                group.map { $0.rewardInput(task: task, verdict: nil, maxCompletionTokens: p.maxCompletionLength) }
+            }
+            let scores = rewards.score(batch: inputs) { byName[$0.environment] }
+            batch.generationSeconds += (t1 - t0).seconds
+            batch.rewardSeconds += (ContinuousClock.now - t1).seconds
+            var dropped = 0
+            for (i, task) in pending.enumerated() {
+                let groupScores = Array(scores[(i * p.numGenerations)..<((i + 1) * p.numGenerations)])
+                let totals = groupScores.filter { !$0.failed }.map(\.total)
+                batch.totalGroups += 1
+                let flat = totals.allSatisfy { $0 == totals.first }
+                if flat { batch.zeroSpreadGroups += 1 }
+                if flat && p.dynamicSampling && batch.rounds < p.maxResampleRounds {
+                    dropped += 1
+                } else {
+                    batch.groups.append((task, rollouts[i], groupScores))
                 }
-                return TrainingSummary(steps: step + 1, finalMetrics: metrics, stopped: true)
+            }
+            batch.rounds += 1
+            pending = dropped > 0 ? GRPOTrainer.drawTasks(environments, count: dropped, toolsOverride: p.tools, &rng) : []
+        }
+        return batch
+    }
+
+    /// Advantages over each group's scored rollouts (GRPO.advantages on the scored ones only);
+    /// nil for a failed rollout and for every rollout of a group with fewer than two scored.
+    func advantages(_ batch: Batch) -> Advantages {
+        var rewards: [Double] = [], labels: [Int] = [], slots: [(Int, Int)] = []
+        for (g, group) in batch.groups.enumerated() {
+            let scored = group.scores.indices.filter { !group.scores[$0].failed }
+            guard scored.count >= 2 else { continue }
+            for i in scored {
+                rewards.append(group.scores[i].total)
+                labels.append(g)
+                slots.append((g, i))
             }
         }
-        return TrainingSummary(steps: s.steps, finalMetrics: lastMetrics, stopped: false)
+        let values = GRPO.advantages(rewards: rewards, groups: labels, parameters: p)
+        var out: Advantages = batch.groups.map { Array(repeating: nil, count: $0.rollouts.count) }
+        for ((g, i), a) in zip(slots, values) { out[g][i] = a }
+        return out
+    }
+
+    /// The policy update on the rollouts that have an advantage.
+    func update(_ batch: Batch, _ advantages: Advantages, step: Int) -> [String: Double] {
+        var samples: [GRPO.Sample] = [], values: [Double] = []
+        for (g, group) in batch.groups.enumerated() {
+            for (i, (r, score)) in zip(group.rollouts, group.scores).enumerated() {
+                guard let a = advantages[g][i] else { continue }
+                samples.append(GRPO.Sample(group: g, promptIDs: r.promptIDs, completionIDs: r.tokens, lossMask: r.lossMask,
+                                           reward: score.total, truncated: r.finishReason == .length))
+                values.append(a)
+            }
+        }
+        let lr = p.schedule.lr(step: step - 1, peak: Float(p.learningRate))
+        let t = ContinuousClock.now
+        var metrics = samples.isEmpty
+            ? ["learning_rate": Double(lr), "optimizer_steps": 0]
+            : GRPO.optimize(policy: policy, reference: reference, optimizer: optimizer, samples: samples, advantages: values,
+                            parameters: p, learningRate: lr, microBatch: p.microBatch)
+        metrics["time/training"] = (ContinuousClock.now - t).seconds
+        return metrics
+    }
+
+    /// The step's rollout statistics (DESIGN.md §7's list), timings and failure counts.
+    func statistics(_ batch: Batch, _ advantages: Advantages) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        let allScores = batch.groups.flatMap(\.scores), allRollouts = batch.groups.flatMap(\.rollouts)
+        let totals = allScores.filter { !$0.failed }.map(\.total)
+        metrics["reward"] = totals.reduce(0, +) / Double(max(1, totals.count))
+        metrics["reward_std"] = GRPO.sampleStd(totals)
+        for name in Set(allScores.flatMap { $0.entries.map(\.name) }) {
+            let entries = allScores.compactMap { $0.entries.first { $0.name == name } }
+            let values = entries.compactMap(\.value)
+            metrics["rewards/\(name)"] = values.reduce(0, +) / Double(max(1, values.count))
+            metrics["reward_failures/\(name)"] = Double(entries.count - values.count)
+        }
+        metrics["reward_failures"] = Double(allScores.filter(\.failed).count)
+        metrics["groups_dropped"] = Double(advantages.filter { $0.allSatisfy { $0 == nil } }.count)
+        metrics["frac_zero_std_groups"] = Double(batch.zeroSpreadGroups) / Double(max(1, batch.totalGroups))
+        metrics["resample_rounds"] = Double(batch.rounds - 1)
+        let lengths = allRollouts.map { Double($0.sampledTokenCount) }
+        metrics["completion_length"] = lengths.reduce(0, +) / Double(max(1, lengths.count))
+        metrics["completion_length_min"] = lengths.min() ?? 0
+        metrics["completion_length_max"] = lengths.max() ?? 0
+        metrics["clipped_ratio"] = Double(allRollouts.filter { $0.finishReason == .length }.count) / Double(max(1, allRollouts.count))
+        let calls = allRollouts.flatMap(\.toolCalls)
+        metrics["tool_calls"] = Double(calls.count)
+        metrics["tool_failures"] = Double(calls.filter { $0.failure != nil }.count)
+        metrics["sandbox_failures"] = Double(allScores.flatMap(\.entries).filter { $0.failure?.execution != nil }.count)
+        let generated = allRollouts.reduce(0) { $0 + $1.tokens.count }
+        metrics["time/generation"] = batch.generationSeconds
+        metrics["time/reward"] = batch.rewardSeconds
+        metrics["generation_tokens_per_second"] = Double(generated) / max(batch.generationSeconds, 1e-9)
+        return metrics
+    }
+
+    /// Held-out accuracy (and pass@k) every `evalEvery` steps and after the last.
+    func evaluate(step: Int, into metrics: inout [String: Double]) {
+        guard p.evalEvery > 0 && (step % p.evalEvery == 0 || step == p.steps) else { return }
+        for e in environments where !e.heldOut.isEmpty {
+            var tasks = Array(e.heldOut.prefix(p.evalTasks))
+            if let override = p.tools { for i in tasks.indices { tasks[i].tools = override } }
+            let result = Evaluation.run(model: policy, tokenizer: tokenizer, environment: e.environment, tasks: tasks, tools: tools,
+                                        parameters: Evaluation.Parameters(
+                                            tasks: tasks.count, samples: p.evalSamples, ks: p.evalSamples > 1 ? [1, p.evalSamples] : [1],
+                                            temperature: p.samplingTemperature, maxNewTokens: p.maxCompletionLength, seed: seed))
+            metrics["eval/\(e.environment.name)/accuracy"] = result.greedyAccuracy
+            for (k, v) in result.passAtK { metrics["eval/\(e.environment.name)/pass@\(k)"] = v }
+        }
+    }
+
+    /// Every rollout of the batch with its rewards and advantage, for the store.
+    func scored(_ batch: Batch, _ advantages: Advantages) -> [GRPOTrainer.ScoredRollout] {
+        batch.groups.enumerated().flatMap { g, group in
+            zip(group.rollouts, group.scores).enumerated().map { i, pair in
+                GRPOTrainer.ScoredRollout(group: g, sample: i, task: group.task, rollout: pair.0, rewards: pair.1,
+                                          advantage: advantages[g][i])
+            }
+        }
     }
 }
 

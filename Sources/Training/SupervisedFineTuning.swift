@@ -38,10 +38,6 @@ public enum SupervisedFineTuning {
         }
     }
 
-    /// The optimisation knobs are pretraining's (steps, batch, schedule, AdamW, validation,
-    /// checkpoints); batchSize counts examples here and seqLen caps an example's length. Callers
-    /// set SFT's own values (the sft stage defaults to a lower learning rate and no weight decay).
-    public typealias Parameters = Pretraining.Parameters
 
     /// Fine-tunes `model` in place; see the file header for the objective and batching and
     /// Training.swift for the checkpoint/resume contract.
@@ -74,7 +70,7 @@ public enum SupervisedFineTuning {
                     report.metrics["examples_truncated"] = Double(truncated)
                     reportedTruncation = true
                 }
-                return progress(report)
+                return try progress(report)
             },
             accumulate: { step in
                 let perStep = p.batchSize * p.accumulationSteps

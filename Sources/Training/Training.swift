@@ -1,17 +1,20 @@
 // Training: what every trainer shares (DESIGN.md §7): the progress callback, the summary, the
-// error type, per-step data seeds, and the checkpoint a trainer writes.
+// error type, per-step data seeds, the checkpoint a trainer writes, and the loop around a
+// supervised step (OptimizationLoop). The loop around every trainer's steps is StageLoop.swift.
 //
 // Contract of a trainer's `train(..., progress:)`:
 //   - steps are numbered 1...totalSteps; `TrainingProgress.step` is the step just completed;
-//   - after each step the trainer calls `progress` once; returning false stops the run after
-//     that step, with a checkpoint saved first (so `resume: true` continues at the next step);
+//   - after each step the trainer calls `progress` once, BEFORE that step's checkpoint: the
+//     callback commits the step's records (one store transaction) and returns false to stop
+//     after the step; if it throws, the run stops with that error and no checkpoint of the step
+//     is written. So a checkpoint is never ahead of the store;
 //   - a checkpoint (model + AdamW moments + TrainerState + tokenizer.json, one atomic directory)
-//     is also saved every `checkpointEvery` steps and after the last step;
+//     is saved every `checkpointEvery` steps, after the last step, and when the callback stops;
 //   - `resume: true` with a checkpoint in `checkpointDirectory` restores weights, moments, step
 //     and data cursor, and continues at step + 1; the first progress call of a resumed run
-//     carries `resumedFromStep` (0 for a fresh run), so a metrics store can drop rows of steps
-//     after that one before writing. `Checkpoint.readTrainerState(from:)?.step` gives the same
-//     number before the run starts;
+//     carries `resumedFromStep` (0 for a fresh run): rows of later steps that a killed process
+//     committed after its last checkpoint must be dropped before writing, and those steps are
+//     replayed exactly;
 //   - the data of a step depends only on (seed, step), never on wall clock or on how many
 //     times the run was interrupted: a resumed run reproduces the uninterrupted one bit for bit.
 //     So trainer_state.json holds no RNG stream for the data: its `step`, `data_cursor.step`
@@ -43,23 +46,25 @@ public struct TrainingProgress: Sendable {
     public var elapsedSeconds: Double
     /// The step the run resumed from (0 for a fresh run): steps after it are recomputed.
     public var resumedFromStep: Int
-    /// Whether a checkpoint of this step was saved before this call.
-    public var checkpointSaved: Bool
+    /// Whether a checkpoint of this step is written right after this call (periodic or last;
+    /// a stop asked by the call writes one too).
+    public var checkpointDue: Bool
 
     public init(stage: String, step: Int, totalSteps: Int, metrics: [String: Double], elapsedSeconds: Double,
-                resumedFromStep: Int = 0, checkpointSaved: Bool = false) {
+                resumedFromStep: Int = 0, checkpointDue: Bool = false) {
         self.stage = stage
         self.step = step
         self.totalSteps = totalSteps
         self.metrics = metrics
         self.elapsedSeconds = elapsedSeconds
         self.resumedFromStep = resumedFromStep
-        self.checkpointSaved = checkpointSaved
+        self.checkpointDue = checkpointDue
     }
 }
 
-/// Called after every step; return false to stop after this step (a checkpoint is saved first).
-public typealias ProgressHandler = (TrainingProgress) -> Bool
+/// Called after every step, before its checkpoint: commits the step's records and returns false
+/// to stop after this step (a checkpoint is then saved). A throw stops the run with the error.
+public typealias ProgressHandler = (TrainingProgress) throws -> Bool
 
 public struct TrainingSummary: Sendable {
     /// Steps completed in total (including those before a resume).
@@ -109,18 +114,75 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// The loop both supervised trainers run around StageLoop: schedule, AdamW, clipping, periodic
+/// validation. The trainer supplies the step's gradient.
+struct OptimizationLoop {
+    var stage: String
+    var steps: Int
+    var learningRate: Float
+    var schedule: LRSchedule
+    var adam: AdamWParameters
+    var gradClip: Float
+    var evalEvery: Int
+    var checkpointEvery: Int
+    var seed: UInt64
+    var faults: FaultPlan = .none
+
+    /// `accumulate(step)` runs forward and backward for the step (1-based) into `model.grads`
+    /// and returns (mean loss, tokens processed, extra metrics); `validate()` returns the
+    /// validation loss.
+    func run(model: Transformer, tokenizer: Tokenizer, checkpointDirectory: URL, resume: Bool,
+             progress: ProgressHandler,
+             accumulate: (Int) -> (loss: Double, tokens: Int),
+             validate: () -> Double) throws -> TrainingSummary {
+        let start = monotonicSeconds()
+        let optimizer = AdamW(layout: model.layout, parameters: adam)
+        let loop = StageLoop(stage: stage, steps: steps, checkpointEvery: checkpointEvery, seed: seed, faults: faults)
+        let restored = try loop.restore(model: model, optimizer: optimizer, from: checkpointDirectory, resume: resume)
+        var metrics = restored?.metrics ?? [:]
+        var lastValidation = metrics["val_loss"]
+        let outcome = try loop.run(model: model, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
+                                   from: restored?.step ?? 0, state: { step in
+            TrainerState(step: step, dataCursor: ["step": step], metrics: metrics)
+        }) { step, resumedFrom, checkpointDue in
+            let stepStart = monotonicSeconds()
+            model.zeroGrad()
+            let (loss, tokens) = accumulate(step)
+            let norm = clipGradientNorm(model.grads, maxNorm: gradClip)
+            let lr = schedule.lr(step: step - 1, peak: learningRate)
+            optimizer.update(params: model.params, grads: model.grads, lr: lr)
+            let seconds = monotonicSeconds() - stepStart
+            metrics = ["loss": loss, "lr": Double(lr), "grad_norm": Double(norm),
+                       "tokens_per_second": Double(tokens) / max(seconds, 1e-9), "step_seconds": seconds]
+            if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
+                lastValidation = validate()
+                metrics["val_loss"] = lastValidation
+            }
+            return try progress(TrainingProgress(stage: stage, step: step, totalSteps: steps, metrics: metrics,
+                                                 elapsedSeconds: monotonicSeconds() - start,
+                                                 resumedFromStep: resumedFrom, checkpointDue: checkpointDue))
+        }
+        var final = metrics
+        if let lastValidation { final["val_loss"] = lastValidation }
+        return TrainingSummary(steps: outcome.completed, finalMetrics: final, stopped: outcome.stopped)
+    }
+}
+
 /// A checkpoint as trainers write it: `Checkpoint.save`'s directory with tokenizer.json in the
 /// same atomic swap (a crash leaves either the old or the new checkpoint, each with its tokenizer).
 enum TrainingCheckpoint {
     static func save(model: Transformer, optimizer: AdamW, state: TrainerState, tokenizer: Tokenizer,
-                     to directory: URL) throws {
+                     to directory: URL, betweenRenames: () -> Void = {}) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state,
-                            extraFiles: [Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()], to: directory)
+                            extraFiles: [Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()], to: directory,
+                            betweenRenames: betweenRenames)
     }
 
     /// Restores weights and optimizer from `directory` when it holds a trainer checkpoint;
-    /// returns its trainer state (nil when there is nothing to resume from).
+    /// returns its trainer state (nil when there is nothing to resume from). A save that was
+    /// killed between its two renames is undone first (the previous checkpoint moves back).
     static func restore(model: Transformer, optimizer: AdamW, stage: String, from directory: URL) throws -> TrainerState? {
+        try Checkpoint.recoverInterruptedSave(at: directory)
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(Checkpoint.trainerStateFile).path),
               let state = try Checkpoint.readTrainerState(from: directory)
         else { return nil }
@@ -137,81 +199,3 @@ enum TrainingCheckpoint {
     }
 }
 
-/// The loop both supervised trainers run: schedule, AdamW, clipping, periodic validation,
-/// checkpoints, resume and the progress callback. The trainer supplies the step's gradient.
-struct OptimizationLoop {
-    var stage: String
-    var steps: Int
-    var learningRate: Float
-    var schedule: LRSchedule
-    var adam: AdamWParameters
-    var gradClip: Float
-    var evalEvery: Int
-    var checkpointEvery: Int
-    var seed: UInt64
-
-    /// `accumulate(step)` runs forward and backward for the step (1-based) into `model.grads`
-    /// and returns (mean loss, tokens processed, extra metrics); `validate()` returns the
-    /// validation loss.
-    func run(model: Transformer, tokenizer: Tokenizer, checkpointDirectory: URL, resume: Bool,
-             progress: ProgressHandler,
-             accumulate: (Int) -> (loss: Double, tokens: Int),
-             validate: () -> Double) throws -> TrainingSummary {
-        let start = monotonicSeconds()
-        let optimizer = AdamW(layout: model.layout, parameters: adam)
-        var first = 1
-        var metrics: [String: Double] = [:]
-        if resume, let state = try TrainingCheckpoint.restore(model: model, optimizer: optimizer, stage: stage,
-                                                              from: checkpointDirectory) {
-            if let saved = state.extras["seed"], saved != .string(String(seed)) {
-                throw TrainingError.incompatibleCheckpoint("\(checkpointDirectory.path) was written with seed \(saved), this run has seed \(seed)")
-            }
-            first = state.step + 1
-            metrics = state.metrics
-        }
-        let resumedFrom = first - 1
-        if first > steps {
-            return TrainingSummary(steps: resumedFrom, finalMetrics: metrics, stopped: false)
-        }
-
-        func save(_ step: Int) throws {
-            var state = TrainerState(step: step, dataCursor: ["step": step], metrics: metrics)
-            state.extras["stage"] = .string(stage)
-            state.extras["seed"] = .string(String(seed))  // a string: UInt64 may exceed Int
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: state, tokenizer: tokenizer,
-                                        to: checkpointDirectory)
-        }
-
-        var lastValidation = metrics["val_loss"]
-        for step in first...steps {
-            let stepStart = monotonicSeconds()
-            model.zeroGrad()
-            let (loss, tokens) = accumulate(step)
-            let norm = clipGradientNorm(model.grads, maxNorm: gradClip)
-            let lr = schedule.lr(step: step - 1, peak: learningRate)
-            optimizer.update(params: model.params, grads: model.grads, lr: lr)
-            let seconds = monotonicSeconds() - stepStart
-
-            metrics = ["loss": loss, "lr": Double(lr), "grad_norm": Double(norm),
-                       "tokens_per_second": Double(tokens) / max(seconds, 1e-9), "step_seconds": seconds]
-            if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
-                lastValidation = validate()
-                metrics["val_loss"] = lastValidation
-            }
-            let periodic = (checkpointEvery > 0 && step % checkpointEvery == 0) || step == steps
-            if periodic { try save(step) }
-            let report = TrainingProgress(stage: stage, step: step, totalSteps: steps, metrics: metrics,
-                                          elapsedSeconds: monotonicSeconds() - start,
-                                          resumedFromStep: resumedFrom, checkpointSaved: periodic)
-            if !progress(report) {
-                if !periodic { try save(step) }
-                var final = metrics
-                if let lastValidation { final["val_loss"] = lastValidation }
-                return TrainingSummary(steps: step, finalMetrics: final, stopped: step < steps)
-            }
-        }
-        var final = metrics
-        if let lastValidation { final["val_loss"] = lastValidation }
-        return TrainingSummary(steps: steps, finalMetrics: final, stopped: false)
-    }
-}

@@ -3,6 +3,7 @@ import Foundation
 import Model
 import PonderCore
 import Testing
+import Training
 @testable import Experiments
 
 /// experiments/ at the repository root.

@@ -130,6 +130,7 @@ import Training
         #expect(p.problems().isEmpty)
         let bad = GRPO.Parameters(beta: -1, numIterations: 0, temperature: 0)
         #expect(bad.problems().count == 3, "\(bad.problems())")
-        #expect(bad.problems()[0].hasPrefix("beta:"))
+        #expect(bad.problems()[0].key == .temperature && bad.problems()[0].message == "must be > 0 and <= 10, found 0")
+        #expect(bad.problems().map(\.key) == [.temperature, .beta, .numIterations])
     }
 }

@@ -40,7 +40,7 @@ enum GRPOToy {
         }
         let optimizer = AdamW(layout: policy.layout, parameters: AdamWParameters(weightDecay: 0))
         let engine = Engine(model: policy, sequences: prompts.count * G, maxLength: config.maxSeqLen)
-        let sampling = SamplingParameters(temperature: p.temperature, maxNewTokens: p.maxCompletionLength, stopTokens: [stop])
+        let sampling = SamplingParameters(temperature: p.samplingTemperature, maxNewTokens: p.maxCompletionLength, stopTokens: [stop])
         var rng = RNG(seed: seed).fork("sampling")
         var run = Run()
         for _ in 0..<steps {
@@ -57,7 +57,7 @@ enum GRPOToy {
             let rewards = samples.map(\.reward)
             let advantages = GRPO.advantages(rewards: rewards, groups: samples.map(\.group), parameters: p)
             let metrics = GRPO.optimize(policy: policy, reference: reference, optimizer: optimizer, samples: samples,
-                                        advantages: advantages, parameters: p, learningRate: p.learningRate, microBatch: 8)
+                                        advantages: advantages, parameters: p, learningRate: Float(p.learningRate), microBatch: 8)
             run.rewards.append(rewards.reduce(0, +) / Double(rewards.count))
             run.metrics.append(metrics)
         }

@@ -34,7 +34,7 @@ struct SupervisedTrainerTests {
         #expect(reports.map(\.step) == Array(1...60))
         #expect(reports.filter { $0.metrics["val_loss"] != nil }.map(\.step) == [30, 60])
         #expect(after < before - 1.0, "validation loss \(before) -> \(after)")
-        #expect(reports.last!.checkpointSaved && reports.first!.resumedFromStep == 0)
+        #expect(reports.last!.checkpointDue && reports.first!.resumedFromStep == 0)
         // The final checkpoint is a loadable HF-style directory with the tokenizer.
         let (loaded, state) = try Checkpoint.load(from: dir)
         #expect(loaded.params.array == model.params.array)
