@@ -53,6 +53,8 @@ public struct RunnerOptions: Sendable {
     /// Polled after every step and between evaluations: true asks the run to stop cleanly (a
     /// Ctrl-C): the stage writes its checkpoint, is marked `interrupted`, and `run()` returns.
     public var interruptRequested: @Sendable () -> Bool
+    /// The command that resumes this run, noted on an interrupted run (`ponder runs` shows it).
+    public var resumeCommand: String?
     public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil,
                 groupConfigText: String? = nil, faults: FaultPlan = .none, interruptRequested: @escaping @Sendable () -> Bool = { false }) {
         self.resume = resume
@@ -148,7 +150,7 @@ public final class ExperimentRunner {
             throw error
         }
         if interrupted {
-            try store.setStatus(run: runID, .interrupted)
+            try store.setStatus(run: runID, .interrupted, note: options.resumeCommand.map { "resume: \($0)" })
             report(.note("\(stage.name) stopped; `--resume` continues from its checkpoint"))
             return runID
         }
@@ -271,7 +273,7 @@ public final class ExperimentRunner {
         let tools = RunnerData.tools(envs)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var metrics: [String: Double] = [:]
-        for env in chosen {
+        for (index, env) in chosen.enumerated() {
             let (summary, result) = try ExperimentEval.run(s, config: config, env: env, model: model, tokenizer: tok,
                                                            tools: tools, stream: trainingStream)
             let envMetrics = Self.evalMetrics(summary, result)
@@ -281,7 +283,7 @@ public final class ExperimentRunner {
             let baseline = evals.first { $0.environment == summary.environment && $0.split == summary.split }
             evals.append(summary)
             report(.evaluated(summary, baseline: baseline))
-            options.faults.reached(.eval, stage: s.name, step: evals.count)
+            options.faults.reached(.eval, stage: s.name, step: index + 1)
             if options.interruptRequested() { interrupted = true; return }
         }
         try store.recordStep(run: runID, step: 0, metrics: metrics)

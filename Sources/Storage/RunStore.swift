@@ -210,14 +210,15 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// Sets a run's status. Leaving `running` stamps `ended_at`; going back to `running`
-    /// (a resume) clears it.
-    public func setStatus(run: Int64, _ status: RunStatus) throws {
+    /// Sets a run's status, and its note when one is given (an interrupted run notes how to
+    /// resume it). Leaving `running` stamps `ended_at`; going back to `running` (a resume)
+    /// clears it.
+    public func setStatus(run: Int64, _ status: RunStatus, note: String? = nil) throws {
         try database.write { db in
             let now = Date()
             try db.execute(
-                sql: "UPDATE runs SET status = ?, updated_at = ?, ended_at = ? WHERE id = ?",
-                arguments: [status, now, status == .running ? nil : now, run])
+                sql: "UPDATE runs SET status = ?, updated_at = ?, ended_at = ?, notes = COALESCE(?, notes) WHERE id = ?",
+                arguments: [status, now, status == .running ? nil : now, note, run])
             if db.changesCount == 0 { throw StoreError.runNotFound(String(run)) }
         }
     }

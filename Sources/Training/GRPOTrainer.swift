@@ -103,9 +103,9 @@ public enum GRPOTrainer {
         let outcome = try loop.run(model: policy, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
                                    from: restored?.step ?? 0, state: { TrainerState(step: $0, dataCursor: ["step": $0]) }) { step, resumedFrom, due in
             let batch = run.rollouts(step: step)
-            let advantages = run.advantages(batch)
+            let advantages = GRPORun.advantages(batch, parameters: p)
             var metrics = run.update(batch, advantages, step: step)
-            metrics.merge(run.statistics(batch, advantages)) { _, new in new }
+            metrics.merge(GRPORun.statistics(batch, advantages)) { _, new in new }
             metrics["time/storage"] = storageSeconds
             run.evaluate(step: step, into: &metrics)
             lastMetrics = metrics
@@ -196,7 +196,7 @@ struct GRPORun {
 
     /// Advantages over each group's scored rollouts (GRPO.advantages on the scored ones only);
     /// nil for a failed rollout and for every rollout of a group with fewer than two scored.
-    func advantages(_ batch: Batch) -> Advantages {
+    static func advantages(_ batch: Batch, parameters p: GRPO.Parameters) -> Advantages {
         var rewards: [Double] = [], labels: [Int] = [], slots: [(Int, Int)] = []
         for (g, group) in batch.groups.enumerated() {
             let scored = group.scores.indices.filter { !group.scores[$0].failed }
@@ -235,7 +235,7 @@ struct GRPORun {
     }
 
     /// The step's rollout statistics (DESIGN.md §7's list), timings and failure counts.
-    func statistics(_ batch: Batch, _ advantages: Advantages) -> [String: Double] {
+    static func statistics(_ batch: Batch, _ advantages: Advantages) -> [String: Double] {
         var metrics: [String: Double] = [:]
         let allScores = batch.groups.flatMap(\.scores), allRollouts = batch.groups.flatMap(\.rollouts)
         let totals = allScores.filter { !$0.failed }.map(\.total)

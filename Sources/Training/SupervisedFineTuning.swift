@@ -7,7 +7,8 @@
 // T = min(seqLen, longest example - 1) so every step has the same shape and the model's
 // activation buffers are allocated once. An example longer than seqLen + 1 tokens is truncated
 // to its first seqLen + 1 tokens (what it has of the assistant's answer there is still learned);
-// `examplesTruncated` in the first progress metrics counts them.
+// `examples_truncated` in step 1's metrics counts them (step 1 of every run, resumed or not, so
+// the store holds the same rows either way).
 // Order: epochs over a shuffled permutation of the examples; the permutation of epoch e depends
 // only on (seed, e), and step s takes the next B * accumulationSteps positions of that infinite
 // sequence, so the data of a step depends only on (seed, step).
@@ -61,15 +62,11 @@ public enum SupervisedFineTuning {
         let truncated = train.filter { $0.ids.count > p.seqLen + 1 }.count
         var batch = PaddedBatch(B: p.batchSize, T: T, pad: 0)
         var order = EpochOrder(count: train.count, seed: p.seed)
-        var reportedTruncation = false
         return try p.loop(stage: "sft").run(
             model: model, tokenizer: tokenizer, checkpointDirectory: checkpointDirectory, resume: resume,
             progress: { report in
                 var report = report
-                if !reportedTruncation {
-                    report.metrics["examples_truncated"] = Double(truncated)
-                    reportedTruncation = true
-                }
+                if report.step == 1 { report.metrics["examples_truncated"] = Double(truncated) }
                 return try progress(report)
             },
             accumulate: { step in

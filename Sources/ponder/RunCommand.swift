@@ -4,6 +4,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import PonderCore
 import Storage
 
 struct RunCommand: ParsableCommand {
@@ -69,12 +70,26 @@ struct RunCommand: ParsableCommand {
                 printer.line("  " + text)
             }
         }
+        let faults: FaultPlan
+        do { faults = try ProcessInfo.processInfo.environment["PONDER_FAULT"].map(FaultPlan.init(parsing:)) ?? .none } catch {
+            throw fail("\(error)")
+        }
+        let resumeCommand = (["ponder"] + CommandLine.arguments.dropFirst().filter { $0 != "--resume" } + ["--resume"])
+            .map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        let interrupt = Interrupt.install()
+        var options = RunnerOptions(resume: resume, runsDirectory: URL(fileURLWithPath: runs), faults: faults,
+                                    interruptRequested: { interrupt.requested })
+        options.resumeCommand = resumeCommand
         let replicates: [(seed: UInt64, runner: ExperimentRunner)]
         do {
-            replicates = try SeedGroup.run(config, store: db, options: RunnerOptions(resume: resume, runsDirectory: URL(fileURLWithPath: runs)),
-                                           report: report)
+            replicates = try SeedGroup.run(config, store: db, options: options, report: report)
         } catch {
-            throw fail("\(error)\n(the store keeps every completed step; `ponder run \(file) --resume` continues)")
+            throw fail("\(error)\n(the store keeps every completed step; `\(resumeCommand)` continues)")
+        }
+        if replicates.last?.runner.interrupted == true && interrupt.requested {
+            printer.line("interrupted: every completed step is stored and the checkpoint written; resume with:")
+            printer.line("  \(resumeCommand)")
+            throw ExitCode(130)
         }
         let rows = SeedGroup.rows(replicates.map { ($0.seed, $0.runner.evals) })
         if !rows.isEmpty {
@@ -87,5 +102,40 @@ struct RunCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: summaryJson))
         }
+    }
+}
+
+/// Ctrl-C and SIGTERM during `ponder run`: the first asks the run to stop after its current step
+/// (it writes the checkpoint, marks the run interrupted and says how to resume, exit status 130);
+/// a second exits at once, which a resume also survives (the store and checkpoints are never
+/// half-written).
+final class Interrupt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var sources: [DispatchSourceSignal] = []
+
+    var requested: Bool { lock.lock(); defer { lock.unlock() }; return count > 0 }
+
+    /// Catches SIGINT and SIGTERM from now on; the first one notes on stderr what happens next.
+    static func install() -> Interrupt {
+        let interrupt = Interrupt()
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [interrupt] in
+                interrupt.lock.lock()
+                interrupt.count += 1
+                let n = interrupt.count
+                interrupt.lock.unlock()
+                if n == 1 {
+                    FileHandle.standardError.write(Data("\nstopping after the current step; Ctrl-C again to quit at once (still resumable)\n".utf8))
+                } else {
+                    _exit(130)
+                }
+            }
+            source.resume()
+            interrupt.sources.append(source)
+        }
+        return interrupt
     }
 }

@@ -18,6 +18,7 @@ struct RunsCommand: ParsableCommand {
                                         "status": r.run.status.rawValue, "steps": r.steps, "duration_seconds": r.duration]
                 if let l = r.lastLoss { o["last_loss"] = l }
                 if let w = r.lastReward { o["last_reward"] = w }
+                if let n = r.run.notes { o["notes"] = n }
                 return o
             })
             return
@@ -28,6 +29,12 @@ struct RunsCommand: ParsableCommand {
             print(pad("\(r.run.id ?? 0)", 5) + pad(r.experiment, 18) + pad(r.run.stage, 12) + pad(r.run.status.rawValue, 12)
                   + pad("\(r.steps)", 7) + pad(r.lastLoss.map { fmt($0, 4) } ?? "-", 11) + pad(r.lastReward.map { fmt($0, 3) } ?? "-", 12)
                   + duration(r.duration))
+        }
+        let interrupted = rows.filter { $0.run.status == .interrupted }
+        if let latest = interrupted.first {
+            print("\n\(interrupted.count) interrupted run(s); the latest, \(latest.run.name) (run \(latest.run.id ?? 0)), continues with:")
+            print("  " + (latest.run.notes.flatMap { $0.hasPrefix("resume: ") ? String($0.dropFirst(8)) : nil }
+                          ?? "ponder run experiments/\(latest.experiment).yaml --resume"))
         }
     }
 }

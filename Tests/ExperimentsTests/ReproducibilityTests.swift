@@ -59,7 +59,7 @@ import Storage
         }
 
         // Stored items carry their task's metadata and split.
-        let record = try #require(try store.evals(run: nil).last)
+        let record = try #require(try store.evals(run: nil).last { $0.suite == "arithmetic" })
         #expect(record.split == "validation")
         let item = try #require(try store.evalItems(eval: record.id!).first)
         let metadata = Breakdown.object(json: item.metadata)
@@ -89,9 +89,10 @@ import Storage
         let a = replicates[0].runner.evals, b = replicates[1].runner.evals
         #expect(Set(a[0].outcomes.keys) == Set(b[0].outcomes.keys))
         let rows = SeedGroup.rows(replicates.map { ($0.seed, $0.runner.evals) })
-        #expect(rows.map(\.stage) == ["before_rl", "after_rl"])
+        #expect(rows.map(\.stage) == ["before_rl", "before_rl", "after_rl", "after_rl"])
+        #expect(rows.map(\.environment) == ["arithmetic", "counting", "arithmetic", "counting"])
         #expect(rows.allSatisfy { $0.perSeed.map(\.seed) == [3, 4] })
-        #expect(rows[1].baseline == "before_rl" && rows[1].changePerSeed.count == 2)
+        #expect(rows[2].baseline == "before_rl" && rows[2].changePerSeed.count == 2 && rows[0].baseline == nil)
 
         // Resuming a completed group skips every stage of every replicate and rebuilds the same table.
         var skipped = 0
@@ -99,8 +100,8 @@ import Storage
             if case .stageSkipped = event { skipped += 1 }
         }
         #expect(skipped == 2 * config.stages.count)
-        #expect(SeedGroup.rows(resumed.map { ($0.seed, $0.runner.evals) }).map(\.perSeed.count) == [2, 2])
-        #expect(resumed[1].runner.evals[1].outcomes == b[1].outcomes)
+        #expect(SeedGroup.rows(resumed.map { ($0.seed, $0.runner.evals) }).map(\.perSeed.count) == [2, 2, 2, 2])
+        #expect(resumed[1].runner.evals.map(\.outcomes) == b.map(\.outcomes))
     }
 
     /// Across seeds the accuracy is the mean with a t-interval, and a change is called only when

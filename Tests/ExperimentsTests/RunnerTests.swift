@@ -72,7 +72,7 @@ import Storage
         let full = try Self.run(config, in: a, store: storeA, resume: false, stopAfter: nil)
         #expect(!full.interrupted)
         #expect(try storeA.runs().allSatisfy { $0.run.status == .completed })
-        #expect(full.evals.count == 2)
+        #expect(full.evals.count == 4)  // two eval stages, two environments
 
         let storeB = try RunStore.open(path: b.appendingPathComponent("ponder.sqlite").path)
         let first = try Self.run(config, in: b, store: storeB, resume: false, stopAfter: ("pretrain", 7))

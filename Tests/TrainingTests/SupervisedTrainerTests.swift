@@ -80,6 +80,27 @@ struct SupervisedTrainerTests {
         #expect(again.steps == steps && !again.stopped)
     }
 
+    /// A step whose records could not be stored is never checkpointed: the callback's error stops
+    /// the run, and the checkpoint on disk is the last committed step's.
+    @Test func aFailedCommitStopsTheRunBeforeItsCheckpoint() throws {
+        struct StoreDown: Error {}
+        var p = Self.pretrainParameters
+        p.checkpointEvery = 1
+        let dir = Fixtures.temporaryDirectory("commit-fails")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var committed: [Int] = []
+        #expect(throws: StoreDown.self) {
+            _ = try Pretraining.train(model: Fixtures.model(), tokenizer: Fixtures.tokenizer, train: Fixtures.trainStream,
+                                      validation: Fixtures.validationStream, parameters: p, checkpointDirectory: dir, resume: false) {
+                if $0.step == 3 { throw StoreDown() }
+                committed.append($0.step)
+                return true
+            }
+        }
+        #expect(committed == [1, 2])
+        #expect(try Checkpoint.readTrainerState(from: dir)?.step == 2)
+    }
+
     @Test func pretrainingResumeEqualsUninterruptedRun() throws {
         let p = Self.pretrainParameters
         try Self.checkResume(stopAt: 3, steps: p.steps) { model, dir, resume, progress in
