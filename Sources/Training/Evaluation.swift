@@ -168,13 +168,19 @@ public enum Evaluation {
             }
         }
         let verdicts = environment.verify(batch: toGrade)
+        return tally(tasks: tasks, rollouts: rollouts, verdicts: verdicts, samples: n, ks: p.ks, environment: environment.name)
+    }
 
+    /// The figures of graded completions: per task, the greedy one (sample index -1) then `n`
+    /// samples, in `rollouts` and `verdicts` alike.
+    static func tally(tasks: [EnvTask], rollouts: [(Rollout, Int)], verdicts: [Verdict], samples n: Int, ks wanted: [Int],
+                      environment: String) -> Result {
         var items: [Item] = []
         items.reserveCapacity(verdicts.count)
         var counts: [VerdictKind: Int] = [:]
         var greedyCorrect = 0, greedyGraded = 0, failures = 0
         var passSums = [Int: Double](), passTasks = [Int: Int]()
-        let ks = Set(p.ks.filter { $0 >= 1 && $0 <= n }).sorted()
+        let ks = Set(wanted.filter { $0 >= 1 && $0 <= n }).sorted()
         var at = 0
         for task in tasks {
             var correct = 0, graded = 0
@@ -201,7 +207,7 @@ public enum Evaluation {
                 passTasks[k, default: 0] += 1
             }
         }
-        return Result(environment: environment.name,
+        return Result(environment: environment,
                       greedyAccuracy: greedyGraded == 0 ? 0 : Double(greedyCorrect) / Double(greedyGraded),
                       greedyGraded: greedyGraded, greedyCorrect: greedyCorrect,
                       passAtK: Dictionary(uniqueKeysWithValues: passSums.map { ($0.key, $0.value / Double(passTasks[$0.key]!)) }),
