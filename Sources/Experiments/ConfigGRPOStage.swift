@@ -8,20 +8,13 @@ import Model
 import PonderCore
 import Training
 
-/// `stage.beta` reads (and writes) `stage.parameters.beta`: the stage's keys are one mapping.
-@dynamicMemberLookup
-public struct GRPOStage: Codable, Sendable, Equatable {
+public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
     /// Unique stage name. Default `grpo`.
     public var name = ""
     /// Every optimisation and sampling setting (GRPO.Parameters).
     public var parameters = GRPO.Parameters()
 
-    public subscript<T>(dynamicMember key: WritableKeyPath<GRPO.Parameters, T>) -> T {
-        get { parameters[keyPath: key] }
-        set { parameters[keyPath: key] = newValue }
-    }
 
-    public subscript<T>(dynamicMember key: KeyPath<GRPO.Parameters, T>) -> T { parameters[keyPath: key] }
     /// Reward functions with weights. Default: [accuracy, weight 1].
     public var rewards = [RewardSpec(name: "accuracy")]
     /// Environments to draw prompts from (names from `environments:`). Default: all of them.

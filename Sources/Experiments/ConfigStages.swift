@@ -21,6 +21,23 @@ public enum StageKind: String, Codable, Sendable, CaseIterable, ConfigChoice {
     }
 }
 
+/// A stage whose settings are its trainer's configuration type: `stage.beta` reads and writes
+/// `stage.parameters.beta`, as the YAML mapping holds the stage's keys and the trainer's together.
+@dynamicMemberLookup
+public protocol TrainerStage {
+    associatedtype Parameters
+    var parameters: Parameters { get set }
+}
+
+extension TrainerStage {
+    public subscript<T>(dynamicMember key: WritableKeyPath<Parameters, T>) -> T {
+        get { parameters[keyPath: key] }
+        set { parameters[keyPath: key] = newValue }
+    }
+
+    public subscript<T>(dynamicMember key: KeyPath<Parameters, T>) -> T { parameters[keyPath: key] }
+}
+
 /// One pipeline stage with its settings.
 public enum Stage: Codable, Sendable, Equatable {
     case tokenizer(TokenizerStage)

@@ -10,19 +10,13 @@ import Training
 /// (documents joined with `<|endoftext|>`, packed into `seq_len` windows). Its optimisation
 /// settings are the trainer's `Pretraining.Parameters` (Sources/Training/SupervisedParameters.swift:
 /// keys, defaults and rules); the corpus keys are the stage's own.
-@dynamicMemberLookup
-public struct PretrainStage: Codable, Sendable, Equatable {
+public struct PretrainStage: TrainerStage, Codable, Sendable, Equatable {
     /// Unique stage name. Default `pretrain`.
     public var name = ""
-    public var parameters = Pretraining.Parameters()
+    /// The optimisation settings (`stage.steps` reads `stage.parameters.steps`).
+    public var parameters = SupervisedParameters.pretraining
 
-    /// `stage.steps` reads (and writes) `stage.parameters.steps`.
-    public subscript<T>(dynamicMember key: WritableKeyPath<Pretraining.Parameters, T>) -> T {
-        get { parameters[keyPath: key] }
-        set { parameters[keyPath: key] = newValue }
-    }
 
-    public subscript<T>(dynamicMember key: KeyPath<Pretraining.Parameters, T>) -> T { parameters[keyPath: key] }
     /// Corpus documents drawn from each environment (train split). Default 2000.
     public var corpusDocuments = 2000
     /// Validation documents per environment, as a share of `corpus_documents`, drawn from the
@@ -56,19 +50,13 @@ public struct PretrainStage: Codable, Sendable, Equatable {
 /// `stage: sft`: chat-format demonstrations written by the environments (DESIGN.md §4, §5);
 /// the loss counts assistant tokens only. Its optimisation settings are the trainer's
 /// `SupervisedFineTuning.Parameters`; the demonstration keys are the stage's own.
-@dynamicMemberLookup
-public struct SFTStage: Codable, Sendable, Equatable {
+public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
     /// Unique stage name. Default `sft`.
     public var name = ""
-    public var parameters = SupervisedFineTuning.Parameters()
+    /// The optimisation settings (`stage.steps` reads `stage.parameters.steps`).
+    public var parameters = SupervisedParameters.sft
 
-    /// `stage.steps` reads (and writes) `stage.parameters.steps`.
-    public subscript<T>(dynamicMember key: WritableKeyPath<SupervisedFineTuning.Parameters, T>) -> T {
-        get { parameters[keyPath: key] }
-        set { parameters[keyPath: key] = newValue }
-    }
 
-    public subscript<T>(dynamicMember key: KeyPath<SupervisedFineTuning.Parameters, T>) -> T { parameters[keyPath: key] }
     /// Demonstrations generated per environment (the training set; steps cycle over it). Default 2000.
     public var examples = 2000
     /// Mix of demonstration styles: `direct` (answer line only), `think` (a `<think>` span, then
@@ -111,8 +99,8 @@ public struct SFTStage: Codable, Sendable, Equatable {
 
 /// A supervised stage's optimisation keys over `defaults`, strictly (unknown keys are errors;
 /// `alsoAllowing` lists the stage's own keys), checked against the trainer's rules.
-func decodeSupervised<P: SupervisedParameters>(_ defaults: P, from decoder: Decoder, in context: String,
-                                               alsoAllowing own: [String]) throws -> P {
+func decodeSupervised(_ defaults: SupervisedParameters, from decoder: Decoder, in context: String,
+                      alsoAllowing own: [String]) throws -> SupervisedParameters {
     let c = try decoder.strictContainer(keyedBy: SupervisedKeys.self, in: context, alsoAllowing: own + ["stage"])
     var p = defaults
     try p.fill(from: decoder)

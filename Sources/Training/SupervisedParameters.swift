@@ -1,8 +1,7 @@
-// The configuration types of the two supervised stages, `Pretraining.Parameters` and
-// `SupervisedFineTuning.Parameters`: each is its stage's one configuration type (the experiment's
-// `pretrain` / `sft` keys are these, plus the stage's data keys), with its defaults written once
-// in its initializer. What they share (the keys, the rules, the schedule and the loop) is the
-// `SupervisedParameters` protocol.
+// SupervisedParameters: the one configuration type of the two supervised stages (the
+// experiment's `pretrain` and `sft` keys are these, plus each stage's data keys), with both
+// stages' defaults and every rule written here once. `Pretraining.Parameters` and
+// `SupervisedFineTuning.Parameters` name it at the trainers.
 //
 // Defaults are sized for a ~1M-parameter model on a 2-core CPU: a few hundred steps of 16
 // sequences. Learning rates are higher than the 3e-4 / 2e-5 of billion-parameter recipes because
@@ -22,39 +21,72 @@ public enum SupervisedKeys: String, CodingKey, CaseIterable {
     case gradClip = "grad_clip", evalEvery = "eval_every", evalBatches = "eval_batches", checkpointEvery = "checkpoint_every"
 }
 
-public protocol SupervisedParameters: Codable, Sendable, Equatable {
+/// The optimisation settings of a supervised stage. `SupervisedParameters.pretraining` and
+/// `.sft` are the two stages' defaults (the initializer's are pretraining's).
+public struct SupervisedParameters: Codable, Sendable, Equatable {
     /// Optimizer steps.
-    var steps: Int { get set }
+    public var steps: Int
     /// Rows (pretraining) or conversations (SFT) per micro-batch.
-    var batchSize: Int { get set }
+    public var batchSize: Int
     /// Tokens per row; a longer conversation is truncated. At most the model's max_seq_len.
-    var seqLen: Int { get set }
+    public var seqLen: Int
     /// Micro-batches per optimizer step (the effective batch is batch_size times this).
-    var accumulationSteps: Int { get set }
+    public var accumulationSteps: Int
     /// Peak learning rate.
-    var learningRate: Double { get set }
+    public var learningRate: Double
     /// constant | cosine | linear.
-    var lrSchedule: LRScheduleKind { get set }
+    public var lrSchedule: LRScheduleKind
     /// Final learning rate as a share of the peak (cosine, linear).
-    var minLRRatio: Double { get set }
+    public var minLRRatio: Double
     /// Linear warmup steps (a defaulted value never exceeds a tenth of `steps`).
-    var warmupSteps: Int { get set }
+    public var warmupSteps: Int
     /// AdamW decoupled weight decay (matrices only, not norms or embeddings).
-    var weightDecay: Double { get set }
-    var adamBeta1: Double { get set }
-    var adamBeta2: Double { get set }
+    public var weightDecay: Double
+    public var adamBeta1: Double
+    public var adamBeta2: Double
     /// Clip the global gradient norm to this; 0 turns clipping off.
-    var gradClip: Double { get set }
+    public var gradClip: Double
     /// Validation loss every this many steps (and after the last); 0 = never.
-    var evalEvery: Int { get set }
+    public var evalEvery: Int
     /// Batches of validation loss.
-    var evalBatches: Int { get set }
+    public var evalBatches: Int
     /// Checkpoint every this many steps (and after the last); 0 = only at the end or on a stop.
-    var checkpointEvery: Int { get set }
+    public var checkpointEvery: Int
     /// Seeds the data order (not a YAML key: the experiment's seed).
-    var seed: UInt64 { get set }
+    public var seed: UInt64 = 0
     /// Where to kill the process, for resume tests (not a YAML key).
-    var faults: FaultPlan { get set }
+    public var faults: FaultPlan = .none
+
+    /// The `pretrain` stage's defaults: 500 steps of 16 windows of 128 tokens at 3e-3, cosine to a
+    /// tenth after 50 warmup steps, weight decay 0.1, betas (0.9, 0.95) as in nanoGPT's short
+    /// runs, validation every 100 steps on 8 batches, a checkpoint every 250.
+    public static let pretraining = SupervisedParameters()
+
+    /// The `sft` stage's defaults, where they differ: 300 steps of conversations of up to 192
+    /// tokens at 1e-3, 20 warmup steps, no weight decay (TRL's SFT default), validation on 4
+    /// batches, a checkpoint every 150.
+    public static let sft = SupervisedParameters(steps: 300, seqLen: 192, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0,
+                                                 evalBatches: 4, checkpointEvery: 150)
+
+    public init(steps: Int = 500, batchSize: Int = 16, seqLen: Int = 128, accumulationSteps: Int = 1,
+                learningRate: Double = 3e-3, lrSchedule: LRScheduleKind = .cosine, minLRRatio: Double = 0.1,
+                warmupSteps: Int = 50, weightDecay: Double = 0.1, adamBeta1: Double = 0.9, adamBeta2: Double = 0.95,
+                gradClip: Double = 1, evalEvery: Int = 100, evalBatches: Int = 8, checkpointEvery: Int = 250,
+                seed: UInt64 = 0) {
+        self.steps = steps; self.batchSize = batchSize; self.seqLen = seqLen; self.accumulationSteps = accumulationSteps
+        self.learningRate = learningRate; self.lrSchedule = lrSchedule; self.minLRRatio = minLRRatio
+        self.warmupSteps = warmupSteps; self.weightDecay = weightDecay; self.adamBeta1 = adamBeta1
+        self.adamBeta2 = adamBeta2; self.gradClip = gradClip; self.evalEvery = evalEvery
+        self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery; self.seed = seed
+    }
+
+    public typealias CodingKeys = SupervisedKeys
+
+    /// The keys present over the pretraining defaults (`fill(from:)` reads over any others).
+    public init(from decoder: Decoder) throws {
+        self.init()
+        try fill(from: decoder)
+    }
 }
 
 extension SupervisedParameters {
@@ -118,71 +150,9 @@ extension SupervisedParameters {
 }
 
 extension Pretraining {
-    /// The `pretrain` stage's settings.
-    public struct Parameters: SupervisedParameters {
-        public var steps: Int, batchSize: Int, seqLen: Int, accumulationSteps: Int
-        public var learningRate: Double, lrSchedule: LRScheduleKind, minLRRatio: Double, warmupSteps: Int
-        public var weightDecay: Double, adamBeta1: Double, adamBeta2: Double, gradClip: Double
-        public var evalEvery: Int, evalBatches: Int, checkpointEvery: Int
-        public var seed: UInt64 = 0
-        public var faults: FaultPlan = .none
-
-        /// The defaults of the `pretrain` stage: 500 steps of 16 windows of 128 tokens at 3e-3,
-        /// cosine to a tenth after 50 warmup steps, weight decay 0.1, betas (0.9, 0.95) as in
-        /// nanoGPT's short runs, validation every 100 steps on 8 batches, a checkpoint every 250.
-        public init(steps: Int = 500, batchSize: Int = 16, seqLen: Int = 128, accumulationSteps: Int = 1,
-                    learningRate: Double = 3e-3, lrSchedule: LRScheduleKind = .cosine, minLRRatio: Double = 0.1,
-                    warmupSteps: Int = 50, weightDecay: Double = 0.1, adamBeta1: Double = 0.9, adamBeta2: Double = 0.95,
-                    gradClip: Double = 1, evalEvery: Int = 100, evalBatches: Int = 8, checkpointEvery: Int = 250,
-                    seed: UInt64 = 0) {
-            self.steps = steps; self.batchSize = batchSize; self.seqLen = seqLen; self.accumulationSteps = accumulationSteps
-            self.learningRate = learningRate; self.lrSchedule = lrSchedule; self.minLRRatio = minLRRatio
-            self.warmupSteps = warmupSteps; self.weightDecay = weightDecay; self.adamBeta1 = adamBeta1
-            self.adamBeta2 = adamBeta2; self.gradClip = gradClip; self.evalEvery = evalEvery
-            self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery; self.seed = seed
-        }
-
-        public typealias CodingKeys = SupervisedKeys
-
-        /// The keys present over the defaults above.
-        public init(from decoder: Decoder) throws {
-            self.init()
-            try fill(from: decoder)
-        }
-    }
+    public typealias Parameters = SupervisedParameters
 }
 
 extension SupervisedFineTuning {
-    /// The `sft` stage's settings.
-    public struct Parameters: SupervisedParameters {
-        public var steps: Int, batchSize: Int, seqLen: Int, accumulationSteps: Int
-        public var learningRate: Double, lrSchedule: LRScheduleKind, minLRRatio: Double, warmupSteps: Int
-        public var weightDecay: Double, adamBeta1: Double, adamBeta2: Double, gradClip: Double
-        public var evalEvery: Int, evalBatches: Int, checkpointEvery: Int
-        public var seed: UInt64 = 0
-        public var faults: FaultPlan = .none
-
-        /// The defaults of the `sft` stage: 300 steps of 16 conversations of up to 192 tokens at
-        /// 1e-3, cosine after 20 warmup steps, no weight decay (TRL's SFT default), validation
-        /// every 100 steps on 4 batches, a checkpoint every 150.
-        public init(steps: Int = 300, batchSize: Int = 16, seqLen: Int = 192, accumulationSteps: Int = 1,
-                    learningRate: Double = 1e-3, lrSchedule: LRScheduleKind = .cosine, minLRRatio: Double = 0.1,
-                    warmupSteps: Int = 20, weightDecay: Double = 0, adamBeta1: Double = 0.9, adamBeta2: Double = 0.95,
-                    gradClip: Double = 1, evalEvery: Int = 100, evalBatches: Int = 4, checkpointEvery: Int = 150,
-                    seed: UInt64 = 0) {
-            self.steps = steps; self.batchSize = batchSize; self.seqLen = seqLen; self.accumulationSteps = accumulationSteps
-            self.learningRate = learningRate; self.lrSchedule = lrSchedule; self.minLRRatio = minLRRatio
-            self.warmupSteps = warmupSteps; self.weightDecay = weightDecay; self.adamBeta1 = adamBeta1
-            self.adamBeta2 = adamBeta2; self.gradClip = gradClip; self.evalEvery = evalEvery
-            self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery; self.seed = seed
-        }
-
-        public typealias CodingKeys = SupervisedKeys
-
-        /// The keys present over the defaults above.
-        public init(from decoder: Decoder) throws {
-            self.init()
-            try fill(from: decoder)
-        }
-    }
+    public typealias Parameters = SupervisedParameters
 }
