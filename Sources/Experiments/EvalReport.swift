@@ -23,6 +23,8 @@ public struct EvalSummary: Sendable {
     public var outcomes: [String: Double]
     public var machineryFailures: Int
     public var passAtK: [Int: Double]
+    /// pass@k with its 95% t-interval over the tasks (when there are several).
+    public var passAtKIntervals: [Int: Interval] = [:]
     /// Share of greedy answers that called a tool.
     public var toolUse: Double
     /// Eval tasks whose key occurs in the run's training stream (0 expected); nil when the
@@ -60,6 +62,7 @@ extension EvalSummary {
                               uniquingKeysWith: { a, _ in a })
         machineryFailures = result.machineryFailures
         passAtK = result.passAtK
+        passAtKIntervals = result.passAtKIntervals
         toolUse = result.greedyToolUse
         self.contamination = contamination
         byHeldOutKind = Breakdown.accuracy(greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) },
@@ -77,7 +80,11 @@ extension EvalSummary {
         machineryFailures = Int(record.metrics["machinery_failures"] ?? 0)
         passAtK = [:]
         for (name, value) in record.metrics where name.hasPrefix("pass@") {
-            if let k = Int(name.dropFirst(5)) { passAtK[k] = value }
+            guard let k = Int(name.dropFirst(5)) else { continue }
+            passAtK[k] = value
+            if let lower = record.metrics["\(name)_lower"], let upper = record.metrics["\(name)_upper"] {
+                passAtKIntervals[k] = Interval(estimate: value, lower: lower, upper: upper)
+            }
         }
         toolUse = record.metrics["tool_use"] ?? 0
         contamination = record.metrics["contamination"].map { Int($0) }
@@ -164,7 +171,9 @@ public enum EvalLines {
     public static func describe(_ e: EvalSummary, baseline: EvalSummary?) -> [String] {
         var text = "[\(e.stage)] \(e.environment)" + (e.split.map { ", \($0.rawValue) split" } ?? "") + ": greedy accuracy "
             + (e.accuracy.map { $0.formatted() + " (95% CI)" } ?? "n/a") + ", \(e.graded) tasks"
-        for k in e.passAtK.keys.sorted() { text += String(format: ", pass@\(k) %.1f%%", e.passAtK[k]! * 100) }
+        for k in e.passAtK.keys.sorted() {
+            text += ", pass@\(k) " + (e.passAtKIntervals[k]?.formatted() ?? String(format: "%.1f%%", e.passAtK[k]! * 100))
+        }
         if e.toolUse > 0 { text += String(format: "; a tool called in %.0f%% of answers", e.toolUse * 100) }
         if let c = e.contamination { text += "; contamination \(c)" }
         var lines = [text]

@@ -299,6 +299,10 @@ public final class ExperimentRunner {
         }
         if let contamination = summary.contamination { metrics["contamination"] = Double(contamination) }
         for (k, v) in result.passAtK { metrics["pass@\(k)"] = v }
+        for (k, i) in result.passAtKIntervals {
+            metrics["pass@\(k)_lower"] = i.lower
+            metrics["pass@\(k)_upper"] = i.upper
+        }
         for (kind, n) in result.verdictCounts { metrics["greedy_\(kind.rawValue)"] = Double(n) }
         return metrics
     }

@@ -76,6 +76,8 @@ public enum Evaluation {
         public var greedyCorrect: Int
         /// pass@k for each k <= samples (empty when samples == 0).
         public var passAtK: [Int: Double]
+        /// pass@k with its 95% t-interval over the tasks' unbiased estimates (nil for one task).
+        public var passAtKIntervals: [Int: Interval] = [:]
         /// Verdict kinds of the greedy completions.
         public var verdictCounts: [VerdictKind: Int]
         /// Greedy and sampled completions whose grading failed in the machinery (`Verdict.failure`).
@@ -179,7 +181,7 @@ public enum Evaluation {
         items.reserveCapacity(verdicts.count)
         var counts: [VerdictKind: Int] = [:]
         var greedyCorrect = 0, greedyGraded = 0, failures = 0
-        var passSums = [Int: Double](), passTasks = [Int: Int]()
+        var perTask = [Int: [Double]]()
         let ks = Set(wanted.filter { $0 >= 1 && $0 <= n }).sorted()
         var at = 0
         for task in tasks {
@@ -203,14 +205,14 @@ public enum Evaluation {
                                   tokenCount: r.tokens.count, toolCalls: r.toolCalls))
             }
             for k in ks where graded >= k {
-                passSums[k, default: 0] += passAtK(n: graded, correct: correct, k: k)
-                passTasks[k, default: 0] += 1
+                perTask[k, default: []].append(passAtK(n: graded, correct: correct, k: k))
             }
         }
         return Result(environment: environment,
                       greedyAccuracy: greedyGraded == 0 ? 0 : Double(greedyCorrect) / Double(greedyGraded),
                       greedyGraded: greedyGraded, greedyCorrect: greedyCorrect,
-                      passAtK: Dictionary(uniqueKeysWithValues: passSums.map { ($0.key, $0.value / Double(passTasks[$0.key]!)) }),
+                      passAtK: perTask.mapValues { $0.reduce(0, +) / Double($0.count) },
+                      passAtKIntervals: perTask.compactMapValues(Statistics.meanInterval),
                       verdictCounts: counts, machineryFailures: failures, items: items)
     }
 }

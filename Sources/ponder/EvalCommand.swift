@@ -152,7 +152,10 @@ struct EvalCommand: ParsableCommand {
         }
         print("\(checkpoint ?? ""): \(source)")
         EvalLines.describe(summary, baseline: nil).forEach { print($0) }
-        for kk in result.passAtK.keys.sorted() { print(String(format: "  pass@%d %.1f%% (%d samples per task)", kk, result.passAtK[kk]! * 100, samples)) }
+        for kk in result.passAtK.keys.sorted() {
+            print("  pass@\(kk) " + (result.passAtKIntervals[kk]?.formatted() ?? String(format: "%.1f%%", result.passAtK[kk]! * 100))
+                  + " (\(samples) samples per task; 95% t-interval over tasks)")
+        }
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
         if let breakdown, let by {
             if breakdown.isEmpty {

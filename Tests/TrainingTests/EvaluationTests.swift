@@ -39,6 +39,9 @@ struct EvaluationTests {
         #expect((0...1).contains(result.greedyAccuracy))
         #expect(Set(result.passAtK.keys) == [1, 2])
         #expect(result.passAtK.values.allSatisfy { (0...1).contains($0) })
+        // Each pass@k carries the t-interval of its five tasks' estimates around it.
+        #expect(Set(result.passAtKIntervals.keys) == [1, 2])
+        for (k, i) in result.passAtKIntervals { #expect(i.estimate == result.passAtK[k]! && i.lower <= i.estimate && i.estimate <= i.upper) }
         #expect(result.verdictCounts.values.reduce(0, +) == tasks.count)
         #expect(result.items.filter { $0.sampleIndex == -1 }.count == tasks.count)
         #expect(result.items.map(\.sampleIndex) == Array(repeating: [-1, 0, 1, 2, 3], count: tasks.count).flatMap { $0 })
