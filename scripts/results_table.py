@@ -2,8 +2,8 @@
 
     python3 scripts/results_table.py RESULTS_DIR README.md
 
-Reads RESULTS_DIR/EXPERIMENT.json (written by `ponder run --summary-json`), the wall time of each
-experiment and the one-thread rerun of quickstart, and replaces the text between the README's
+Reads RESULTS_DIR/EXPERIMENT.json (written by `ponder run --summary-json`) and the one-thread
+rerun of quickstart, and replaces the text between the README's
 `<!-- results:begin -->` and `<!-- results:end -->` markers. Every figure in the table comes from
 those files; nothing is typed by hand.
 """
@@ -21,16 +21,24 @@ def pct(x):
     return f"{100 * x:.1f}%"
 
 
+def bounds(a, low, high):
+    """An interval's bounds cut to the values the quantity can take (a t-interval over three seeds
+    can reach past 0% or 100%)."""
+    return min(max(a["lower"], low), high), max(min(a["upper"], high), low)
+
+
 def interval(a):
     if a is None:
         return "n/a"
-    return f"{100 * a['mean']:.1f}% [{100 * a['lower']:.1f}, {100 * a['upper']:.1f}]"
+    lower, upper = bounds(a, 0, 1)
+    return f"{100 * a['mean']:.1f}% [{100 * lower:.1f}, {100 * upper:.1f}]"
 
 
 def change(c):
     if c is None:
         return "n/a"
-    text = f"{100 * c['mean']:+.1f} points [{100 * c['lower']:.1f}, {100 * c['upper']:.1f}]"
+    lower, upper = bounds(c, -1, 1)
+    text = f"{100 * c['mean']:+.1f} points [{100 * lower:.1f}, {100 * upper:.1f}]"
     return text if c["significant"] else text + ", no significant change"
 
 
@@ -46,16 +54,13 @@ def cpu_model():
 
 
 def main(results, readme):
-    rows, seeds_used, tasks, seconds = [], {}, set(), {}
+    rows, seeds_used, tasks = [], {}, set()
     for name in EXPERIMENTS:
         path = os.path.join(results, name + ".json")
         if not os.path.exists(path):
             continue
         summary = json.load(open(path))
         seeds_used[name] = summary["seeds"]
-        sec = os.path.join(results, name + ".seconds")
-        if os.path.exists(sec):
-            seconds[name] = int(open(sec).read().strip())
         evals = summary["evaluations"]
         for after in evals:
             if after["stage"] != "after_rl":
@@ -96,19 +101,20 @@ def main(results, readme):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     cores = os.cpu_count()
-    wall = ", ".join(f"{n} {seconds[n] // 60} min" for n in EXPERIMENTS if n in seconds)
+    missing = [n for n in EXPERIMENTS if n not in seeds_used]
+    not_run = f" Not measured in this run: {', '.join(missing)}." if missing else ""
     seeds_text = "; ".join(f"{n} {','.join(map(str, s))}" for n, s in seeds_used.items())
     lines = [
         "| experiment | environment | before RL (test) | after RL (test) | change, paired | per seed, before → after |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Written by `make results` on {date} (commit {commit}) on {cpu_model()}, {cores} cores: every shipped experiment "
-        f"with three seeds ({seeds_text}), each graded on {', '.join(map(str, sorted(tasks)))} tasks of each environment's "
+        f"Written by `make results` on {date} (commit {commit}) on {cpu_model()}, {cores} cores: "
+        f"{'every shipped experiment' if not missing else ', '.join(seeds_used)} with three seeds ({seeds_text}), each graded on {', '.join(map(str, sorted(tasks)))} tasks of each environment's "
         "test split, which no training stream touches and which was not looked at while choosing settings. "
         "Accuracies are the mean over the seeds with a 95% t-interval across them (t = 4.30 for three seeds); a change is "
         "the mean of the seeds' paired differences (same tasks before and after RL) with its t-interval, called a change "
-        "only when the interval excludes 0. Wall time for the three seeds: " + wall + ".",
+        "only when the interval excludes 0; interval bounds are cut to what the quantity can take (0-100%)." + not_run,
     ]
     if threads_note:
         lines += ["", threads_note]

@@ -82,13 +82,13 @@ public enum SeedGroup {
             }
             let several = perSeed.count > 1
             return Row(stage: e.stage, environment: e.environment, split: e.split, perSeed: perSeed,
-                       accuracy: several ? Statistics.meanInterval(perSeed.map(\.1)) : single.accuracy,
+                       accuracy: several ? Statistics.meanInterval(perSeed.map(\.1))?.clamped(to: 0...1) : single.accuracy,
                        baseline: baselineStage,
-                       change: several ? Statistics.meanInterval(changes) : single.change,
+                       change: several ? Statistics.meanInterval(changes)?.clamped(to: -1...1) : single.change,
                        changePerSeed: changes, toolUse: toolUse.reduce(0, +) / Double(max(1, toolUse.count)),
                        byHeldOutKind: kinds.keys.sorted().map { kind in
                            let values = kinds[kind]!
-                           return (kind, values.count > 1 ? Statistics.meanInterval(values.map(\.estimate)) : values.first)
+                           return (kind, values.count > 1 ? Statistics.meanInterval(values.map(\.estimate))?.clamped(to: 0...1) : values.first)
                        })
         }
     }

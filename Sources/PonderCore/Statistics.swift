@@ -5,7 +5,9 @@
 //                                z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2), z = 1.96.
 //                                Unlike p +- z sqrt(p (1 - p) / n) it stays inside [0, 1] and
 //                                is not empty at p = 0 or 1.
-//   several seeds, values x_s    mean +- t_{0.975, S-1} * sd(x) / sqrt(S), sd with S - 1.
+//   several seeds, values x_s    mean +- t_{0.975, S-1} * sd(x) / sqrt(S), sd with S - 1; an
+//                                accuracy's bounds are then cut to [0, 1] and a change's to
+//                                [-1, 1], the values they can take.
 //   before/after on one item set per-item differences d_i = after_i - before_i (paired, so the
 //                                items' own difficulty cancels), mean +- t_{0.975, n-1} sd(d) /
 //                                sqrt(n); a change is called only when the interval excludes 0.
@@ -26,6 +28,13 @@ public struct Interval: Sendable, Equatable, Codable {
         self.estimate = estimate
         self.lower = lower
         self.upper = upper
+    }
+
+    /// The interval with its bounds cut to `range`, the values the quantity can take: a t-interval
+    /// over three seeds of an accuracy can reach below 0% or above 100%, which no accuracy can.
+    public func clamped(to range: ClosedRange<Double>) -> Interval {
+        Interval(estimate: estimate, lower: min(max(lower, range.lowerBound), range.upperBound),
+                 upper: max(min(upper, range.upperBound), range.lowerBound))
     }
 
     /// Whether the interval lies wholly on one side of `value` (a difference "excludes 0").

@@ -136,6 +136,15 @@ import Storage
         ]
         let flat = SeedGroup.rows(mixed)[1]
         #expect(!flat.isSignificantChange)
+
+        // Seeds far apart (10%, 70%, 100%): the t-interval over seeds is cut to what an accuracy can be.
+        let spread: [(seed: UInt64, evals: [EvalSummary])] = [
+            (0, [summary("before", ten), summary("after", ones(1))]),
+            (1, [summary("before", ten), summary("after", ones(7))]),
+            (2, [summary("before", ten), summary("after", ones(10))]),
+        ]
+        let wide = try #require(SeedGroup.rows(spread)[1].accuracy)
+        #expect(wide.lower == 0 && wide.upper == 1 && abs(wide.estimate - 0.6) < 1e-12)
         #expect(SeedGroup.table(SeedGroup.rows(mixed)).joined().contains("(no significant change)"))
 
         // One run: Wilson interval, and the eval line's wording.

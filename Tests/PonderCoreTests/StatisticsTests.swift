@@ -85,6 +85,17 @@ import Testing
         #expect(Statistics.meanInterval([0.5]) == nil)
     }
 
+    @Test func clampingKeepsTheEstimateAndCutsTheBounds() throws {
+        // Seeds at 8%, 72% and 94%: the raw t-interval runs far past both ends of [0, 1].
+        let raw = try #require(Statistics.meanInterval([0.08, 0.72, 0.94]))
+        #expect(raw.lower < 0 && raw.upper > 1)
+        let cut = raw.clamped(to: 0...1)
+        #expect(cut.estimate == raw.estimate && cut.lower == 0 && cut.upper == 1)
+        let inside = Interval(estimate: 0.5, lower: 0.4, upper: 0.6)
+        #expect(inside.clamped(to: 0...1) == inside)
+        #expect(Interval(estimate: 1.2, lower: 1.1, upper: 1.3).clamped(to: 0...1) == Interval(estimate: 1.2, lower: 1, upper: 1))
+    }
+
     @Test func formatting() {
         let i = Interval(estimate: 0.87, lower: 0.8021, upper: 0.9166)
         #expect(i.formatted() == "87.0% [80.2, 91.7]")
