@@ -9,12 +9,16 @@
 # with the summation order. Everything lands in results/ (store, checkpoints, logs, JSON); an
 # interrupted `make results` continues where it stopped (`--resume`).
 # EXPERIMENTS="quickstart counting-grpo" make results measures a subset; the table names what is missing.
+# THREADS=1 runs the experiments with one thread for Ponder and OpenBLAS, for a second job beside a
+# first (on 2 cores, a one-thread pretraining beside a two-thread one made about 25% more steps in
+# all than the two-thread one alone); the table says which experiments ran so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.build/release/ponder}
 OUT=${OUT:-results}
 EXPERIMENTS=${EXPERIMENTS:-"quickstart arithmetic-grpo counting-grpo counting-tool-grpo code-grpo"}
 TASKS=${TASKS:-200}
+if [ -n "${THREADS:-}" ]; then export PONDER_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS; fi
 mkdir -p "$OUT"
 
 test_split=(--set stages.before_rl.split=test --set stages.after_rl.split=test

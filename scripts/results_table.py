@@ -54,13 +54,15 @@ def cpu_model():
 
 
 def main(results, readme):
-    rows, seeds_used, tasks = [], {}, set()
+    rows, seeds_used, tasks, threads = [], {}, set(), {}
     for name in EXPERIMENTS:
         path = os.path.join(results, name + ".json")
         if not os.path.exists(path):
             continue
         summary = json.load(open(path))
         seeds_used[name] = summary["seeds"]
+        if summary.get("threads", "default") != "default":
+            threads[name] = summary["threads"]
         evals = summary["evaluations"]
         for after in evals:
             if after["stage"] != "after_rl":
@@ -103,6 +105,8 @@ def main(results, readme):
     cores = os.cpu_count()
     missing = [n for n in EXPERIMENTS if n not in seeds_used]
     not_run = f" Not measured in this run: {', '.join(missing)}." if missing else ""
+    threads_text = "".join(f" {n} ran with `THREADS={t}` (PONDER_THREADS and OPENBLAS_NUM_THREADS {t}); the others with "
+                           f"the defaults (both cores)." for n, t in threads.items())
     seeds_text = "; ".join(f"{n} {','.join(map(str, s))}" for n, s in seeds_used.items())
     lines = [
         "| experiment | environment | before RL (test) | after RL (test) | change, paired | per seed, before → after |",
@@ -114,7 +118,7 @@ def main(results, readme):
         "test split, which no training stream touches and which was not looked at while choosing settings. "
         "Accuracies are the mean over the seeds with a 95% t-interval across them (t = 4.30 for three seeds); a change is "
         "the mean of the seeds' paired differences (same tasks before and after RL) with its t-interval, called a change "
-        "only when the interval excludes 0; interval bounds are cut to what the quantity can take (0-100%)." + not_run,
+        "only when the interval excludes 0; interval bounds are cut to what the quantity can take (0-100%)." + threads_text + not_run,
     ]
     if threads_note:
         lines += ["", threads_note]
