@@ -75,6 +75,15 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         return copy
     }
 
+    /// The config whose checkpoints belong to seed `seed` under `runsDirectory`: the replicate's
+    /// when this is a seed group, or when runs/NAME/seed-S exists (the file, without `seeds`, was
+    /// run with `ponder run --seeds`); this config otherwise.
+    public func replicate(seed: UInt64, lookingIn runsDirectory: URL) -> ExperimentConfig {
+        let grouped = replicate(seed: seed)
+        if !seeds.isEmpty || FileManager.default.fileExists(atPath: grouped.runDirectory(in: runsDirectory).path) { return grouped }
+        return self
+    }
+
     /// Where the runner puts the stage folders: runs/NAME, or runs/NAME/seed-S for a replicate
     /// of a seed group (a config with `seeds`; a replicate's own config lists its one seed).
     public func runDirectory(in runsDirectory: URL) -> URL {

@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "A checkpoint directory, e.g. runs/quickstart/sft (not with --experiment).") var checkpoint: String?
     @Option(help: "An experiment file: rerun one of its eval stages (with --stage).") var experiment: String?
     @Option(help: "The eval stage of --experiment to rerun, e.g. after_rl.") var stage: String?
-    @Option(help: "With --experiment: the replicate of this seed (default: every seed of the experiment).") var seed: UInt64?
+    @Option(help: "With --experiment: the replicate of this seed, also of a run made with `ponder run --seeds` (default: every seed of the experiment).") var seed: UInt64?
     @Option(help: "With --experiment: where its checkpoints are.") var runs: String = "runs"
     @Option(name: .customLong("set"), help: "With --experiment: change a key of the file (as `ponder run --set`).") var overrides: [String] = []
     @Option(help: "Environment: \(EnvironmentRegistry.names.joined(separator: ", ")).") var env: String = "arithmetic"
@@ -84,8 +84,9 @@ struct EvalCommand: ParsableCommand {
             let seeds = seed.map { [$0] } ?? config.replicateSeeds
             var replicates: [(seed: UInt64, evals: [EvalSummary])] = []
             for s in seeds {
-                let replicate = config.seeds.isEmpty ? config : config.replicate(seed: s)
-                let evals = try ExperimentEval.rerun(config: replicate, stageName: stage, runsDirectory: URL(fileURLWithPath: runs), split: split)
+                let runsDirectory = URL(fileURLWithPath: runs)
+                let replicate = config.replicate(seed: s, lookingIn: runsDirectory)
+                let evals = try ExperimentEval.rerun(config: replicate, stageName: stage, runsDirectory: runsDirectory, split: split)
                 if !json {
                     if seeds.count > 1 { print("== seed \(s)") }
                     for e in evals { EvalLines.describe(e, baseline: nil).forEach { print($0) } }

@@ -104,6 +104,25 @@ import Storage
         #expect(resumed[1].runner.evals.map(\.outcomes) == b.map(\.outcomes))
     }
 
+    /// A file without `seeds` run with `ponder run --seeds 0,1,2` keeps its replicates under
+    /// runs/NAME/seed-S; an eval of seed S finds them there, and finds runs/NAME otherwise.
+    @Test func aReplicateIsFoundWhereTheRunPutIt() throws {
+        let config = try Self.tinyGRPO()
+        #expect(config.seeds.isEmpty)
+        let runs = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let plain = runs.appendingPathComponent(config.name).path
+        #expect(config.replicate(seed: 1, lookingIn: runs).runDirectory(in: runs).path == plain)
+        let seedOne = runs.appendingPathComponent(config.name).appendingPathComponent("seed-1")
+        try FileManager.default.createDirectory(at: seedOne, withIntermediateDirectories: true)
+        let found = config.replicate(seed: 1, lookingIn: runs)
+        #expect(found.runDirectory(in: runs).path == seedOne.path && found.seed == 1)
+        #expect(config.replicate(seed: 2, lookingIn: runs).runDirectory(in: runs).path == plain)
+        // A seed group's replicate is its seed folder whether or not it exists yet.
+        let group = try Self.tinyGRPO(["seeds=[4,5]"])
+        #expect(group.replicate(seed: 5, lookingIn: runs).runDirectory(in: runs).lastPathComponent == "seed-5")
+    }
+
     /// Across seeds the accuracy is the mean with a t-interval, and a change is called only when
     /// the interval of the per-seed paired changes excludes 0.
     @Test func groupFiguresAcrossSeeds() throws {
