@@ -2,8 +2,8 @@
 // evals, GRPO) run by the built tool with PONDER_THREADS=1 and 2 ends with bit-identical
 // weights, rollouts and eval verdicts (the kernels split rows among threads, never a reduction).
 // OpenBLAS's own thread count is held at 2: with OPENBLAS_NUM_THREADS=1 its sgemm sums in
-// another order and the last bits of the weights differ (measured; the README's results say by
-// how much the figures move). Another CPU can differ too: OpenBLAS picks kernels by instruction set.
+// another order and the last bits of the weights differ (measured; `make results` reruns
+// quickstart with one thread to say how far the figures move). Another CPU can differ too: OpenBLAS picks kernels by instruction set.
 import Foundation
 import Testing
 import Storage
