@@ -7,9 +7,12 @@ rerun of quickstart, and replaces the text between the README's
 `<!-- results:begin -->` and `<!-- results:end -->` markers. Every figure in the table comes from
 those files; nothing is typed by hand.
 """
+import glob
 import json
+import math
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -42,6 +45,44 @@ def change(c):
     return text if c["significant"] else text + ", no significant change"
 
 
+def t975(df):
+    """Student's t 0.975 quantile; the Cornish-Fisher series is within 1e-4 for df >= 30, and
+    eval sets here have 100 items or more."""
+    z = 1.959963984540054
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def seed_changes(results):
+    """The paired change of each seed on its own: {(experiment, seed, environment): +1, -1 or 0},
+    +1 when the t-interval of after - before over the same test items lies above 0, -1 below,
+    0 when it holds 0. Read from the eval items in the stores under RESULTS_DIR."""
+    verdicts = {}
+    for path in glob.glob(os.path.join(results, "*.sqlite")):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        query = ("select r.name, r.seed, e.suite, i.task_id, i.verdict = 'correct' from runs r "
+                 "join evals e on e.run_id = r.id "
+                 "and e.id = (select max(id) from evals e2 where e2.run_id = r.id and e2.suite = e.suite) "
+                 "join eval_items i on i.eval_id = e.id "
+                 "where r.status = 'completed' and i.sample_index = -1 and i.failure is null")
+        for name, seed, suite, task, correct in db.execute(query):
+            verdicts.setdefault((name, seed, suite), {})[task] = float(correct)
+        db.close()
+    signs = {}
+    for (name, seed, suite), after in verdicts.items():
+        experiment, stage = name.split("/", 1)
+        if stage != "after_rl" or (experiment + "/before_rl", seed, suite) not in verdicts:
+            continue
+        before = verdicts[(experiment + "/before_rl", seed, suite)]
+        d = [after[t] - before[t] for t in after if t in before]
+        if len(d) < 2:
+            continue
+        mean = sum(d) / len(d)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+        half = t975(len(d) - 1) * sd / math.sqrt(len(d))
+        signs[(experiment, seed, suite)] = 1 if mean - half > 0 else -1 if mean + half < 0 else 0
+    return signs
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -55,6 +96,8 @@ def cpu_model():
 
 def main(results, readme):
     rows, seeds_used, tasks, threads = [], {}, set(), {}
+    signs = seed_changes(results)
+    marks = {1: " ↑", -1: " ↓", 0: ""}
     for name in EXPERIMENTS:
         path = os.path.join(results, name + ".json")
         if not os.path.exists(path):
@@ -70,7 +113,8 @@ def main(results, readme):
             before = next(e for e in evals if e["stage"] == "before_rl" and e["environment"] == after["environment"])
             tasks.update(p["graded"] for p in after["per_seed"])
             per_seed = ", ".join(f"{100 * b['accuracy']:.0f} → {100 * a['accuracy']:.0f}"
-                                 for b, a in zip(before["per_seed"], after["per_seed"]))
+                                 f"{marks[signs.get((name, seed, after['environment']), 0)]}"
+                                 for seed, b, a in zip(summary["seeds"], before["per_seed"], after["per_seed"]))
             tools = ""
             if before["tool_use"] > 0 or after["tool_use"] > 0:
                 tools = f"; a tool in {pct(before['tool_use'])} → {pct(after['tool_use'])} of answers"
@@ -118,7 +162,8 @@ def main(results, readme):
         "test split, which no training stream touches and which was not looked at while choosing settings. "
         "Accuracies are the mean over the seeds with a 95% t-interval across them (t = 4.30 for three seeds); a change is "
         "the mean of the seeds' paired differences (same tasks before and after RL) with its t-interval, called a change "
-        "only when the interval excludes 0; interval bounds are cut to what the quantity can take (0-100%)." + threads_text + not_run,
+        "only when the interval excludes 0. In the per-seed column, ↑ (↓) marks a seed whose own paired change on the "
+        "test items (t-interval over the items) lies above (below) 0; interval bounds are cut to what the quantity can take (0-100%)." + threads_text + not_run,
     ]
     if threads_note:
         lines += ["", threads_note]
