@@ -82,9 +82,9 @@ struct EvalCommand: ParsableCommand {
         do {
             let config = try ExperimentConfig.load(path: file, overrides: try overrides.map(ConfigOverride.init))
             let seeds = seed.map { [$0] } ?? config.replicateSeeds
+            let runsDirectory = URL(fileURLWithPath: runs)
             var replicates: [(seed: UInt64, evals: [EvalSummary])] = []
             for s in seeds {
-                let runsDirectory = URL(fileURLWithPath: runs)
                 let replicate = config.replicate(seed: s, lookingIn: runsDirectory)
                 let evals = try ExperimentEval.rerun(config: replicate, stageName: stage, runsDirectory: runsDirectory, split: split)
                 if !json {
