@@ -5,7 +5,7 @@
 SWIFT  ?= swift
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev pkg-config python3 python3-pip
-PY_PACKAGES  := numpy safetensors tokenizers
+PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 
 .PHONY: deps build test demo bench bench-peers results clean
@@ -16,9 +16,9 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
-	@python3 -c "import numpy, safetensors, tokenizers" 2>/dev/null || \
+	@python3 -c "import numpy, safetensors, tokenizers, openai" 2>/dev/null || \
 	  python3 -m pip install -q $(PY_PACKAGES) 2>&1 | grep -v "Running pip as the 'root' user" || true
-	@python3 -c "import numpy, safetensors, tokenizers" || { echo "error: Python packages $(PY_PACKAGES) are missing; install them with: python3 -m pip install $(PY_PACKAGES)"; exit 1; }
+	@python3 -c "import numpy, safetensors, tokenizers, openai" || { echo "error: Python packages $(PY_PACKAGES) are missing; install them with: python3 -m pip install $(PY_PACKAGES)"; exit 1; }
 
 build: deps
 	$(SWIFT) build -c release

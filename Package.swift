@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The OpenAI-compatible server (`ponder serve`) and the judge's HTTP backend.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -51,20 +54,31 @@ let package = Package(
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards", "CSeccomp"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["PonderCore", "Model", "Tokenization", "Rewards"]),
+        // Chat completions over the engine: batched generation and the OpenAI-compatible HTTP server.
+        .target(
+            name: "Serving",
+            dependencies: ["PonderCore", "Model", "Tokenization", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+        // The LLM judge: rubric prompts, strict reply parsing, pairwise scoring, backends, audit.
+        .target(
+            name: "Judge",
+            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Storage", "Serving",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .target(
             name: "Experiments",
-            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Yams"]
+            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Judge", "Serving", "Yams"]
         ),
         .executableTarget(
             name: "ponder",
             dependencies: [
                 "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
-                "ponder-sandbox-init",
+                "Serving", "Judge", "ponder-sandbox-init",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // What tests that run the built tool share (finding it, running it); not a test target.
-        .target(name: "TestSupport", path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Model", "Tokenization"], path: "Tests/Support"),
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "PonderCore"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"],
@@ -75,6 +89,9 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Model", "Tokenization", "PonderCore", "TestSupport"],
+                    exclude: ["openai_client_check.py"]),
+        .testTarget(name: "JudgeTests", dependencies: ["Judge", "Serving", "Storage", "Environments", "Model", "Tokenization", "PonderCore", "TestSupport"]),
         // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
         // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
         .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore", "TestSupport"]),

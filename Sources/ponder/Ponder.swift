@@ -2,13 +2,13 @@
 import ArgumentParser
 
 @main
-struct Ponder: ParsableCommand {
+struct Ponder: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ponder",
         abstract: "A reinforcement-learning lab for reasoning language models.",
         subcommands: [
             RunCommand.self, RunsCommand.self, CompareCommand.self, RolloutsCommand.self,
-            SampleCommand.self, ChatCommand.self, EvalCommand.self,
+            SampleCommand.self, ChatCommand.self, ServeCommand.self, EvalCommand.self,
             ConfigCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self, BenchCommand.self,
             StoreTortureCommand.self,
         ]
