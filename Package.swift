@@ -28,6 +28,7 @@ let package = Package(
         // The OpenAI-compatible server (`ponder serve`) and the judge's HTTP backend.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -57,7 +58,8 @@ let package = Package(
         // Chat completions over the engine: batched generation and the OpenAI-compatible HTTP server.
         .target(
             name: "Serving",
-            dependencies: ["PonderCore", "Model", "Tokenization", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["PonderCore", "Model", "Tokenization", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // The LLM judge: rubric prompts, strict reply parsing, pairwise scoring, backends, audit.
         .target(
@@ -73,7 +75,7 @@ let package = Package(
             name: "ponder",
             dependencies: [
                 "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
-                "Serving", "Judge", "ponder-sandbox-init",
+                "Serving", "Judge", "ponder-sandbox-init", "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -78,6 +78,11 @@ public struct RewardSet: Sendable {
                 for (i, v) in zip(indices, verdicts) { inputs[i].verdict = v }
             }
         }
-        return inputs.map(score)
+        let results = rewards.map { $0.function.score(batch: inputs) }
+        return inputs.indices.map { i in
+            RewardBreakdown(entries: rewards.indices.map { r in
+                RewardBreakdown.Entry(name: rewards[r].function.name, weight: rewards[r].weight, result: results[r][i])
+            }, verdict: inputs[i].verdict)
+        }
     }
 }

@@ -7,6 +7,8 @@
 // default does.
 import Environments
 import Foundation
+import Judge
+import Storage
 import PonderCore
 import Rewards
 
@@ -166,9 +168,9 @@ public struct RewardSpec: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "a reward")
         name = try c.decode(String.self, forKey: .name)
-        guard RewardRegistry.ids.contains(name) else {
-            throw c.issue(.name, "unknown reward `\(name)`" + Suggest.didYouMean(name, in: RewardRegistry.ids)
-                          + " (available: " + RewardRegistry.ids.joined(separator: ", ") + ")")
+        guard Self.ids.contains(name) else {
+            throw c.issue(.name, "unknown reward `\(name)`" + Suggest.didYouMean(name, in: Self.ids)
+                          + " (available: " + Self.ids.joined(separator: ", ") + ")")
         }
         try c.fill(&weight, .weight)
         try c.fill(&params, .params)
@@ -177,8 +179,29 @@ public struct RewardSpec: Codable, Sendable, Equatable {
         try resolveParams(at: c.codingPath + [CodingKeys.params])
     }
 
+    /// The registry's rewards and the judge (Sources/Judge), which needs the store and may start a server.
+    public static let ids = RewardRegistry.ids + ["judge"]
+
+    /// The judge's configuration, from `params` (JudgeConfig.swift lists the keys).
+    public func judgeConfig() throws -> JudgeConfig {
+        let data = try JSONSerialization.data(withJSONObject: params.foundationMapping)
+        return try JSONDecoder().decode(JudgeConfig.self, from: data)
+    }
+
     /// Checks the parameters by building the function, and fills in every default.
     mutating func resolveParams(at path: [CodingKey]) throws {
+        if name == "judge" {
+            do {
+                let config = try judgeConfig()
+                try config.validate()
+                params = try ConfigValueEncoder.encode(config)
+            } catch let error as DecodingError {
+                throw ConfigIssue(path: path, message: "judge: \(error.apiDescription)")
+            } catch {
+                throw ConfigIssue(path: path, message: "judge: \(error)")
+            }
+            return
+        }
         let function: any RewardFunction
         do {
             function = try make()
@@ -208,8 +231,15 @@ public struct RewardSpec: Codable, Sendable, Equatable {
 }
 
 extension Array where Element == RewardSpec {
-    /// The weighted reward set a GRPO trainer scores with.
-    public func rewardSet() throws -> RewardSet {
-        RewardSet(try map { WeightedReward(try $0.make(), weight: $0.weight) })
+    /// The weighted reward set a GRPO trainer scores with; a judge caches its replies in `store`
+    /// (and a `serve:` judge starts its server here, living as long as the set).
+    public func rewardSet(store: RunStore? = nil) throws -> RewardSet {
+        RewardSet(try map { spec in
+            if spec.name == "judge" {
+                let (judge, server) = try spec.judgeConfig().makeJudge(store: store)
+                return WeightedReward(JudgeReward(judge: judge, server: server), weight: spec.weight)
+            }
+            return WeightedReward(try spec.make(), weight: spec.weight)
+        })
     }
 }

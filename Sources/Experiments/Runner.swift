@@ -331,7 +331,7 @@ public final class ExperimentRunner {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.parameters.evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
-        let rewards = try s.rewards.rewardSet()
+        let rewards = try s.rewards.rewardSet(store: store)
         report(.stageStarted(stage: s.name, kind: .grpo, run: runID, resumedFrom: resume ? 0 : nil))
         let recorder = recorder(stage, runID: runID)
         _ = try GRPOTrainer.train(

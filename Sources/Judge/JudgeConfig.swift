@@ -3,7 +3,8 @@
 //
 //   backend:
 //     url: http://127.0.0.1:8080/v1    # any OpenAI-compatible endpoint, or
-//     checkpoint: runs/judge-sft/sft   # a checkpoint answered in process
+//     checkpoint: runs/judge-sft/sft   # a checkpoint answered in process, or
+//     serve: runs/judge-sft/sft        # a checkpoint served over loopback HTTP for the run
 //     model: judge                     # the name sent to the endpoint (default: the checkpoint's name)
 //     api_key_env: OPENAI_API_KEY      # the key is read from this variable, never from the file
 //     timeout_seconds: 60
@@ -23,6 +24,7 @@ import Storage
 public struct JudgeBackendConfig: Codable, Sendable, Equatable {
     public var url: String?
     public var checkpoint: String?
+    public var serve: String?
     public var model: String?
     public var apiKeyEnv: String?
     public var timeoutSeconds: Double?
@@ -37,7 +39,7 @@ public struct JudgeBackendConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, checkpoint, model, retries, concurrency
+        case url, checkpoint, serve, model, retries, concurrency
         case apiKeyEnv = "api_key_env", timeoutSeconds = "timeout_seconds"
     }
 }
@@ -66,10 +68,14 @@ public struct JudgeConfig: Codable, Sendable, Equatable {
 
     /// Checks what decoding cannot: one backend, sane numbers, the key's variable set.
     public func validate(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        switch (backend.url, backend.checkpoint) {
-        case (nil, nil): throw JudgeConfigError("backend: give url (an OpenAI-compatible endpoint) or checkpoint (a directory)")
-        case (.some, .some): throw JudgeConfigError("backend: give url or checkpoint, not both")
-        case (.some(let url), nil):
+        let given = [backend.url, backend.checkpoint, backend.serve].compactMap { $0 }.count
+        if given == 0 {
+            throw JudgeConfigError("backend: give url (an OpenAI-compatible endpoint), checkpoint (a directory answered in process) "
+                                   + "or serve (a directory served over loopback HTTP)")
+        }
+        if given > 1 { throw JudgeConfigError("backend: give one of url, checkpoint and serve") }
+        switch backend.url {
+        case .some(let url):
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                 throw JudgeConfigError("backend.url \"\(url)\" must start with http:// or https://")
             }
@@ -86,12 +92,21 @@ public struct JudgeConfig: Codable, Sendable, Equatable {
         guard settings.maxTokens >= 1 else { throw JudgeConfigError("max_tokens must be at least 1") }
     }
 
-    /// The judge this config describes; a checkpoint backend is loaded here.
+    /// The judge this config describes; a checkpoint backend is loaded here, and a `serve`
+    /// backend started (returned, so the caller controls how long it lives).
     public func makeJudge(store: RunStore?, settings override: JudgeSettings? = nil,
-                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Judge {
+                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (Judge, ServedJudge?) {
         try validate(environment: environment)
         let backend: any JudgeBackend
-        if let url = self.backend.url {
+        var served: ServedJudge?
+        if let dir = self.backend.serve {
+            let service = try ChatService(checkpoint: URL(fileURLWithPath: dir), modelName: self.backend.model, maxBatch: 32)
+            let server = try ServedJudge(service: service)
+            served = server
+            backend = OpenAIBackend(baseURL: server.baseURL, model: service.modelName, apiKey: nil,
+                                    timeoutSeconds: self.backend.timeoutSeconds ?? 60, retries: self.backend.retries ?? 3,
+                                    concurrency: self.backend.concurrency ?? 32)
+        } else if let url = self.backend.url {
             backend = OpenAIBackend(baseURL: url, model: self.backend.model!, apiKey: self.backend.apiKeyEnv.flatMap { environment[$0] },
                                     timeoutSeconds: self.backend.timeoutSeconds ?? 60, retries: self.backend.retries ?? 3,
                                     concurrency: self.backend.concurrency ?? 16)
@@ -100,6 +115,6 @@ public struct JudgeConfig: Codable, Sendable, Equatable {
             let service = try ChatService(checkpoint: dir, modelName: self.backend.model, maxBatch: self.backend.concurrency ?? 32)
             backend = LocalBackend(service: service, identity: "checkpoint \(dir.standardizedFileURL.path) \(service.modelName)")
         }
-        return Judge(backend: backend, settings: override ?? settings, store: store)
+        return (Judge(backend: backend, settings: override ?? settings, store: store), served)
     }
 }

@@ -44,6 +44,8 @@ public struct RewardFailure: Error, Codable, Sendable, Equatable, CustomStringCo
         case execution
         /// The function does not apply to this task (e.g. `code_tests` on an arithmetic task).
         case notApplicable = "not_applicable"
+        /// An LLM judge's call failed or its reply could not be read.
+        case judge
     }
     public var kind: Kind
     public var detail: String
@@ -64,8 +66,12 @@ public protocol RewardFunction: Sendable {
     /// Whether the function reads `RewardInput.verdict` (the trainer then runs the verifier).
     var needsVerdict: Bool { get }
     func score(_ input: RewardInput) -> Result<Double, RewardFailure>
+    /// Scores many inputs, in order. The default scores them one by one; a function that calls
+    /// out (the judge) asks for all of them at once.
+    func score(batch inputs: [RewardInput]) -> [Result<Double, RewardFailure>]
 }
 
 extension RewardFunction {
     public var needsVerdict: Bool { false }
+    public func score(batch inputs: [RewardInput]) -> [Result<Double, RewardFailure>] { inputs.map(score) }
 }

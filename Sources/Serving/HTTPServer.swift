@@ -12,6 +12,7 @@
 
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 
 public struct ServerOptions: Sendable {
@@ -49,8 +50,9 @@ struct Health: Encodable {
 public enum HTTPServer {
     static let maxBody = 8 << 20
 
-    /// Serves `service` until SIGINT or SIGTERM; `onListening(port)` runs once the socket is bound.
-    public static func run(_ service: ChatService, options: ServerOptions,
+    /// Serves `service` until SIGINT or SIGTERM (when `installSignalHandlers`) or until the task
+    /// is cancelled; `onListening(port)` runs once the socket is bound.
+    public static func run(_ service: ChatService, options: ServerOptions, installSignalHandlers: Bool = true,
                            onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let router = Router()
         let key = options.apiKey
@@ -85,8 +87,9 @@ public enum HTTPServer {
         }
         let app = Application(router: router, configuration: .init(address: .hostname(options.host, port: options.port),
                                                                     serverName: "ponder"),
-                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? options.port) })
-        try await app.runService()
+                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? options.port) },
+                              logger: quietLogger)
+        try await app.runService(gracefulShutdownSignals: installSignalHandlers ? [.sigterm, .sigint] : [])
         service.shutdown()
     }
 
@@ -124,6 +127,13 @@ public enum HTTPServer {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Warnings and errors only: the caller prints its own "listening on" line.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "ponder-serve")
+        logger.logLevel = .warning
+        return logger
     }
 
     static func authorize(_ request: Request, _ key: String?) -> APIError? {

@@ -8,7 +8,7 @@ struct Ponder: AsyncParsableCommand {
         abstract: "A reinforcement-learning lab for reasoning language models.",
         subcommands: [
             RunCommand.self, RunsCommand.self, CompareCommand.self, RolloutsCommand.self,
-            SampleCommand.self, ChatCommand.self, ServeCommand.self, EvalCommand.self,
+            SampleCommand.self, ChatCommand.self, ServeCommand.self, JudgeCommand.self, EvalCommand.self,
             ConfigCommand.self, EnvCommand.self, SandboxCommand.self, TokenizerCommand.self, BenchCommand.self,
             StoreTortureCommand.self,
         ]
