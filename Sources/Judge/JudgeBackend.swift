@@ -74,7 +74,7 @@ public final class OpenAIBackend: JudgeBackend {
         while true {
             let retryable: String
             do {
-                let response = try await HTTPClient.shared.execute(http, timeout: timeout)
+                let response = try await judgeHTTPClient.execute(http, timeout: timeout)
                 let body = try await response.body.collect(upTo: 16 << 20)
                 let data = Data(buffer: body)
                 if response.status == .ok {
@@ -102,6 +102,16 @@ public final class OpenAIBackend: JudgeBackend {
         }
     }
 }
+
+/// One client for the process (never shut down, like `HTTPClient.shared`), which fails a refused
+/// connection at once instead of retrying it until the request's deadline: the backend's own
+/// retries, with backoff, decide when to give up, and a stopped judge costs seconds, not minutes.
+let judgeHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(10)
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
 
 /// At most `count` holders at once; the others wait in arrival order.
 actor Limiter {

@@ -104,6 +104,12 @@ public struct TopLogprob: Codable, Sendable, Equatable {
     public var token: String
     public var logprob: Double
     public var bytes: [UInt8]?
+
+    public init(token: String, logprob: Double, bytes: [UInt8]?) {
+        self.token = token
+        self.logprob = logprob
+        self.bytes = bytes
+    }
 }
 
 public struct TokenLogprob: Codable, Sendable, Equatable {
@@ -112,6 +118,13 @@ public struct TokenLogprob: Codable, Sendable, Equatable {
     public var bytes: [UInt8]?
     public var topLogprobs: [TopLogprob]
     enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+
+    public init(token: String, logprob: Double, bytes: [UInt8]?, topLogprobs: [TopLogprob]) {
+        self.token = token
+        self.logprob = logprob
+        self.bytes = bytes
+        self.topLogprobs = topLogprobs
+    }
 }
 
 public struct ChoiceLogprobs: Codable, Sendable, Equatable {

@@ -16,7 +16,7 @@ public enum TinyCheckpoint {
 
     /// Writes the checkpoint into `directory` (created) and returns its model and tokenizer.
     @discardableResult
-    public static func write(to directory: URL, seed: UInt64 = 11) throws -> (Transformer, Tokenizer) {
+    public static func write(to directory: URL, seed: UInt64 = 11, context: Int = context) throws -> (Transformer, Tokenizer) {
         let tokenizer = try tokenizer()
         let config = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: 32, nLayers: 2, nHeads: 2, maxSeqLen: context)
         let model = try Transformer(config: config, seed: seed)
