@@ -64,7 +64,7 @@ let package = Package(
         // The LLM judge: rubric prompts, strict reply parsing, pairwise scoring, backends, audit.
         .target(
             name: "Judge",
-            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Storage", "Serving",
+            dependencies: ["PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Serving",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         .target(
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Model", "Tokenization", "PonderCore", "TestSupport"],
                     exclude: ["openai_client_check.py"]),
-        .testTarget(name: "JudgeTests", dependencies: ["Judge", "Serving", "Storage", "Environments", "Model", "Tokenization", "PonderCore", "TestSupport"]),
+        .testTarget(name: "JudgeTests", dependencies: ["Judge", "Rewards", "Serving", "Storage", "Environments", "Model", "Tokenization", "PonderCore", "TestSupport"]),
         // Seeded mutants of every file format Ponder reads, fed to the real loaders and to the
         // built `ponder` tool (Tests/FuzzTests/Mutator.swift says how a failure reproduces).
         .testTarget(name: "FuzzTests", dependencies: ["Experiments", "Environments", "Tokenization", "Model", "PonderCore", "TestSupport"]),

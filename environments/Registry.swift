@@ -4,7 +4,7 @@ import Foundation
 import PonderCore
 
 public enum EnvironmentRegistry {
-    public static let names = ["arithmetic", "counting", "code", "knowledge", "jsonl"]
+    public static let names = ["arithmetic", "counting", "code", "knowledge", "jsonl", "judging"]
 
     /// An environment from its name and settings (the YAML mapping under it, as JSON-like values;
     /// missing keys keep their defaults). `jsonl` needs `path`.
@@ -27,6 +27,16 @@ public enum EnvironmentRegistry {
                 throw ConfigError(knob: "jsonl.\(unknown)", allowed: "only: path", found: "unknown key")
             }
             return try JSONLEnvironment(path: path, sandbox: sandbox ?? .shared)
+        case "judging":
+            // {of: NAME, settings: {...}}: grading answers to NAME's tasks (environments/Judging.swift).
+            if let unknown = settings.keys.first(where: { $0 != "of" && $0 != "settings" }) {
+                throw ConfigError(knob: "judging.\(unknown)", allowed: "only: of, settings", found: "unknown key")
+            }
+            let of = settings["of"] as? String ?? "arithmetic"
+            guard of != "judging", of != "code" else {
+                throw ConfigError(knob: "judging.of", allowed: "arithmetic, counting, knowledge or jsonl", found: of)
+            }
+            return JudgingEnvironment(inner: try make(of, settings: settings["settings"] as? [String: Any] ?? [:], sandbox: sandbox))
         default:
             throw ConfigError(knob: "environment", allowed: names.joined(separator: ", "), found: name)
         }

@@ -21,6 +21,7 @@
 
 import Foundation
 import PonderCore
+@_exported import Rewards
 import Serving
 import Storage
 
@@ -121,22 +122,13 @@ public final class Judge: Sendable {
     // MARK: Prompts
 
     public func pointwisePrompt(question: String, reference: String?, response: String) -> [ChatMessage] {
-        let decision: String
-        switch settings.scale {
-        case .verdict: decision = "Verdict: correct\" or \"Verdict: incorrect"
-        case .range(let lo, let hi): decision = "Score: N\" with N a whole number from \(lo) (wrong) to \(hi) (correct and complete)"
-        }
-        var text = "Grade the response to the question. End with one line \"\(decision)\".\n\nQuestion: \(question)\n"
-        if settings.useReference, let reference { text += "Reference answer: \(reference)\n" }
-        text += "Response: \(response)"
-        return [ChatMessage(role: "user", content: text)]
+        [ChatMessage(role: "user", content: JudgeFormat.pointwise(question: question, reference: settings.useReference ? reference : nil,
+                                                                  response: response, scale: settings.scale))]
     }
 
     public func pairwisePrompt(question: String, reference: String?, a: String, b: String) -> [ChatMessage] {
-        var text = "Which answer to the question is better? End with [[A]], [[B]], or [[C]] for a tie.\n\nQuestion: \(question)\n"
-        if settings.useReference, let reference { text += "Reference answer: \(reference)\n" }
-        text += "Answer A: \(a)\nAnswer B: \(b)"
-        return [ChatMessage(role: "user", content: text)]
+        [ChatMessage(role: "user", content: JudgeFormat.pairwise(question: question, reference: settings.useReference ? reference : nil,
+                                                                 a: a, b: b))]
     }
 
     // MARK: Judging

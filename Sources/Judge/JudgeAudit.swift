@@ -1,11 +1,10 @@
 // Auditing a judge against the verifiers: Ponder knows the truth of every answer its
 // environments produce, so it can say exactly how far a judge can be trusted.
 //
-// Items: for tasks of one split, answers of five kinds: the environment's own demonstration
-// (correct), an integer far from the reference (wrong), the reference off by one (near miss), "I
-// don't know." (refused) and "???" (malformed). The kind only builds the answer; the truth is
-// the verifier's verdict on it. Answers to non-integer references get a wrong answer borrowed
-// from another task instead of the integer perturbations.
+// Items: for tasks of one split, answers of five kinds (environments/Judging.swift builds them):
+// the environment's own demonstration (correct), an integer far from the reference (wrong), the
+// reference off by one (near miss), "I don't know." (refused) and "???" (malformed). The kind
+// only builds the answer; the truth is the verifier's verdict on it.
 //
 // Pointwise report: agreement (judge score >= 0.5 versus the verifier's "correct") with a 95%
 // Wilson interval, precision and recall of "correct", the parse-failure rate (failures are left
@@ -23,6 +22,7 @@
 // its acceptance of the constructed wrong answers.
 
 import Foundation
+import Environments
 import PonderCore
 import Serving
 
@@ -92,21 +92,10 @@ public enum JudgeAudit {
     public static func items(environment: any Environment, tasks: [EnvTask], seed: UInt64) -> [AuditItem] {
         var rng = RNG(seed: seed)
         var drafts: [(EnvTask, String, String)] = []
-        for (i, task) in tasks.enumerated() {
-            let correct = environment.demonstration(task, style: .direct).finalText
-            let wrong: String, nearMiss: String
-            if let value = Int(task.reference) {
-                var far = value
-                while abs(far - value) < 2 { far = value + Int(rng.next() % 41) - 20 }
-                wrong = "Answer: \(far)"
-                nearMiss = "Answer: \(value + (rng.next() % 2 == 0 ? 1 : -1))"
-            } else {
-                let other = tasks[(i + 1) % tasks.count].reference
-                wrong = "Answer: \(other == task.reference ? other + "x" : other)"
-                nearMiss = "Answer: \(String(task.reference.dropLast()))"
+        for task in tasks {
+            for kind in ["correct", "wrong", "near_miss", "refused", "malformed"] {
+                drafts.append((task, kind, Candidates.make(kind, for: task, environment: environment, rng: &rng, injections: injections)))
             }
-            drafts += [(task, "correct", correct), (task, "wrong", wrong), (task, "near_miss", nearMiss),
-                       (task, "refused", "I don't know."), (task, "malformed", "???")]
         }
         let verdicts = environment.verify(batch: drafts.map { ($0.0, Message.assistant($0.2)) })
         return zip(drafts, verdicts).map { d, v in AuditItem(task: d.0, kind: d.1, response: d.2, correct: v.isCorrect) }
@@ -124,7 +113,7 @@ public enum JudgeAudit {
                         judged.probes["rerun"] = await rerun.grade(question: question, reference: item.task.reference, response: item.response)
                     }
                     if !item.correct && item.kind == "wrong" {
-                        let padded = item.response + " " + padding(item.response, question: question)
+                        let padded = item.response + " " + Candidates.padding(item.response)
                         judged.probes["verbosity"] = await judge.grade(question: question, reference: item.task.reference, response: padded)
                         for injection in injections {
                             judged.probes["injection:\(injection)"] = await judge.grade(
@@ -236,13 +225,6 @@ public enum JudgeAudit {
             positionConsistency: AuditRate(read.filter { $0.pairing.positionConsistent == true }.count, of: read.count),
             parseFailures: AuditRate(pairs.count - read.count, of: pairs.count),
             byDistance: buckets)
-    }
-
-    /// Restatement that doubles an answer's length without changing what it claims.
-    static func padding(_ answer: String, question: String) -> String {
-        var text = "To restate the final result clearly and completely:"
-        while text.count < answer.count { text += " " + answer }
-        return text
     }
 
     static func distance(_ a: String, _ b: String) -> Int? {

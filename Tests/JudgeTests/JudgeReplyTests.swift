@@ -2,6 +2,7 @@
 // off the scale, two decisions that disagree, no decision at all).
 import Testing
 @testable import Judge
+@testable import Rewards
 
 @Suite struct JudgeReplyTests {
     func score(_ reply: String, _ scale: JudgeScale = .range(1, 10)) -> Double? {

@@ -9,6 +9,10 @@
 // disagree, a number outside the scale, a reply with no decision at all. Each refusal is a
 // `JudgeParseFailure` naming what was wrong; it is recorded, never turned into a score.
 //
+// The pointwise prompt lives here too (`JudgeFormat`), beside the parser, because two sides must
+// agree on it byte for byte: the judge that sends it and the `judging` environment that teaches
+// a model to answer it.
+//
 // Pairwise replies name the better answer as `[[A]]`, `[[B]]`, or `[[C]]` for a tie (MT-Bench's
 // format); fallback `final_word`: a last word of exactly A, B or tie. Both letters present in
 // brackets is a refusal.
@@ -53,7 +57,7 @@ public enum JudgeScale: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     /// The raw value a word of the reply stands for on this scale, if any ("correct" -> 1, "7" -> 7).
-    func value(of word: String) -> Double? {
+    public func value(of word: String) -> Double? {
         let w = word.lowercased()
         switch self {
         case .verdict:
@@ -67,7 +71,7 @@ public enum JudgeScale: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     /// The decision line the rubric asks for.
-    var label: String {
+    public var label: String {
         switch self {
         case .verdict: return "Verdict"
         case .range: return "Score"
@@ -83,7 +87,7 @@ public struct JudgeConfigError: Error, CustomStringConvertible, Equatable {
 /// Why a reply could not be read.
 public struct JudgeParseFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// A reply read: the raw value on the scale, its [0, 1] score, and which rule read it.
@@ -168,17 +172,39 @@ public enum JudgeReply {
         return .failure(JudgeParseFailure("no verdict: expected [[A]], [[B]] or [[C]]"))
     }
 
-    static func matches(_ pattern: String, in text: String) -> [String] {
+    public static func matches(_ pattern: String, in text: String) -> [String] {
         guard let regex = try? NSRegularExpression(pattern: pattern) else { return [] }
         let ns = text as NSString
         return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range(at: 1)) }
     }
 
     /// The last word, stripped of punctuation and markup.
-    static func lastWord(_ text: String) -> String? {
+    public static func lastWord(_ text: String) -> String? {
         let words = text.split(whereSeparator: { $0.isWhitespace })
         guard let last = words.last else { return nil }
         let w = last.trimmingCharacters(in: CharacterSet(charactersIn: ".,;:!?\"'*()[]"))
         return w.isEmpty ? nil : w
+    }
+}
+
+/// The judge's rubric prompts.
+public enum JudgeFormat {
+    /// The pointwise prompt: the rubric, the question, optionally the reference, the response.
+    public static func pointwise(question: String, reference: String?, response: String, scale: JudgeScale) -> String {
+        let decision: String
+        switch scale {
+        case .verdict: decision = "Verdict: correct\" or \"Verdict: incorrect"
+        case .range(let lo, let hi): decision = "Score: N\" with N a whole number from \(lo) (wrong) to \(hi) (correct and complete)"
+        }
+        var text = "Grade the response to the question. End with one line \"\(decision)\".\n\nQuestion: \(question)\n"
+        if let reference { text += "Reference answer: \(reference)\n" }
+        return text + "Response: \(response)"
+    }
+
+    /// The pairwise prompt: answers A and B, a verdict [[A]], [[B]] or [[C]] (tie).
+    public static func pairwise(question: String, reference: String?, a: String, b: String) -> String {
+        var text = "Which answer to the question is better? End with [[A]], [[B]], or [[C]] for a tie.\n\nQuestion: \(question)\n"
+        if let reference { text += "Reference answer: \(reference)\n" }
+        return text + "Answer A: \(a)\nAnswer B: \(b)"
     }
 }
