@@ -1,8 +1,10 @@
-// ponder compare RUN... --metric NAME [--band minmax|ci|none] [--each] [--svg FILE] [--html FILE]
+// ponder compare RUN... --metric NAME[,NAME...] [--band minmax|ci|none] [--each] [--svg FILE] [--html FILE]
 //                [--smoothing W] [--json]
 // A run named by its name ("quickstart/grpo") that has replicates (`--seeds`) is drawn as its seed
 // group: the mean curve with a band; `--each` draws the replicates one by one. A run id is
-// always that one run.
+// always that one run. Several metrics draw one curve per (run, metric) on one chart: a judge's
+// reward beside the verifier's gold accuracy (`--metric rewards/judge,rewards/accuracy`) shows
+// where a policy starts to game its judge.
 
 import ArgumentParser
 import Experiments
@@ -13,7 +15,8 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Draw a metric's curve for several runs.")
 
     @Argument(help: "Run ids or names (see `ponder runs`); a name with replicates draws its seed group.") var runs: [String]
-    @Option(help: "The metric to draw, e.g. loss, val_loss, reward.") var metric: String = "loss"
+    @Option(help: "The metric to draw, e.g. loss, val_loss, reward; several, comma-separated, share one chart.")
+    var metric: String = "loss"
     @Option(help: "Band around a seed group's mean: minmax (the runs' range), ci (95% t-interval of the mean) or none.")
     var band: String = "minmax"
     @Flag(help: "Draw each replicate of a seed group instead of their mean.") var each = false
@@ -32,6 +35,9 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let db = try store.open()
         var series: [ChartSeries] = []
+        let metrics = metric.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for metric in metrics {
+        let named = metrics.count > 1 ? " \(metric)" : ""
         func curve(_ record: RunRecord, _ key: String) throws -> [(step: Int, value: Double)] {
             let points = try db.metricSeries(run: record.id!, name: metric)
             if points.isEmpty {
@@ -47,16 +53,17 @@ struct CompareCommand: ParsableCommand {
             if group.count > 1 && !each {
                 let seeds = group.map { String($0.seed) }.joined(separator: ",")
                 let what = band == "none" ? "mean" : "mean, band \(band == "ci" ? "95% CI" : "min-max")"
-                series.append(ChartSeries.seedGroup(label: "\(record.name) (seeds \(seeds); \(what))",
+                series.append(ChartSeries.seedGroup(label: "\(record.name)\(named) (seeds \(seeds); \(what))",
                                                     runs: try group.map { try curve($0, key) }, band: ChartSeries.Band(rawValue: band)!))
             } else {
                 for run in group {
-                    series.append(ChartSeries(label: "\(run.id!) \(run.name)" + (group.count > 1 ? " seed \(run.seed)" : ""),
+                    series.append(ChartSeries(label: "\(run.id!) \(run.name)\(named)" + (group.count > 1 ? " seed \(run.seed)" : ""),
                                               points: try curve(run, key)))
                 }
             }
         }
-        let options = ChartOptions(title: "\(metric) by step", metric: metric, smoothing: smoothing)
+        }
+        let options = ChartOptions(title: "\(metrics.joined(separator: ", ")) by step", metric: metrics.joined(separator: ", "), smoothing: smoothing)
         if let svg { try Report.svgChart(series, options: options).write(toFile: svg, atomically: true, encoding: .utf8) }
         if let html { try Report.htmlReport(series, options: options).write(toFile: html, atomically: true, encoding: .utf8) }
         if json {

@@ -1,4 +1,7 @@
-// ponder rollouts RUN [--step N] [--worst K] [--json]
+// ponder rollouts RUN [--step N] [--worst K] [--disagree PROXY,GOLD [--limit K]] [--json]
+// --disagree lists, over every step (or --step), the rollouts one reward function liked (>= 0.5)
+// and another did not (< 0.5): with `judge,accuracy`, the answers the judge accepted and the
+// verifier rejected, the judge being gamed.
 
 import ArgumentParser
 import Foundation
@@ -10,6 +13,9 @@ struct RolloutsCommand: ParsableCommand {
     @Argument(help: "Run id or name.") var runKey: String
     @Option(help: "Only this step (default: the last one).") var step: Int?
     @Option(help: "Only the K lowest-reward rollouts.") var worst: Int?
+    @Option(help: "PROXY,GOLD: rollouts PROXY scored >= 0.5 and GOLD < 0.5 (e.g. judge,accuracy), over all steps.")
+    var disagree: String?
+    @Option(help: "With --disagree: most rollouts to print.") var limit = 20
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
@@ -18,6 +24,30 @@ struct RolloutsCommand: ParsableCommand {
         let record: RunRecord
         do { record = try db.findRun(runKey) } catch { throw fail("\(error)") }
         let id = record.id!
+        if let disagree {
+            let names = disagree.split(separator: ",").map(String.init)
+            guard names.count == 2 else { throw fail("--disagree takes two reward functions, PROXY,GOLD (e.g. judge,accuracy)") }
+            let all = try db.rollouts(run: id, step: step)
+            func value(_ r: StoredRollout, _ name: String) -> Double? { r.rewards.first { $0.function == name }?.value }
+            let both = all.filter { value($0, names[0]) != nil && value($0, names[1]) != nil }
+            let fooled = both.filter { value($0, names[0])! >= 0.5 && value($0, names[1])! < 0.5 }
+            if json {
+                printJSON(["proxy": names[0], "gold": names[1], "scored_by_both": both.count, "disagreements": fooled.count,
+                           "rollouts": fooled.prefix(limit).map { ["step": $0.rollout.step, "prompt": $0.rollout.prompt,
+                                                                  "completion": $0.rollout.completion] as [String: Any] }])
+                return
+            }
+            let pct = both.isEmpty ? "n/a" : fmt(100 * Double(fooled.count) / Double(both.count), 1) + "%"
+            print("\(fooled.count) of \(both.count) rollouts scored by both: \(names[0]) >= 0.5 and \(names[1]) < 0.5 (\(pct))")
+            var byStep: [Int: Int] = [:]
+            for r in fooled { byStep[r.rollout.step, default: 0] += 1 }
+            if !byStep.isEmpty { print("by step: " + byStep.keys.sorted().map { "\($0):\(byStep[$0]!)" }.joined(separator: " ")) }
+            for r in fooled.prefix(limit) {
+                print("step \(r.rollout.step)  " + r.rollout.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))
+                print("  completion: " + r.rollout.completion.replacingOccurrences(of: "\n", with: " ⏎ "))
+            }
+            return
+        }
         let chosenStep = try step ?? (worst == nil ? db.lastStep(run: id) : nil)
         let rows = try worst.map { try db.worstRollouts(run: id, step: chosenStep, limit: $0) } ?? db.rollouts(run: id, step: chosenStep)
         if json {

@@ -48,7 +48,12 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
             #expect(config.model.vocabSize == config.tokenizer.vocabSize)
             try config.model.modelConfig.validate()
             for environment in config.environments { _ = try environment.make() }
-            for case .grpo(let grpo) in config.stages { _ = try grpo.rewards.rewardSet() }
+            for case .grpo(let grpo) in config.stages {
+                // A judge is checked, not started: its checkpoint comes from another experiment's run.
+                for spec in grpo.rewards {
+                    if spec.name == "judge" { try spec.judgeConfig().validate() } else { _ = try spec.make() }
+                }
+            }
         }
     }
 
