@@ -38,6 +38,13 @@ public final class ServedCheckpoint: @unchecked Sendable {
         Thread.detachNewThread { while !out.fileHandleForReading.availableData.isEmpty {} }
     }
 
+    /// SIGKILL: the server vanishes mid-conversation, as a crashed judge would.
+    public func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        stopped = process.terminationStatus
+    }
+
     /// SIGTERM, then waits; returns the exit status (idempotent).
     @discardableResult
     public func stop() -> Int32 {
