@@ -121,6 +121,18 @@ public final class Engine {
         linearForward(logits.pointer, ln.pointer, p + layout.lmHead, nil, R, C, c.vocabSize)
     }
 
+    /// One decoding step: row r feeds `next[live[r]]` at the next position of its slot (advancing
+    /// `length`); afterwards row r's logits are those of sequence `live[r]`.
+    func stepLive(_ live: [Int], length: inout [Int], next: [Int32]) {
+        for (r, s) in live.enumerated() {
+            rowSlots[r] = Int32(s)
+            rowPositions[r] = Int32(length[s])
+            rowTokens[r] = next[s]
+            length[s] += 1
+        }
+        step(count: live.count)
+    }
+
     /// Writes a prompt into `slot` (positions 0..<count) in chunks of at most `maxRows`; returns
     /// with the logits of the prompt's last token in row `lastRow` of `logits`.
     func prefill(_ prompt: [Int32], slot: Int) -> Int {
@@ -211,13 +223,7 @@ public final class Engine {
 
         // Decode all live sequences together.
         while !live.isEmpty {
-            for (r, s) in live.enumerated() {
-                rowSlots[r] = Int32(s)
-                rowPositions[r] = Int32(length[s])
-                rowTokens[r] = next[s]
-                length[s] += 1
-            }
-            step(count: live.count)
+            stepLive(live, length: &length, next: next)
             var stillLive: [Int] = []
             stillLive.reserveCapacity(live.count)
             for (r, s) in live.enumerated() {

@@ -103,13 +103,7 @@ extension Engine {
         }
 
         while !live.isEmpty {
-            for (r, s) in live.enumerated() {
-                rowSlots[r] = Int32(s)
-                rowPositions[r] = Int32(length[s])
-                rowTokens[r] = next[s]
-                length[s] += 1
-            }
-            step(count: live.count)
+            stepLive(live, length: &length, next: next)
             live = live.enumerated().compactMap { r, s in sampleAndAccept(s, row: logits.pointer + r * V) ? s : nil }
         }
         return results
