@@ -28,15 +28,20 @@ public enum EnvironmentRegistry {
             }
             return try JSONLEnvironment(path: path, sandbox: sandbox ?? .shared)
         case "judging":
-            // {of: NAME, settings: {...}}: grading answers to NAME's tasks (environments/Judging.swift).
-            if let unknown = settings.keys.first(where: { $0 != "of" && $0 != "settings" }) {
-                throw ConfigError(knob: "judging.\(unknown)", allowed: "only: of, settings", found: "unknown key")
+            // {of: NAME, settings: {...}, pairwise: SHARE}: grading answers to NAME's tasks (environments/Judging.swift).
+            if let unknown = settings.keys.first(where: { !["of", "settings", "pairwise"].contains($0) }) {
+                throw ConfigError(knob: "judging.\(unknown)", allowed: "only: of, settings, pairwise", found: "unknown key")
+            }
+            let pairwise = (settings["pairwise"] as? Double) ?? (settings["pairwise"] as? Int).map(Double.init) ?? 0
+            guard (0...1).contains(pairwise) else {
+                throw ConfigError(knob: "judging.pairwise", allowed: "a share between 0 and 1", found: "\(pairwise)")
             }
             let of = settings["of"] as? String ?? "arithmetic"
             guard of != "judging", of != "code" else {
                 throw ConfigError(knob: "judging.of", allowed: "arithmetic, counting, knowledge or jsonl", found: of)
             }
-            return JudgingEnvironment(inner: try make(of, settings: settings["settings"] as? [String: Any] ?? [:], sandbox: sandbox))
+            return JudgingEnvironment(inner: try make(of, settings: settings["settings"] as? [String: Any] ?? [:], sandbox: sandbox),
+                                      pairwise: pairwise)
         default:
             throw ConfigError(knob: "environment", allowed: names.joined(separator: ", "), found: name)
         }
