@@ -50,11 +50,15 @@ public final class OpenAIBackend: JudgeBackend {
     let timeout: TimeAmount
     let retries: Int
     let limiter: Limiter
-    public var identity: String { "\(baseURL) \(model)" }
+    /// "URL MODEL", unless the caller names the judge otherwise (a `serve:` judge's port changes
+    /// from run to run; its checkpoint does not, and the cache should hit across runs).
+    public let identity: String
 
     /// `baseURL` ends before `/chat/completions` (e.g. `http://127.0.0.1:8080/v1`).
-    public init(baseURL: String, model: String, apiKey: String?, timeoutSeconds: Double = 60, retries: Int = 3, concurrency: Int = 16) {
+    public init(baseURL: String, model: String, apiKey: String?, timeoutSeconds: Double = 60, retries: Int = 3, concurrency: Int = 16,
+                identity: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.identity = identity ?? "\(self.baseURL) \(model)"
         self.model = model
         self.apiKey = apiKey
         timeout = .milliseconds(Int64(timeoutSeconds * 1000))

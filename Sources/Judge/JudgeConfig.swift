@@ -105,7 +105,8 @@ public struct JudgeConfig: Codable, Sendable, Equatable {
             served = server
             backend = OpenAIBackend(baseURL: server.baseURL, model: service.modelName, apiKey: nil,
                                     timeoutSeconds: self.backend.timeoutSeconds ?? 60, retries: self.backend.retries ?? 3,
-                                    concurrency: self.backend.concurrency ?? 32)
+                                    concurrency: self.backend.concurrency ?? 32,
+                                    identity: "served checkpoint \(URL(fileURLWithPath: dir).standardizedFileURL.path) \(service.modelName)")
         } else if let url = self.backend.url {
             backend = OpenAIBackend(baseURL: url, model: self.backend.model!, apiKey: self.backend.apiKeyEnv.flatMap { environment[$0] },
                                     timeoutSeconds: self.backend.timeoutSeconds ?? 60, retries: self.backend.retries ?? 3,
