@@ -96,6 +96,11 @@ public final class ExperimentRunner {
         envs = try config.environments.map(LabEnvironment.init)
         let experimentID = try store.upsertExperiment(name: config.name, configText: options.groupConfigText ?? config.resolvedYAML())
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // A run killed while Foundation wrote experiment.yaml atomically leaves its temporary file
+        // (".dat.nosync..."); nothing else writes such names here, so the next run sweeps them.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(".dat.nosync") {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
         try config.resolvedYAML().write(to: directory.appendingPathComponent(Self.configFileName), atomically: true, encoding: .utf8)
         var parent: Int64? = nil
         for stage in config.stages {
