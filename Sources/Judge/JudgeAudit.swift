@@ -17,9 +17,7 @@
 // agreement is the share of pairs whose verdict names the correct answer (ties count as
 // disagreement, as in JudgeBench), bucketed by how far apart the pair's answers are, with the
 // position-consistency rate.
-// Self-preference (the judge grading its own samples) needs the judge to answer the questions
-// itself: `selfPreference` samples it and compares its acceptance of its own wrong answers with
-// its acceptance of the constructed wrong answers.
+// Not yet here: self-preference (the judge grading its own samples).
 
 import Foundation
 import Environments
@@ -101,7 +99,7 @@ public enum JudgeAudit {
         return zip(drafts, verdicts).map { d, v in AuditItem(task: d.0, kind: d.1, response: d.2, correct: v.isCorrect) }
     }
 
-    /// Every item graded, with the probes run on `probeEvery`-th items.
+    /// Every item graded; the rerun on every item, the probes on every wrong answer.
     public static func pointwise(judge: Judge, items: [AuditItem], rerun: Judge?) async -> PointwiseAudit {
         let judged = await withTaskGroup(of: (Int, JudgedItem).self) { group in
             for (i, item) in items.enumerated() {

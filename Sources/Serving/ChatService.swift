@@ -39,7 +39,6 @@ public final class ChatService: @unchecked Sendable {
     private var queue: [Job] = []
     private var counters = ServiceCounters()
     private var stopping = false
-    private var running = false
 
     /// Loads `checkpoint` (weights and tokenizer); the model's name defaults to the directory's.
     public convenience init(checkpoint: URL, modelName: String? = nil, maxBatch: Int = 32) throws {
@@ -58,7 +57,6 @@ public final class ChatService: @unchecked Sendable {
         let worker = Thread { [unowned self] in self.work() }
         worker.name = "ponder-serve-engine"
         worker.stackSize = 8 << 20
-        running = true
         worker.start()
     }
 
@@ -182,7 +180,7 @@ public final class ChatService: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
-            if stopping { running = false; condition.unlock(); return }
+            if stopping { condition.unlock(); return }
             var batch: [Job] = []
             var used = 0
             while let job = queue.first, used + job.requests.count <= maxBatch {
@@ -276,6 +274,8 @@ final class Job: @unchecked Sendable {
 struct TextStream {
     var decoder: StreamingDecoder
     let stops: [[UInt8]]
+    /// The longest stop string's length: a new stop can only begin this far before the sent text's end.
+    let longest: Int
     var bytes: [UInt8] = []
     var sent = 0
     var stopped = false
@@ -283,12 +283,12 @@ struct TextStream {
     init(tokenizer: Tokenizer, stops: [String]) {
         decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecial: false)
         self.stops = stops.map { Array($0.utf8) }
+        longest = self.stops.map(\.count).max() ?? 0
     }
 
     /// Adds a token; returns the text that is now safe to send, and whether a stop string ended it.
     mutating func push(_ token: Int32) -> (String, Bool) {
         bytes.append(contentsOf: decoder.push(token).utf8)
-        let longest = stops.map(\.count).max() ?? 0
         if let cut = firstStop(from: max(0, sent - longest)) {
             stopped = true
             return (take(upTo: cut), true)
@@ -300,7 +300,7 @@ struct TextStream {
     mutating func finish() -> String {
         if stopped { return "" }
         bytes.append(contentsOf: decoder.finish().utf8)
-        if let cut = firstStop(from: max(0, sent - (stops.map(\.count).max() ?? 0))) { return take(upTo: cut) }
+        if let cut = firstStop(from: max(0, sent - longest)) { return take(upTo: cut) }
         return take(upTo: bytes.count)
     }
 
