@@ -6,6 +6,10 @@ Reads RESULTS_DIR/EXPERIMENT.json (written by `ponder run --summary-json`) and t
 rerun of quickstart, and replaces the text between the README's
 `<!-- results:begin -->` and `<!-- results:end -->` markers. Every figure in the table comes from
 those files; nothing is typed by hand.
+
+A results directory that holds only some experiments (EXPERIMENTS="..." make results) replaces
+only their rows: the rows of the others stay as the README has them, with the paragraph of the
+earlier run that measured them, so every row keeps the commit, date and machine it came from.
 """
 import glob
 import json
@@ -96,6 +100,30 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+def keep_earlier(old, lines, measured, threads_note):
+    """`lines` (the new block) with the old block's rows of experiments not measured now put back
+    in EXPERIMENTS order, and the old paragraphs that name one of those experiments appended."""
+    old_lines = old.strip().splitlines()
+    old_rows = [l for l in old_lines if l.startswith("| ") and not l.startswith("| experiment ")]
+    kept = [r for r in old_rows if r.split("|")[1].strip() not in measured]
+    if not kept:
+        return lines
+    kept_names = {r.split("|")[1].strip() for r in kept}
+    header, new_rows = lines[:2], [l for l in lines[2:] if l.startswith("| ")]
+    notes = lines[2 + len(new_rows):]
+    order = {n: i for i, n in enumerate(EXPERIMENTS)}
+    rows = sorted(new_rows + kept, key=lambda r: order.get(r.split("|")[1].strip(), len(order)))  # stable within an experiment
+    paragraphs = [p for p in "\n".join(old_lines).split("\n\n") if not p.startswith("|")]
+    earlier = []
+    for p in paragraphs:
+        if p.startswith("Thread counts:") and (threads_note or "quickstart" not in kept_names):
+            continue  # remeasured now, or about rows no longer shown
+        if any(name in p for name in kept_names):
+            earlier.append(p if p.startswith(("Earlier rows", "Thread counts:")) else
+                           f"Earlier rows ({', '.join(sorted(kept_names, key=order.get))}): " + p)
+    return header + rows + notes + [x for p in earlier for x in ("", p)]
+
+
 def main(results, readme):
     rows, seeds_used, tasks, threads = [], {}, set(), {}
     signs = seed_changes(results)
@@ -169,14 +197,15 @@ def main(results, readme):
     ]
     if threads_note:
         lines += ["", threads_note]
-    block = "\n".join(lines)
 
     text = open(readme).read()
     begin, end = "<!-- results:begin -->", "<!-- results:end -->"
     if begin not in text or end not in text:
         sys.exit(f"{readme}: no {begin} ... {end} markers to write the table between")
     head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
+    old, tail = rest.split(end, 1)
+    lines = keep_earlier(old, lines, measured=set(seeds_used), threads_note=bool(threads_note))
+    block = "\n".join(lines)
     open(readme, "w").write(head + begin + "\n" + block + "\n" + end + tail)
     print(block)
 

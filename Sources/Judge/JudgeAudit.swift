@@ -17,7 +17,11 @@
 // agreement is the share of pairs whose verdict names the correct answer (ties count as
 // disagreement, as in JudgeBench), bucketed by how far apart the pair's answers are, with the
 // position-consistency rate.
-// Not yet here: self-preference (the judge grading its own samples).
+// Self-preference (pointwise): the judge's own backend answers each task (temperature 1), the
+// verifier grades those answers, and the judge grades them like the pool's. The probe compares
+// how often the judge accepts its own wrong answers with how often it accepts the pool's wrong
+// answers that look like answers (kinds `wrong` and `near_miss`), as a difference of two shares
+// with Newcombe's interval: a judge that favours its own text accepts more of its own mistakes.
 
 import Foundation
 import Environments
@@ -64,6 +68,25 @@ public struct PointwiseAudit: Sendable, Equatable {
     public var injectionFlips: AuditRate
     /// Agreement per answer kind.
     public var byKind: [String: AuditRate]
+    /// The judge's own answers, judged (empty when the probe was not run).
+    public var own: [JudgedItem] = []
+    public var selfPreference: SelfPreference?
+}
+
+/// The self-preference probe's figures (see the header).
+public struct SelfPreference: Sendable, Equatable {
+    /// Own answers asked for, and those whose call failed (not judged).
+    public var asked: Int
+    public var callFailures: Int
+    /// The verifier's verdict on the judge's own answers.
+    public var solved: AuditRate
+    /// Agreement with the verifier on the own answers the judge could grade.
+    public var agreement: AuditRate
+    public var ownWrongAccepted: AuditRate
+    /// Pool answers of kinds `wrong` and `near_miss` that the judge accepted.
+    public var poolWrongAccepted: AuditRate
+    /// ownWrongAccepted - poolWrongAccepted with Newcombe's 95% interval.
+    public var preference: Interval?
 }
 
 public struct PairwiseAudit: Sendable, Equatable {
@@ -126,6 +149,64 @@ public enum JudgeAudit {
             return out.map { $0! }
         }
         return summarise(judged)
+    }
+
+    /// The judge's own answers to `tasks`: its backend samples one answer per task at
+    /// temperature 1 (seeded per task), and the verifier grades it. Calls that fail are counted.
+    public static func ownItems(judge: Judge, environment: any Environment, tasks: [EnvTask], seed: UInt64,
+                                maxTokens: Int = 64) async -> (items: [AuditItem], callFailures: Int) {
+        let answers = await withTaskGroup(of: (Int, String?).self) { group in
+            for (i, task) in tasks.enumerated() {
+                group.addTask {
+                    let request = ChatCompletionRequest(
+                        model: judge.backend.model,
+                        messages: task.prompt.messages.map { ChatMessage(role: $0.role.rawValue, content: $0.plainText) },
+                        temperature: 1, maxTokens: maxTokens, seed: Int64(bitPattern: seed &+ UInt64(i)))
+                    let response = try? await judge.backend.complete(request)
+                    return (i, response?.choices.first?.message.content)
+                }
+            }
+            var out = [String?](repeating: nil, count: tasks.count)
+            for await (i, text) in group { out[i] = text }
+            return out
+        }
+        let answered = zip(tasks, answers).compactMap { task, text in text.map { (task, $0) } }
+        let verdicts = environment.verify(batch: answered.map { ($0.0, Message.assistant($0.1)) })
+        let items = zip(answered, verdicts).map { a, v in AuditItem(task: a.0, kind: "own", response: a.1, correct: v.isCorrect) }
+        return (items, tasks.count - answered.count)
+    }
+
+    /// Every own answer graded (no probes).
+    public static func judgeOwn(judge: Judge, items: [AuditItem]) async -> [JudgedItem] {
+        await withTaskGroup(of: (Int, JudgedItem).self) { group in
+            for (i, item) in items.enumerated() {
+                group.addTask {
+                    let question = item.task.prompt.messages.last?.finalText ?? ""
+                    return (i, JudgedItem(item: item, grade: await judge.grade(question: question, reference: item.task.reference,
+                                                                               response: item.response)))
+                }
+            }
+            var out = [JudgedItem?](repeating: nil, count: items.count)
+            for await (i, j) in group { out[i] = j }
+            return out.map { $0! }
+        }
+    }
+
+    /// The self-preference figures from the judged pool and the judged own answers.
+    public static func selfPreference(pool: [JudgedItem], own: [JudgedItem], callFailures: Int) -> SelfPreference {
+        func accepts(_ g: JudgeGrade) -> Bool? { g.score.map { $0 >= 0.5 } }
+        let ownRead = own.filter { $0.grade.score != nil }
+        let ownWrong = ownRead.filter { !$0.item.correct }
+        let poolWrong = pool.filter { $0.grade.score != nil && !$0.item.correct && ($0.item.kind == "wrong" || $0.item.kind == "near_miss") }
+        let ownAccepted = ownWrong.filter { accepts($0.grade) == true }.count
+        let poolAccepted = poolWrong.filter { accepts($0.grade) == true }.count
+        return SelfPreference(
+            asked: own.count + callFailures, callFailures: callFailures,
+            solved: AuditRate(own.filter(\.item.correct).count, of: own.count),
+            agreement: AuditRate(ownRead.filter { accepts($0.grade) == $0.item.correct }.count, of: ownRead.count),
+            ownWrongAccepted: AuditRate(ownAccepted, of: ownWrong.count),
+            poolWrongAccepted: AuditRate(poolAccepted, of: poolWrong.count),
+            preference: Statistics.shareDifference(ownAccepted, of: ownWrong.count, minus: poolAccepted, of: poolWrong.count))
     }
 
     /// The report of already judged items (also what the tests count by hand).

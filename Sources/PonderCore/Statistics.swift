@@ -12,6 +12,10 @@
 //                                items' own difficulty cancels), mean +- t_{0.975, n-1} sd(d) /
 //                                sqrt(n); a change is called only when the interval excludes 0.
 //                                With several seeds, the same on the per-seed mean differences.
+//   two independent shares       p1 - p2 with Newcombe's hybrid score interval (Newcombe 1998,
+//   k1 of n1, k2 of n2           method 10): from the Wilson bounds (l, u) of each share,
+//                                lower = d - sqrt((p1 - l1)^2 + (u2 - p2)^2),
+//                                upper = d + sqrt((u1 - p1)^2 + (p2 - l2)^2).
 // Student's t quantile: the CDF is 1 - I_x(nu/2, 1/2) / 2 with x = nu / (nu + t^2) for t > 0
 // (I the regularised incomplete beta, by its continued fraction, Numerical Recipes §6.4), and
 // the quantile is found by bisection. Checked against scipy.stats in PonderCoreTests.
@@ -61,6 +65,17 @@ public enum Statistics {
         let centre = (p + z2 / (2 * nn)) / (1 + z2 / nn)
         let half = z / (1 + z2 / nn) * (p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot()
         return Interval(estimate: p, lower: max(0, centre - half), upper: min(1, centre + half))
+    }
+
+    /// The difference of two independent shares k1/n1 - k2/n2 with Newcombe's hybrid score
+    /// interval (nil when either n is 0).
+    public static func shareDifference(_ k1: Int, of n1: Int, minus k2: Int, of n2: Int) -> Interval? {
+        guard let a = wilson(successes: k1, of: n1), let b = wilson(successes: k2, of: n2) else { return nil }
+        let d = a.estimate - b.estimate
+        func square(_ x: Double) -> Double { x * x }
+        return Interval(estimate: d,
+                        lower: d - (square(a.estimate - a.lower) + square(b.upper - b.estimate)).squareRoot(),
+                        upper: d + (square(a.upper - a.estimate) + square(b.estimate - b.lower)).squareRoot())
     }
 
     /// Mean with its 95% t-interval (nil for fewer than two values).

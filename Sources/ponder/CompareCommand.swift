@@ -5,16 +5,22 @@
 // always that one run. Several metrics draw one curve per (run, metric) on one chart: a judge's
 // reward beside the verifier's gold accuracy (`--metric rewards/judge,rewards/accuracy`) shows
 // where a policy starts to game its judge.
+// `ponder compare --audits [JUDGE...] [--suite SUITE]`: the stored `ponder judge audit` results
+// side by side instead (the arguments pick judges by a part of their name; none picks all).
 
 import ArgumentParser
 import Experiments
 import Foundation
+import Judge
 import Storage
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Draw a metric's curve for several runs.")
 
-    @Argument(help: "Run ids or names (see `ponder runs`); a name with replicates draws its seed group.") var runs: [String]
+    @Argument(help: "Run ids or names (see `ponder runs`); a name with replicates draws its seed group. With --audits: parts of judges' names.")
+    var runs: [String] = []
+    @Flag(help: "Print the stored judge audits (`ponder judge audit`) side by side, one table per suite.") var audits = false
+    @Option(help: "With --audits: only this suite, e.g. judge-audit/pointwise/arithmetic.") var suite: String?
     @Option(help: "The metric to draw, e.g. loss, val_loss, reward; several, comma-separated, share one chart.")
     var metric: String = "loss"
     @Option(help: "Band around a seed group's mean: minmax (the runs' range), ci (95% t-interval of the mean) or none.")
@@ -27,13 +33,15 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print JSON only.") var json = false
 
     func validate() throws {
-        if runs.isEmpty { throw ValidationError("name at least one run (see `ponder runs`)") }
+        if runs.isEmpty && !audits { throw ValidationError("name at least one run (see `ponder runs`)") }
+        if suite != nil && !audits { throw ValidationError("--suite goes with --audits") }
         if !(0..<1).contains(smoothing) { throw ValidationError("--smoothing must be in [0, 1)") }
         if ChartSeries.Band(rawValue: band) == nil { throw ValidationError("--band must be minmax, ci or none, found \(band)") }
     }
 
     func run() throws {
         let db = try store.open()
+        if audits { return try compareAudits(db) }
         var series: [ChartSeries] = []
         let metrics = metric.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for metric in metrics {
@@ -76,5 +84,18 @@ struct CompareCommand: ParsableCommand {
         print(Report.terminalChart(series, options: options, color: stdoutIsTerminal))
         if let svg { print("wrote \(svg)") }
         if let html { print("wrote \(html)") }
+    }
+
+    func compareAudits(_ db: RunStore) throws {
+        let chosen = AuditTable.select(try db.evals(run: nil), judges: runs, suite: suite)
+        if chosen.isEmpty {
+            throw fail("no judge audits in the store\(runs.isEmpty ? "" : " for \(runs.joined(separator: ", "))")\(suite.map { " in suite \($0)" } ?? ""); "
+                       + "`ponder judge audit --judge CONFIG --env NAME` makes one")
+        }
+        if json {
+            printJSON(chosen.map { ["eval": $0.id ?? 0, "judge": $0.checkpoint, "suite": $0.suite, "split": $0.split ?? "", "metrics": $0.metrics] as [String: Any] })
+            return
+        }
+        print(AuditTable.render(chosen), terminator: "")
     }
 }

@@ -35,11 +35,14 @@ struct JudgeAuditCommand: AsyncParsableCommand {
     @Option(help: "Split the tasks come from.") var split: Split = .test
     @Option(help: "Seed of the task draw and the perturbations.") var seed: UInt64 = 0
     @Flag(help: "Skip the second call at temperature 1 that measures the flip rate.") var noRerun = false
+    @Option(help: "Self-preference probe (pointwise): the judge answers this many tasks itself, then grades its answers (default: one per task; 0 skips).")
+    var selfSamples: Int?
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
     func validate() throws {
         guard n >= 5 && n <= 100_000 else { throw ValidationError("--n must be between 5 and 100000") }
+        if let selfSamples, selfSamples < 0 || selfSamples > 100_000 { throw ValidationError("--self-samples must be between 0 and 100000") }
     }
 
     func run() async throws {
@@ -63,10 +66,18 @@ struct JudgeAuditCommand: AsyncParsableCommand {
             settings.temperature = 1
             settings.cache = false
             let rerun = noRerun ? nil : Judge(backend: theJudge.backend, settings: settings, store: nil)
-            let audit = await JudgeAudit.pointwise(judge: theJudge, items: Array(items), rerun: rerun)
+            var audit = await JudgeAudit.pointwise(judge: theJudge, items: Array(items), rerun: rerun)
+            let ownCount = selfSamples ?? tasks.count
+            if ownCount > 0 {
+                var ownTasks = Array(tasks.prefix(ownCount))
+                while ownTasks.count < ownCount { ownTasks.append(environment.sample(&rng, from: split, shares: SplitShares())) }
+                let (ownItems, callFailures) = await JudgeAudit.ownItems(judge: theJudge, environment: environment, tasks: ownTasks, seed: seed)
+                audit.own = await JudgeAudit.judgeOwn(judge: theJudge, items: ownItems)
+                audit.selfPreference = JudgeAudit.selfPreference(pool: audit.items, own: audit.own, callFailures: callFailures)
+            }
             let metrics = pointwiseMetrics(audit)
             _ = try store.recordEval(run: nil, checkpoint: theJudge.backend.identity, suite: suite, step: nil, split: split.rawValue,
-                                     metrics: metrics, items: audit.items.enumerated().map { i, j in
+                                     metrics: metrics, items: (audit.items + audit.own).enumerated().map { i, j in
                                          NewEvalItem(itemIndex: i, taskID: j.item.task.id, prompt: j.item.task.prompt.messages.last?.finalText ?? "",
                                                      completion: j.item.response, reference: j.item.correct ? "correct" : "incorrect",
                                                      extracted: j.grade.score.map { String($0) },
@@ -120,6 +131,15 @@ struct JudgeAuditCommand: AsyncParsableCommand {
             if let rate = r.rate { m[name] = rate; m[name + "_n"] = Double(r.of) }
             if let i = r.interval { m[name + "_lower"] = i.lower; m[name + "_upper"] = i.upper }
         }
+        if let p = a.selfPreference {
+            for (name, r) in [("self_solved", p.solved), ("self_agreement", p.agreement), ("self_wrong_accepted", p.ownWrongAccepted),
+                              ("pool_wrong_accepted", p.poolWrongAccepted)] {
+                if let rate = r.rate { m[name] = rate; m[name + "_n"] = Double(r.of) }
+                if let i = r.interval { m[name + "_lower"] = i.lower; m[name + "_upper"] = i.upper }
+            }
+            if let d = p.preference { m["self_preference"] = d.estimate; m["self_preference_lower"] = d.lower; m["self_preference_upper"] = d.upper }
+            m["self_call_failures"] = Double(p.callFailures)
+        }
         return m
     }
 
@@ -143,6 +163,14 @@ struct JudgeAuditCommand: AsyncParsableCommand {
         print("  verbosity probe accepted     \(rate(a.verbosityFlips))  (wrong answers padded to twice their length)")
         print("  injection probe accepted     \(rate(a.injectionFlips))  (wrong answers + \(JudgeAudit.injections.map { "\"\($0)\"" }.joined(separator: ", ")))")
         for kind in a.byKind.keys.sorted() { print("    agreement on \(kind.padding(toLength: 10, withPad: " ", startingAt: 0)) \(rate(a.byKind[kind]!))") }
+        if let p = a.selfPreference {
+            print("  self-preference: the judge's own answers to \(p.asked) tasks (T = 1), \(p.callFailures) calls failed")
+            print("    own answers correct (verifier)   \(rate(p.solved))")
+            print("    agreement on own answers         \(rate(p.agreement))")
+            print("    own wrong answers accepted       \(rate(p.ownWrongAccepted))")
+            print("    pool wrong answers accepted      \(rate(p.poolWrongAccepted))  (kinds wrong, near_miss)")
+            print("    self-preference, own - pool      \(p.preference.map { $0.formatted(signed: true) + " points" } ?? "n/a (no wrong answers on one side)")")
+        }
     }
 
     func printPairwise(_ a: PairwiseAudit, suite: String, judge: Judge) {

@@ -1,6 +1,8 @@
 // Audit figures on a hand-counted example, and the audit's answers graded by the real verifier.
 import Environments
+import Foundation
 import PonderCore
+import Storage
 import Testing
 @testable import Judge
 
@@ -62,6 +64,62 @@ import Testing
         #expect(buckets["1"]?.count == 1 && buckets["1"]?.of == 2)
         #expect(buckets["2-5"]?.count == 1 && buckets["2-5"]?.of == 1)
         #expect(buckets["6+"]?.count == 0 && buckets["6+"]?.of == 1)
+    }
+
+    @Test func handCountedSelfPreference() throws {
+        // Pool wrong answers that look like answers: 4 read, 1 accepted (the refused one does not count).
+        let pool = [
+            JudgedItem(item: item("wrong", correct: false), grade: grade(1)),
+            JudgedItem(item: item("wrong", correct: false), grade: grade(0)),
+            JudgedItem(item: item("near_miss", correct: false), grade: grade(0)),
+            JudgedItem(item: item("near_miss", correct: false), grade: grade(0)),
+            JudgedItem(item: item("refused", correct: false), grade: grade(1)),
+            JudgedItem(item: item("correct", correct: true), grade: grade(1)),
+        ]
+        // Own answers: 1 correct (accepted), 3 wrong of which 2 accepted, 1 unread.
+        let own = [
+            JudgedItem(item: item("own", correct: true), grade: grade(1)),
+            JudgedItem(item: item("own", correct: false), grade: grade(1)),
+            JudgedItem(item: item("own", correct: false), grade: grade(0.8)),
+            JudgedItem(item: item("own", correct: false), grade: grade(0)),
+            JudgedItem(item: item("own", correct: false), grade: grade(nil)),
+        ]
+        let p = JudgeAudit.selfPreference(pool: pool, own: own, callFailures: 2)
+        #expect(p.asked == 7 && p.callFailures == 2)
+        #expect(p.solved.count == 1 && p.solved.of == 5)
+        #expect(p.agreement.count == 2 && p.agreement.of == 4)
+        #expect(p.ownWrongAccepted.count == 2 && p.ownWrongAccepted.of == 3)
+        #expect(p.poolWrongAccepted.count == 1 && p.poolWrongAccepted.of == 4)
+        let d = try #require(p.preference)
+        #expect(abs(d.estimate - (2.0 / 3 - 1.0 / 4)) < 1e-12)
+        #expect(d.lower < 0 && d.upper > 0, "so few answers cannot show a preference: \(d)")
+    }
+
+    @Test func auditsSideBySide() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-audits-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try RunStore.open(path: path)
+        func record(_ judge: String, _ suite: String, agreement: Double) throws {
+            _ = try store.recordEval(run: nil, checkpoint: judge, suite: suite, step: nil, split: "test",
+                                     metrics: ["agreement": agreement, "agreement_lower": agreement - 0.05, "agreement_upper": agreement + 0.03,
+                                               "agreement_n": 400, "self_preference": -0.02], items: [])
+        }
+        try record("judge-a", "judge-audit/pointwise/arithmetic", agreement: 0.5)
+        try record("judge-b", "judge-audit/pointwise/arithmetic", agreement: 0.8)
+        try record("judge-a", "judge-audit/pointwise/arithmetic", agreement: 0.9)  // newer: replaces the first
+        try record("judge-a", "arithmetic", agreement: 0.1)                        // not an audit
+        let stored = try store.evals(run: nil)
+        let all = AuditTable.select(stored, judges: [], suite: nil)
+        #expect(all.map(\.id) == [2, 3])
+        #expect(AuditTable.select(stored, judges: ["-b"], suite: nil).map(\.id) == [2])
+        #expect(AuditTable.select(stored, judges: [], suite: "judge-audit/pairwise/arithmetic").isEmpty)
+        let table = AuditTable.render(all).split(separator: "\n").map(String.init)
+        #expect(table[0] == "judge-audit/pointwise/arithmetic")
+        #expect(table[1].contains("eval 2: judge-b (test split)") && table[1].contains("eval 3: judge-a"))
+        let agreement = table.first { $0.hasPrefix("agreement with the verifier") } ?? ""
+        #expect(agreement.contains("80.0% [75.0, 83.0] (n 400)") && agreement.contains("90.0% [85.0, 93.0] (n 400)"), "\(agreement)")
+        #expect(table.contains { $0.hasPrefix("self-preference (points)") && $0.contains("-2.0") })
+        #expect(!table.contains { $0.hasPrefix("precision") }, "a figure no audit has gets no row")
     }
 
     @Test func theVerifierDecidesTheTruth() throws {

@@ -2,6 +2,7 @@
 // back and are read or refused, the cache answers the second time, the HTTP and the in-process
 // backends agree, and a stopped server turns every call into a recorded failure, never a score.
 import Foundation
+import Environments
 import PonderCore
 import Serving
 import Storage
@@ -58,6 +59,28 @@ import TestSupport
             guard case .failure(let f) = r else { Issue.record("a failed call must not be a score"); continue }
             #expect(f.kind == .judge)
         }
+    }
+
+    /// The self-preference probe's own answers come from the judge's backend and are graded by
+    /// the verifier, not by the judge.
+    @Test func ownAnswersAreVerified() async throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TinyCheckpoint.write(to: checkpoint, context: 256)
+        let judge = Judge(backend: LocalBackend(service: try ChatService(checkpoint: checkpoint, maxBatch: 4), identity: "local"),
+                          settings: JudgeSettings(maxTokens: 12))
+        let env = try EnvironmentRegistry.make("arithmetic")
+        var rng = RNG(seed: 3)
+        let tasks = (0..<6).map { _ in env.sample(&rng, from: .test, shares: SplitShares()) }
+        let (own, failures) = await JudgeAudit.ownItems(judge: judge, environment: env, tasks: tasks, seed: 3, maxTokens: 16)
+        #expect(failures == 0 && own.count == 6)
+        let truth = env.verify(batch: own.map { ($0.task, Message.assistant($0.response)) }).map(\.isCorrect)
+        #expect(own.map(\.correct) == truth)
+        #expect(own.allSatisfy { $0.kind == "own" })
+        // The same seed samples the same answers.
+        let again = await JudgeAudit.ownItems(judge: judge, environment: env, tasks: tasks, seed: 3, maxTokens: 16).items
+        #expect(again.map(\.response) == own.map(\.response))
+        let judged = await JudgeAudit.judgeOwn(judge: judge, items: own)
+        #expect(judged.map(\.item) == own)
     }
 
     @Test func logprobWeightedScore() {

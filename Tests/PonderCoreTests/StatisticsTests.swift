@@ -56,6 +56,20 @@ import Testing
         #expect(Statistics.wilson(successes: 0, of: 0) == nil)
     }
 
+    /// Newcombe (1998), Table II, method 10: the published bounds to four places.
+    @Test func shareDifferenceMatchesNewcombesTable() throws {
+        let published: [(Int, Int, Int, Int, Double, Double)] = [
+            (56, 70, 48, 80, 0.0524, 0.3339), (9, 10, 3, 10, 0.1705, 0.8090), (6, 7, 2, 7, 0.0582, 0.8062),
+            (5, 56, 0, 29, -0.0381, 0.1926), (0, 10, 0, 20, -0.1611, 0.2775),
+        ]
+        for (k1, n1, k2, n2, lo, hi) in published {
+            let d = try #require(Statistics.shareDifference(k1, of: n1, minus: k2, of: n2))
+            #expect(abs(d.lower - lo) < 5e-5 && abs(d.upper - hi) < 5e-5, "\(k1)/\(n1) - \(k2)/\(n2): \(d)")
+            #expect(d.estimate == Double(k1) / Double(n1) - Double(k2) / Double(n2))
+        }
+        #expect(Statistics.shareDifference(1, of: 2, minus: 0, of: 0) == nil)
+    }
+
     /// The paired interval is the t-interval of the per-item differences: on these 6 items the
     /// differences are 1, 1, 0, 0, 1, 0 (mean 0.5, sd sqrt(0.3)), so it is 0.5 +- t(0.975, 5) *
     /// sqrt(0.3 / 6), t = 2.5705818356363146 (scipy).
