@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Environments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Model", "Tokenization", "PonderCore", "TestSupport"],
                     exclude: ["openai_client_check.py"]),
         .testTarget(name: "JudgeTests", dependencies: ["Judge", "Rewards", "Serving", "Storage", "Environments", "Model", "Tokenization", "PonderCore", "TestSupport"]),

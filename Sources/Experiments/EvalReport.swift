@@ -199,3 +199,74 @@ public enum EvalLines {
         String(format: "%+.1f points [%.1f, %.1f]", d.estimate * 100, d.lower * 100, d.upper * 100)
     }
 }
+
+/// Refusal and hallucination figures (PonderCore/Abstention.swift) of the greedy answers to tasks
+/// that say whether they can be answered (`answerable` in their metadata: the knowledge
+/// environment, or a JSONL line's field), overall and by question kind (`partition`).
+public enum AbstentionLines {
+    public struct Group: Sendable {
+        public var name: String
+        public var report: AbstentionReport
+    }
+
+    /// Nil when no graded item says whether it is answerable. Machinery failures are left out.
+    public static func groups(_ items: [Evaluation.Item]) -> [Group]? {
+        let graded = items.filter { $0.sampleIndex < 0 && $0.verdict.failure == nil }
+        let marked = graded.compactMap { item -> (String?, AbstentionItem)? in
+            let fields = Breakdown.merged(item.metadata)
+            let flag = fields["answerable"].map { "\($0)".lowercased() }
+            guard let flag, flag == "true" || flag == "false" || flag == "1" || flag == "0" else { return nil }
+            return (fields["partition"].map { "\($0)" },
+                    AbstentionItem(answerable: flag == "true" || flag == "1", outcome: AnswerOutcome(item.verdict.kind)))
+        }
+        guard !marked.isEmpty else { return nil }
+        var out = [Group(name: "all", report: AbstentionReport(marked.map(\.1)))]
+        for kind in Set(marked.compactMap(\.0)).sorted() {
+            out.append(Group(name: kind, report: AbstentionReport(marked.filter { $0.0 == kind }.map(\.1))))
+        }
+        return out
+    }
+
+    static func share(_ s: Share) -> String {
+        guard let i = s.interval else { return "n/a" }
+        return i.formatted() + " (\(s.count)/\(s.of))"
+    }
+
+    public static func describe(_ groups: [Group]) -> [String] {
+        var lines: [String] = []
+        for g in groups {
+            let r = g.report
+            lines.append("  refusal and hallucination, \(g.name == "all" ? "all questions" : "kind \(g.name)") (\(r.questions)):")
+            if r.accuracy.of > 0 {
+                lines.append("    accuracy (answerable)        \(share(r.accuracy))")
+                lines.append("    attempted (answerable)       \(share(r.attempted))")
+                lines.append("    accuracy given attempted     \(share(r.accuracyGivenAttempted))")
+                lines.append("    over-refusal (answerable)    \(share(r.overRefusal))")
+            }
+            lines.append("    hallucination (of attempted) \(share(r.hallucination))")
+            if r.invented.of > 0 {
+                lines.append("    invented (unanswerable)      \(share(r.invented))")
+            }
+            if let f = r.f { lines.append("    F (SimpleQA)                 \(f.formatted()) (bootstrap)") }
+            if let d = r.correctMinusIncorrect { lines.append("    correct - incorrect          \(d.formatted(signed: true)) points") }
+        }
+        return lines
+    }
+
+    public static func json(_ groups: [Group]) -> [String: Any] {
+        func share(_ s: Share) -> [String: Any] {
+            var o: [String: Any] = ["count": s.count, "of": s.of]
+            if let i = s.interval { o["value"] = i.estimate; o["lower"] = i.lower; o["upper"] = i.upper }
+            return o
+        }
+        func interval(_ i: Interval?) -> Any { i.map { ["value": $0.estimate, "lower": $0.lower, "upper": $0.upper] } ?? NSNull() }
+        return Dictionary(uniqueKeysWithValues: groups.map { g in
+            let r = g.report
+            return (g.name, ["questions": r.questions, "accuracy": share(r.accuracy), "attempted": share(r.attempted),
+                             "accuracy_given_attempted": share(r.accuracyGivenAttempted), "over_refusal": share(r.overRefusal),
+                             "hallucination": share(r.hallucination), "invented": share(r.invented),
+                             "refusal_unanswerable": share(r.refusalOnUnanswerable), "f": interval(r.f),
+                             "correct_minus_incorrect": interval(r.correctMinusIncorrect)] as [String: Any])
+        })
+    }
+}
