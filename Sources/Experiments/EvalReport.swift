@@ -9,6 +9,7 @@
 // The store keeps the same items (eval_items, with their metadata as JSON), so a summary can be
 // rebuilt from it when a resumed run skips an eval stage that completed earlier.
 
+import Environments
 import Foundation
 import PonderCore
 import Storage
@@ -225,6 +226,58 @@ public enum AbstentionLines {
             out.append(Group(name: kind, report: AbstentionReport(marked.filter { $0.0 == kind }.map(\.1))))
         }
         return out
+    }
+
+    /// Calibration of the greedy answers when the eval drew samples (`--samples K`): an attempted
+    /// answer's confidence is the share of the task's samples whose extracted answer is the
+    /// greedy one (normalised; a refusal agrees with nothing). Nil without samples.
+    public struct CalibrationReport: Sendable {
+        public var samples: Int
+        public var questions: Int
+        public var answers: [ConfidentAnswer]
+        public var ece: Double?
+        public var bins: [Calibration.Bin]
+        public var targets: [(t: Double, score: Double)]
+    }
+
+    public static let targets = [0, 0.5, 0.75, 0.9]
+
+    public static func calibration(_ items: [Evaluation.Item]) -> CalibrationReport? {
+        let samples = Dictionary(grouping: items.filter { $0.sampleIndex >= 0 && $0.verdict.failure == nil }, by: \.taskID)
+        let greedy = items.filter { $0.sampleIndex < 0 && $0.verdict.failure == nil }
+        guard !samples.isEmpty, !greedy.isEmpty else { return nil }
+        func key(_ v: Verdict) -> String? {
+            AnswerOutcome(v.kind) == .notAttempted ? nil : v.extracted.map { Answers.normalized($0) }
+        }
+        var answers: [ConfidentAnswer] = []
+        for item in greedy where AnswerOutcome(item.verdict.kind) != .notAttempted {
+            guard let drawn = samples[item.taskID], !drawn.isEmpty, let mine = key(item.verdict) else { continue }
+            let agree = drawn.filter { key($0.verdict) == mine }.count
+            answers.append(ConfidentAnswer(confidence: Double(agree) / Double(drawn.count), correct: item.verdict.kind == .correct))
+        }
+        let k = samples.values.map(\.count).max() ?? 0
+        return CalibrationReport(samples: k, questions: greedy.count, answers: answers, ece: Calibration.ece(answers),
+                                 bins: Calibration.reliability(answers),
+                                 targets: targets.compactMap { t in Calibration.targetScore(answers, questions: greedy.count, t: t).map { (t, $0) } })
+    }
+
+    public static func describe(_ c: CalibrationReport) -> [String] {
+        var lines = ["  calibration (confidence: agreement of \(c.samples) samples with the greedy answer; \(c.answers.count) attempted of \(c.questions)):"]
+        lines.append("    expected calibration error   " + (c.ece.map { String(format: "%.3f", $0) } ?? "n/a") + " (10 bins)")
+        lines.append("    confidence-target score      " + c.targets.map { String(format: "t=%.2f: %+.3f", $0.t, $0.score) }.joined(separator: ", ")
+                     + " (a wrong answer costs t/(1-t))")
+        for bin in c.bins where bin.count > 0 {
+            lines.append(String(format: "    confidence [%.1f, %.1f%@  %4d answers, mean confidence %.2f, accuracy %.2f",
+                                bin.lower, bin.upper, bin.upper >= 1 ? "]" : ")", bin.count, bin.meanConfidence ?? 0, bin.accuracy ?? 0))
+        }
+        return lines
+    }
+
+    public static func json(_ c: CalibrationReport) -> [String: Any] {
+        ["samples": c.samples, "questions": c.questions, "attempted": c.answers.count, "ece": c.ece ?? NSNull(),
+         "targets": c.targets.map { ["t": $0.t, "score": $0.score] },
+         "reliability": c.bins.filter { $0.count > 0 }.map { ["lower": $0.lower, "upper": $0.upper, "count": $0.count,
+                                                               "mean_confidence": $0.meanConfidence ?? 0, "accuracy": $0.accuracy ?? 0] }]
     }
 
     static func share(_ s: Share) -> String {

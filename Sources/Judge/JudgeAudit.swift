@@ -275,7 +275,10 @@ public enum JudgeAudit {
                     var pairing = await judge.compare(question: question, reference: good.task.reference,
                                                       first: goodFirst ? good.response : bad.response,
                                                       second: goodFirst ? bad.response : good.response)
-                    if !goodFirst { pairing = JudgePairing(forward: pairing.backward, backward: pairing.forward, failures: pairing.failures) }
+                    // Both verdicts speak of the arguments' order; orient them so that `.first` is the correct answer.
+                    if !goodFirst {
+                        pairing = JudgePairing(forward: pairing.backward?.unflipped, backward: pairing.forward?.unflipped, failures: pairing.failures)
+                    }
                     return (i, PairwiseAudit.Pair(correct: good, other: bad, distance: distance(good.response, bad.response), pairing: pairing))
                 }
             }

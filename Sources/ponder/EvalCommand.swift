@@ -144,7 +144,10 @@ struct EvalCommand: ParsableCommand {
             if let a = summary.accuracy { object["interval"] = [a.lower, a.upper] }
             if let c = summary.contamination { object["contamination"] = c }
             if let split = summary.split { object["split"] = split.rawValue }
-            if let abstention = AbstentionLines.groups(result.items) { object["abstention"] = AbstentionLines.json(abstention) }
+            if let abstention = AbstentionLines.groups(result.items) {
+                object["abstention"] = AbstentionLines.json(abstention)
+                if let c = AbstentionLines.calibration(result.items) { object["calibration"] = AbstentionLines.json(c) }
+            }
             if let breakdown, let by {
                 object["by"] = [by: breakdown.map { ["value": $0.value, "accuracy": $0.accuracy.estimate, "lower": $0.accuracy.lower,
                                                      "upper": $0.accuracy.upper, "graded": $0.graded] as [String: Any] }]
@@ -158,7 +161,10 @@ struct EvalCommand: ParsableCommand {
             print("  pass@\(kk) " + (result.passAtKIntervals[kk]?.formatted() ?? String(format: "%.1f%%", result.passAtK[kk]! * 100))
                   + " (\(samples) samples per task; 95% t-interval over tasks)")
         }
-        if let abstention = AbstentionLines.groups(result.items) { AbstentionLines.describe(abstention).forEach { print($0) } }
+        if let abstention = AbstentionLines.groups(result.items) {
+            AbstentionLines.describe(abstention).forEach { print($0) }
+            if let c = AbstentionLines.calibration(result.items) { AbstentionLines.describe(c).forEach { print($0) } }
+        }
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
         if let breakdown, let by {
             if breakdown.isEmpty {

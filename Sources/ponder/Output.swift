@@ -11,6 +11,11 @@ struct StoreOptions: ParsableArguments {
     var db: String = "ponder.sqlite"
 
     func open() throws -> RunStore {
+        let folder = (db as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            throw ValidationError("--db \(db): the folder \(folder) does not exist; create it (mkdir -p \(folder)) or name a store in an existing folder")
+        }
         do { return try RunStore.open(path: db) } catch {
             throw ValidationError("\(db): \(error)")
         }

@@ -45,4 +45,31 @@ import Testing
         plain.metadata = [:]
         #expect(AbstentionLines.groups([plain]) == nil)
     }
+
+    @Test func calibrationFromSampleAgreement() throws {
+        func item(_ task: String, _ sample: Int, _ kind: VerdictKind, _ extracted: String?) -> Evaluation.Item {
+            Evaluation.Item(taskID: task, prompt: "", completion: "", reference: "", metadata: ["answerable": "true"],
+                            verdict: Verdict(kind, extracted: extracted), sampleIndex: sample, finishReason: .stop, tokenCount: 1, toolCalls: [])
+        }
+        // Task a: greedy right ("Dravonia"), 3 of 4 samples say the same (case and articles aside): confidence 0.75.
+        // Task b: greedy wrong ("1901"), 1 of 4 samples agrees, one refuses: confidence 0.25.
+        // Task c: greedy refuses: not an answer, scores 0 in the target scores.
+        let items = [
+            item("a", -1, .correct, "Dravonia"), item("a", 0, .correct, "the dravonia"), item("a", 1, .correct, "Dravonia"),
+            item("a", 2, .incorrect, "Velmora"), item("a", 3, .correct, "DRAVONIA"),
+            item("b", -1, .incorrect, "1901"), item("b", 0, .incorrect, "1901"), item("b", 1, .correct, "1834"),
+            item("b", 2, .refused, "I don't know."), item("b", 3, .incorrect, "1902"),
+            item("c", -1, .refused, "I don't know."), item("c", 0, .refused, "I don't know."),
+        ]
+        let c = try #require(AbstentionLines.calibration(items))
+        #expect(c.samples == 4 && c.questions == 3)
+        #expect(c.answers == [ConfidentAnswer(confidence: 0.75, correct: true), ConfidentAnswer(confidence: 0.25, correct: false)])
+        #expect(abs(try #require(c.ece) - 0.25) < 1e-12)
+        let scores = Dictionary(uniqueKeysWithValues: c.targets.map { ($0.t, $0.score) })
+        #expect(scores[0] == 1.0 / 3)                          // both answered, a wrong one costs nothing
+        #expect(scores[0.5] == 1.0 / 3)                        // only a (0.75 > 0.5)
+        #expect(scores[0.9] == 0)                              // nothing is that sure
+        #expect(AbstentionLines.describe(c).contains { $0.contains("expected calibration error   0.250") })
+        #expect(AbstentionLines.calibration(items.filter { $0.sampleIndex < 0 }) == nil, "no samples, no calibration")
+    }
 }

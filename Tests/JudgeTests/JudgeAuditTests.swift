@@ -2,6 +2,7 @@
 import Environments
 import Foundation
 import PonderCore
+import Serving
 import Storage
 import Testing
 @testable import Judge
@@ -120,6 +121,43 @@ import Testing
         #expect(agreement.contains("80.0% [75.0, 83.0] (n 400)") && agreement.contains("90.0% [85.0, 93.0] (n 400)"), "\(agreement)")
         #expect(table.contains { $0.hasPrefix("self-preference (points)") && $0.contains("-2.0") })
         #expect(!table.contains { $0.hasPrefix("precision") }, "a figure no audit has gets no row")
+    }
+
+    /// A scripted judge (not a model: what is tested here is the audit's bookkeeping) that names
+    /// the answer equal to the reference, or always says A.
+    struct ScriptedJudge: JudgeBackend {
+        var alwaysA: Bool
+        var identity: String { alwaysA ? "always-a" : "reads-reference" }
+        var model: String { "scripted" }
+        func complete(_ request: ChatCompletionRequest) async throws -> ChatCompletionResponse {
+            let prompt = request.messages.last?.content ?? ""
+            func line(_ prefix: String) -> String? {
+                prompt.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            }
+            let reference = line("Reference answer: ") ?? ""
+            let a = line("Answer A: ") ?? ""
+            let pick = alwaysA || JudgeAudit.distance(a, "Answer: " + reference) == 0 ? "A" : "B"
+            let json = """
+                {"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "[[\(pick)]]"}, "finish_reason": "stop"}]}
+                """
+            return try JSONDecoder().decode(ChatCompletionResponse.self, from: Data(json.utf8))
+        }
+    }
+
+    @Test func pairwiseAuditOrientsBothOrders() async throws {
+        let env = try EnvironmentRegistry.make("arithmetic")
+        var rng = RNG(seed: 5)
+        let tasks = (0..<20).map { _ in env.sample(&rng, from: .test, shares: SplitShares()) }
+        let items = JudgeAudit.items(environment: env, tasks: tasks, seed: 5)
+        // A judge that always finds the right answer agrees on every pair, whichever answer is shown first.
+        let right = await JudgeAudit.pairwise(judge: Judge(backend: ScriptedJudge(alwaysA: false)), items: items, seed: 5)
+        #expect(right.pairs.count == 40)
+        #expect(right.agreement.count == 40 && right.positionConsistency.count == 40, "\(right.agreement) \(right.positionConsistency)")
+        // A judge that follows the position ties every pair.
+        let follower = await JudgeAudit.pairwise(judge: Judge(backend: ScriptedJudge(alwaysA: true)), items: items, seed: 5)
+        #expect(follower.agreement.count == 0 && follower.positionConsistency.count == 0)
+        #expect(follower.pairs.allSatisfy { $0.pairing.verdict == .tie })
     }
 
     @Test func theVerifierDecidesTheTruth() throws {
