@@ -7,6 +7,15 @@
 // question a refusal scores 0. Answers are read from the last `Answer:` line, else the final
 // text, and compared after normalisation (case, punctuation, articles); numbers compare as
 // integers; a short answer that contains the reference ("Answer: the Dravonia region") counts.
+//
+// Two optional question kinds for refusal and hallucination evaluation (DESIGN.md §10):
+// - `exposure` controls how often each corpus fact is written into the pretraining corpus
+//   (KnowledgeWorld.swift); its questions carry `exposure` (the count) and `exposure_bucket`
+//   ("0", "1", "2-4", "5+") in their metadata, which eval items keep in the store.
+// - `false_premise_share` of the questions ask a known entity for an attribute its kind does not
+//   have ("Who invented the Velmora River?"): partition `false_premise`, not answerable, so the
+//   right answer is a refusal and any answer is an invented fact. (An answer that rejects the
+//   premise without a refusal phrase is graded as an answer.)
 import PonderCore
 
 public struct KnowledgeEnvironment: Environment {
@@ -20,12 +29,18 @@ public struct KnowledgeEnvironment: Environment {
         /// Share of entities that appear nowhere (questions about them want a refusal).
         public var unanswerableShare = 0.2
         public var systemPrompt: String? = nil
+        /// Exposure control of corpus facts (nil: the corpus draws documents about corpus
+        /// entities at random, as before).
+        public var exposure: Exposure? = nil
+        /// Share of questions with a false premise.
+        public var falsePremiseShare = 0.0
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case worldSeed = "world_seed", entitiesPerKind = "entities_per_kind", searchShare = "search_share"
-            case unanswerableShare = "unanswerable_share", systemPrompt = "system_prompt"
+            case unanswerableShare = "unanswerable_share", systemPrompt = "system_prompt", exposure
+            case falsePremiseShare = "false_premise_share"
         }
 
         public func validate() throws {
@@ -33,6 +48,8 @@ public struct KnowledgeEnvironment: Environment {
             try ConfigError.check("knowledge.search_share", searchShare, in: 0...1)
             try ConfigError.check("knowledge.unanswerable_share", unanswerableShare, in: 0...1)
             try ConfigError.check("knowledge.search_share + unanswerable_share", searchShare + unanswerableShare, in: 0...0.9)
+            try ConfigError.check("knowledge.false_premise_share", falsePremiseShare, in: 0...0.9)
+            try exposure?.validate()
         }
     }
 
@@ -46,27 +63,51 @@ public struct KnowledgeEnvironment: Environment {
         try config.validate()
         self.config = config
         world = KnowledgeWorld(seed: config.worldSeed, perKind: config.entitiesPerKind,
-                               searchShare: config.searchShare, unanswerableShare: config.unanswerableShare)
+                               searchShare: config.searchShare, unanswerableShare: config.unanswerableShare, exposure: config.exposure)
     }
 
     public func sample(_ rng: inout RNG) -> EnvTask {
         let seed = rng.next()
         var r = RNG(seed: seed)
+        let id = "\(name)-\(stableDigest(String(seed), "\(config)"))"
+        if config.falsePremiseShare > 0 && r.nextDouble() < config.falsePremiseShare, let task = falsePremise(&r, id: id) { return task }
         let entity = world.entities[r.nextInt(below: world.entities.count)]
         let attribute = entity.attributeOrder[r.nextInt(below: entity.attributeOrder.count)]
         let answerable = entity.partition != .unanswerable
         let question = KnowledgeWorld.question(entity, attribute)
+        var metadata = ["entity": entity.name, "kind": entity.kind.rawValue, "attribute": attribute,
+                        "partition": entity.partition.rawValue, "answerable": answerable ? "true" : "false", "question": question]
+        if let count = world.exposure?[entity.name + "|" + attribute] {
+            metadata["exposure"] = String(count)
+            metadata["exposure_bucket"] = Exposure.bucket(count)
+        }
         return EnvTask(
-            id: "\(name)-\(stableDigest(String(seed), "\(config)"))",
-            environment: name,
-            prompt: Conversation(system: config.systemPrompt,
-                                 user: question + " If you do not know, say \"I don't know\". Otherwise end with \"Answer: ...\"."),
+            id: id, environment: name, prompt: prompt(question),
             reference: answerable ? entity.attributes[attribute]! : Refusal.canonical,
-            metadata: ["entity": entity.name, "kind": entity.kind.rawValue, "attribute": attribute,
-                       "partition": entity.partition.rawValue, "answerable": answerable ? "true" : "false",
-                       "question": question],
-            difficulty: entity.partition.rawValue,
-            tools: tools)
+            metadata: metadata, difficulty: entity.partition.rawValue, tools: tools)
+    }
+
+    func prompt(_ question: String) -> Conversation {
+        Conversation(system: config.systemPrompt,
+                     user: question + " If you do not know, say \"I don't know\". Otherwise end with \"Answer: ...\".")
+    }
+
+    /// A question that asks a corpus entity for an attribute its kind does not have.
+    func falsePremise(_ r: inout RNG, id: String) -> EnvTask? {
+        let known = world.entities.filter { $0.partition == .corpus }
+        guard !known.isEmpty else { return nil }
+        let e = known[r.nextInt(below: known.count)]
+        let (attribute, question): (String, String)
+        switch e.kind {
+        case .person: (attribute, question) = ("invented_year", "In what year was \(e.name) invented?")
+        case .city: (attribute, question) = ("profession", "What was the profession of the city of \(e.name)?")
+        case .river: (attribute, question) = ("inventor", "Who invented the \(e.name) River?")
+        case .invention: (attribute, question) = ("birth_country", "In which country was the \(e.name) born?")
+        }
+        return EnvTask(id: id, environment: name, prompt: prompt(question), reference: Refusal.canonical,
+                       metadata: ["entity": e.name, "kind": e.kind.rawValue, "attribute": attribute, "partition": "false_premise",
+                                  "answerable": "false", "question": question],
+                       difficulty: "false_premise", tools: tools)
     }
 
     /// The fact asked: "Velmora|length_km". Questions are split by fact; the corpus is not (see
@@ -110,6 +151,10 @@ public struct KnowledgeEnvironment: Environment {
             return .assistant(searched + [.text(answer)])
         }
         switch (style, partition) {
+        case (.think, "false_premise"):
+            let kind = task.metadata["kind"] ?? "thing"
+            return .assistant([.thinking("\(entityName) is a \(kind); the question asks for something a \(kind) does not have."),
+                               .text(answer)])
         case (.think, "unanswerable"):
             return .assistant([.thinking("I have never read anything about \(entityName). Guessing would be inventing a fact."),
                                .text(answer)])
@@ -133,7 +178,14 @@ public struct KnowledgeEnvironment: Environment {
     /// corpus is the world a model reads, not a set of questions, so it ignores the split: a
     /// test question about a corpus fact asks what pretraining taught; what stays out of
     /// training is the question itself (SFT and RL draw only `train` facts).
+    /// With exposure control the corpus is the world's fixed text (every fact exactly its count of
+    /// times, `KnowledgeWorld.exposureCorpus`), whatever `count` asks for; other splits (the
+    /// pretraining validation text, never trained on) get `count` of its documents.
     public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        if let fixed = world.exposureCorpus(seed: config.worldSeed) {
+            guard split != .train else { return fixed.map { CorpusDocument($0, task: nil) } }
+            return fixed.isEmpty ? [] : (0..<count).map { _ in CorpusDocument(fixed[rng.nextInt(below: fixed.count)], task: nil) }
+        }
         let known = world.entities.filter { $0.partition == .corpus }
         guard !known.isEmpty else { return [] }
         return (0..<count).map { _ in

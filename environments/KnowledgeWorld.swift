@@ -4,7 +4,62 @@
 //   search        facts only in the document store (answerable with the search tool)
 //   unanswerable  entities that appear nowhere; the right answer is a refusal
 // The whole world is a function of `worldSeed`; task sampling never changes it.
+//
+// Exposure control (`Exposure`): each fact of a corpus entity is given the number of times it is
+// written into the pretraining corpus, 0, 1, 2-4 or 5 or more, in configured shares, drawn from
+// the world seed. The corpus is then a fixed text in which every fact occurs exactly that many
+// times (in varied wording), so what a model could have learned is known fact by fact.
 import PonderCore
+
+/// How often corpus facts are written into the pretraining corpus: shares of facts per bucket.
+public struct Exposure: Codable, Sendable, Equatable {
+    /// Shares of facts seen 0 times, once, 2-4 times, 5-8 times; they must sum to 1.
+    public var never: Double
+    public var once: Double
+    public var few: Double
+    public var many: Double
+
+    public init(never: Double = 0.1, once: Double = 0.3, few: Double = 0.3, many: Double = 0.3) {
+        self.never = never
+        self.once = once
+        self.few = few
+        self.many = many
+    }
+
+    enum CodingKeys: String, CodingKey { case never, once, few, many }
+
+    /// A bucket left out of the file has share 0.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        never = try c.decodeIfPresent(Double.self, forKey: .never) ?? 0
+        once = try c.decodeIfPresent(Double.self, forKey: .once) ?? 0
+        few = try c.decodeIfPresent(Double.self, forKey: .few) ?? 0
+        many = try c.decodeIfPresent(Double.self, forKey: .many) ?? 0
+    }
+
+    public func validate() throws {
+        for (name, share) in [("never", never), ("once", once), ("few", few), ("many", many)] {
+            try ConfigError.check("knowledge.exposure.\(name)", share, in: 0...1)
+        }
+        guard abs(never + once + few + many - 1) < 1e-9 else {
+            throw ConfigError(knob: "knowledge.exposure", allowed: "shares never + once + few + many that sum to 1",
+                              found: "they sum to \(never + once + few + many)")
+        }
+    }
+
+    /// The bucket label of an occurrence count: "0", "1", "2-4" or "5+".
+    public static func bucket(_ count: Int) -> String {
+        count == 0 ? "0" : count == 1 ? "1" : count <= 4 ? "2-4" : "5+"
+    }
+
+    /// The occurrence count of one fact, from a uniform draw for the bucket and one for the count.
+    func count(_ u: Double, _ v: UInt64) -> Int {
+        if u < never { return 0 }
+        if u < never + once { return 1 }
+        if u < never + once + few { return 2 + Int(v % 3) }
+        return 5 + Int(v % 4)
+    }
+}
 
 public struct KnowledgeEntity: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable { case person, city, river, invention }
@@ -22,11 +77,13 @@ public struct KnowledgeEntity: Sendable, Equatable {
 public struct KnowledgeWorld: Sendable {
     public let entities: [KnowledgeEntity]
     public let countries: [String]
+    /// With exposure control: occurrences in the corpus of each corpus fact, by `"entity|attribute"`.
+    public let exposure: [String: Int]?
 
     static let professions = ["painter", "engineer", "poet", "astronomer", "merchant", "physician", "composer",
                               "cartographer", "sculptor", "botanist", "architect", "chemist"]
 
-    init(seed: UInt64, perKind: Int, searchShare: Double, unanswerableShare: Double) {
+    init(seed: UInt64, perKind: Int, searchShare: Double, unanswerableShare: Double, exposure: Exposure? = nil) {
         var rng = RNG(seed: seed)
         var used = Set<String>()
         func freshName(_ syllables: ClosedRange<Int>) -> String {
@@ -66,6 +123,35 @@ public struct KnowledgeWorld: Sendable {
             }
         }
         self.entities = entities
+        if let exposure {
+            // Drawn from its own stream, so the entities do not depend on whether exposure is controlled.
+            var draw = RNG(seed: seed).fork("exposure")
+            var counts: [String: Int] = [:]
+            for e in entities where e.partition == .corpus {
+                for attribute in e.attributeOrder {
+                    counts[e.name + "|" + attribute] = exposure.count(draw.nextDouble(), draw.next())
+                }
+            }
+            self.exposure = counts
+        } else {
+            self.exposure = nil
+        }
+    }
+
+    /// The exposure-controlled corpus: every corpus fact written exactly its count of times (the
+    /// k-th time in wording variant k mod 3), shuffled, four sentences to a document. Nil without
+    /// exposure control.
+    public func exposureCorpus(seed: UInt64) -> [String]? {
+        guard let exposure else { return nil }
+        var sentences: [String] = []
+        for e in entities where e.partition == .corpus {
+            for attribute in e.attributeOrder {
+                for k in 0..<(exposure[e.name + "|" + attribute] ?? 0) { sentences.append(Self.sentence(e, attribute, variant: k)) }
+            }
+        }
+        var rng = RNG(seed: seed).fork("exposure-corpus")
+        for i in stride(from: sentences.count - 1, to: 0, by: -1) { sentences.swapAt(i, rng.nextInt(below: i + 1)) }
+        return stride(from: 0, to: sentences.count, by: 4).map { sentences[$0..<min($0 + 4, sentences.count)].joined(separator: " ") }
     }
 
     /// The question for one attribute, and the subject phrase the passage uses.

@@ -18,7 +18,7 @@ public enum EnvironmentRegistry {
             return try CodeEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]),
                                        sandbox: sandbox ?? .shared)
         case "knowledge":
-            return try KnowledgeEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt"]))
+            return try KnowledgeEnvironment(applyingOverrides(settings, to: .init(), knob: name, optionalKeys: ["system_prompt", "exposure"]))
         case "jsonl":
             guard let path = settings["path"] as? String else {
                 throw ConfigError(knob: "jsonl.path", allowed: "a path to a .jsonl file", found: "nothing")

@@ -203,7 +203,8 @@ public enum EvalLines {
 
 /// Refusal and hallucination figures (PonderCore/Abstention.swift) of the greedy answers to tasks
 /// that say whether they can be answered (`answerable` in their metadata: the knowledge
-/// environment, or a JSONL line's field), overall and by question kind (`partition`).
+/// environment, or a JSONL line's field), overall, by question kind (`partition`) and by how many
+/// times pretraining saw the fact (`exposure_bucket`, groups "seen 0", "seen 1", "seen 2-4", "seen 5+").
 public enum AbstentionLines {
     public struct Group: Sendable {
         public var name: String
@@ -213,17 +214,21 @@ public enum AbstentionLines {
     /// Nil when no graded item says whether it is answerable. Machinery failures are left out.
     public static func groups(_ items: [Evaluation.Item]) -> [Group]? {
         let graded = items.filter { $0.sampleIndex < 0 && $0.verdict.failure == nil }
-        let marked = graded.compactMap { item -> (String?, AbstentionItem)? in
+        let marked = graded.compactMap { item -> (kind: String?, exposure: String?, item: AbstentionItem)? in
             let fields = Breakdown.merged(item.metadata)
             let flag = fields["answerable"].map { "\($0)".lowercased() }
             guard let flag, flag == "true" || flag == "false" || flag == "1" || flag == "0" else { return nil }
-            return (fields["partition"].map { "\($0)" },
+            return (fields["partition"].map { "\($0)" }, fields["exposure_bucket"].map { "\($0)" },
                     AbstentionItem(answerable: flag == "true" || flag == "1", outcome: AnswerOutcome(item.verdict.kind)))
         }
         guard !marked.isEmpty else { return nil }
-        var out = [Group(name: "all", report: AbstentionReport(marked.map(\.1)))]
-        for kind in Set(marked.compactMap(\.0)).sorted() {
-            out.append(Group(name: kind, report: AbstentionReport(marked.filter { $0.0 == kind }.map(\.1))))
+        var out = [Group(name: "all", report: AbstentionReport(marked.map(\.item)))]
+        for kind in Set(marked.compactMap(\.kind)).sorted() {
+            out.append(Group(name: kind, report: AbstentionReport(marked.filter { $0.kind == kind }.map(\.item))))
+        }
+        // Corpus facts by how often pretraining saw them (the knowledge environment's `exposure`).
+        for bucket in ["0", "1", "2-4", "5+"] where marked.contains(where: { $0.exposure == bucket }) {
+            out.append(Group(name: "seen \(bucket)", report: AbstentionReport(marked.filter { $0.exposure == bucket }.map(\.item))))
         }
         return out
     }

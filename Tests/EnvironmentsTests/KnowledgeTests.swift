@@ -2,7 +2,7 @@
 // never reach the corpus, and the verifier grades refusals by answerability.
 import Testing
 import PonderCore
-import Environments
+@testable import Environments
 
 @Suite struct KnowledgeTests {
     @Test func splitHolds() throws {
@@ -39,5 +39,80 @@ import Environments
         #expect(env.verify(answerable, .assistant("Answer: \(answerable.reference)")).kind == .correct)
         #expect(env.verify(answerable, .assistant("Answer: \(answerable.reference)0")).kind == .incorrect)
         #expect(env.verify(answerable, .assistant("")).kind == .unparseable)
+    }
+
+    func exposed(falsePremise: Double = 0) throws -> KnowledgeEnvironment {
+        var config = KnowledgeEnvironment.Config()
+        config.exposure = Exposure(never: 0.1, once: 0.3, few: 0.3, many: 0.3)
+        config.falsePremiseShare = falsePremise
+        return try KnowledgeEnvironment(config)
+    }
+
+    /// Every corpus fact occurs in the pretraining corpus exactly as often as the world says.
+    @Test func exposureCountsInTheCorpus() throws {
+        let env = try exposed()
+        var rng = RNG(seed: 2)
+        let documents = env.corpus(&rng, count: 10, split: .train, shares: SplitShares()).map(\.text)
+        var again = RNG(seed: 99)
+        #expect(env.corpus(&again, count: 5000, split: .train, shares: SplitShares()).map(\.text) == documents,
+                "the controlled corpus is the world's fixed text, whatever is asked")
+        let text = documents.joined(separator: " ")
+        func occurrences(_ needle: String) -> Int { text.components(separatedBy: needle).count - 1 }
+        let exposure = try #require(env.world.exposure)
+        var buckets: [String: Int] = [:]
+        for e in env.world.entities {
+            for attribute in e.attributeOrder {
+                let written = Set((0..<3).map { KnowledgeWorld.sentence(e, attribute, variant: $0) }).map(occurrences).reduce(0, +)
+                if e.partition == .corpus {
+                    let count = try #require(exposure[e.name + "|" + attribute])
+                    #expect(written == count, "\(e.name) \(attribute): written \(written) times, exposure \(count)")
+                    buckets[Exposure.bucket(count), default: 0] += 1
+                } else {
+                    #expect(written == 0 && exposure[e.name + "|" + attribute] == nil)
+                }
+            }
+        }
+        let facts = Double(exposure.count)
+        for (bucket, share) in [("0", 0.1), ("1", 0.3), ("2-4", 0.3), ("5+", 0.3)] {
+            #expect(abs(Double(buckets[bucket] ?? 0) / facts - share) < 0.1, "bucket \(bucket): \(buckets[bucket] ?? 0) of \(facts)")
+        }
+        // The entities are those of the uncontrolled world: exposure draws from its own stream.
+        #expect(env.world.entities == (try KnowledgeEnvironment()).world.entities)
+    }
+
+    @Test func questionsCarryExposureAndFalsePremises() throws {
+        let env = try exposed(falsePremise: 0.3)
+        var rng = RNG(seed: 4)
+        let tasks = env.sample(&rng, count: 300)
+        let exposure = try #require(env.world.exposure)
+        for task in tasks where task.metadata["partition"] == "corpus" {
+            let count = try #require(exposure[env.splitKey(task)])
+            #expect(task.metadata["exposure"] == String(count) && task.metadata["exposure_bucket"] == Exposure.bucket(count))
+        }
+        let premises = tasks.filter { $0.metadata["partition"] == "false_premise" }
+        #expect(premises.count > 50 && premises.count < 130, "\(premises.count) of 300")
+        for task in premises {
+            #expect(task.metadata["answerable"] == "false" && task.metadata["exposure"] == nil)
+            #expect(env.world.entities.first { $0.name == task.metadata["entity"] }?.partition == .corpus)
+            #expect(env.verify(task, .assistant("I don't know.")).kind == .refused)
+            #expect(env.verify(task, .assistant("I don't know.")).value == 1)
+            #expect(env.verify(task, .assistant("Answer: 1850")).kind == .incorrect)
+            #expect(env.demonstration(task, style: .direct).finalText == Refusal.canonical)
+        }
+        #expect(tasks.contains { $0.metadata["partition"] == "unanswerable" })
+    }
+
+    @Test func exposureSharesMustSumToOne() throws {
+        do {
+            _ = try EnvironmentRegistry.make("knowledge", settings: ["exposure": ["never": 0.5, "once": 0.5, "few": 0.5, "many": 0.0]])
+            Issue.record("shares summing to 1.5 must be refused")
+        } catch let error as ConfigError {
+            #expect(error.knob == "knowledge.exposure" && error.description.contains("1.5"))
+        }
+        let env = try EnvironmentRegistry.make("knowledge", settings: ["exposure": ["never": 0.0, "once": 1.0, "few": 0.0, "many": 0.0],
+                                                                       "false_premise_share": 0.2])
+        let knowledge = try #require(env as? KnowledgeEnvironment)
+        #expect(knowledge.world.exposure?.values.allSatisfy { $0 == 1 } == true)
+        #expect(knowledge.config.falsePremiseShare == 0.2)
     }
 }

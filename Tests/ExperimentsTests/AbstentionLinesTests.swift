@@ -40,6 +40,16 @@ import Testing
         #expect(lines.contains { $0.contains("invented (unanswerable)") && $0.contains("(2/3)") })
         #expect((AbstentionLines.json(groups)["all"] as? [String: Any])?["questions"] as? Int == 7)
 
+        // Exposure buckets group the corpus facts.
+        var seen = items
+        seen[0].metadata["exposure_bucket"] = "1"
+        seen[1].metadata["exposure_bucket"] = "1"
+        seen[3].metadata["exposure_bucket"] = "5+"
+        let byExposure = try #require(AbstentionLines.groups(seen))
+        #expect(byExposure.first { $0.name == "seen 1" }?.report.accuracy == Share(1, of: 2))
+        #expect(byExposure.first { $0.name == "seen 5+" }?.report.accuracy == Share(1, of: 1))
+        #expect(!byExposure.contains { $0.name == "seen 0" })
+
         // Items that do not say whether they can be answered give no report.
         var plain = items[0]
         plain.metadata = [:]
