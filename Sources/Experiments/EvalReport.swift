@@ -294,7 +294,9 @@ public enum AbstentionLines {
         var lines: [String] = []
         for g in groups {
             let r = g.report
-            lines.append("  refusal and hallucination, \(g.name == "all" ? "all questions" : "kind \(g.name)") (\(r.questions)):")
+            let what = g.name == "all" ? "all questions"
+                : g.name.hasPrefix("seen ") ? "facts \(g.name) times in pretraining" : "kind \(g.name)"
+            lines.append("  refusal and hallucination, \(what) (\(r.questions)):")
             if r.accuracy.of > 0 {
                 lines.append("    accuracy (answerable)        \(share(r.accuracy))")
                 lines.append("    attempted (answerable)       \(share(r.attempted))")

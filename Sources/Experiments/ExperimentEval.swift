@@ -81,7 +81,8 @@ public enum ExperimentEval {
     /// Grades `model` on environment `name` as `config` configures it, with eval stage defaults
     /// (or the first eval stage of the experiment when it has one), on `split`.
     public static func evaluate(environment name: String, of config: ExperimentConfig, model: Transformer, tokenizer: Tokenizer,
-                                split: Split, tasks: Int?, maxNewTokens: Int?) throws -> (summary: EvalSummary, result: Evaluation.Result) {
+                                split: Split, tasks: Int?, maxNewTokens: Int?,
+                                sampled: (samples: Int, ks: [Int], temperature: Double)? = nil) throws -> (summary: EvalSummary, result: Evaluation.Result) {
         let envs = try config.environments.map(LabEnvironment.init)
         guard let env = envs.first(where: { $0.environment.name == name }) else {
             throw RunnerError("experiment \(config.name) has no environment `\(name)` (it has: "
@@ -92,6 +93,11 @@ public enum ExperimentEval {
         stage.split = split
         if let tasks { stage.tasks = tasks }
         if let maxNewTokens { stage.maxNewTokens = maxNewTokens }
+        if let sampled {
+            stage.samples = sampled.samples
+            stage.ks = sampled.ks
+            stage.temperature = sampled.temperature
+        }
         return try run(stage, config: config, env: env, model: model, tokenizer: tokenizer, tools: RunnerData.tools(envs),
                        stream: TrainingStream.build(config, envs: envs))
     }

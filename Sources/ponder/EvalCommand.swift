@@ -50,6 +50,11 @@ struct EvalCommand: ParsableCommand {
         }
         if split == .train { throw ValidationError("--split: an eval grades held-out tasks: validation or test") }
         if data == nil && (by != nil || !tools.isEmpty) { throw ValidationError("--by and --tools apply to --data FILE.jsonl") }
+        if samples < 0 || samples > 1024 { throw ValidationError("--samples must be between 0 and 1024") }
+        if samples > 0, let big = k.first(where: { $0 < 1 || $0 > samples }) {
+            throw ValidationError("--k \(big): each k must be between 1 and --samples (\(samples))")
+        }
+        if samples > 0 && temperature <= 0 { throw ValidationError("--temperature must be above 0 for --samples (greedy samples would all agree)") }
     }
 
     func run() throws {
@@ -63,13 +68,15 @@ struct EvalCommand: ParsableCommand {
         do {
             if let (config, file) = try ExperimentEval.experiment(ofCheckpoint: dir) {
                 (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
-                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens)
+                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens,
+                                                                sampled: sampled)
                 source = "\(env) as experiment \(config.name) configures it (\(file.path)): its settings, tools, split shares and held-out seed"
             } else {
                 let spec = EnvironmentSpec(name: env)
                 let config = try ExperimentConfig(name: "eval", environments: [spec], stages: [.tokenizer(TokenizerStage())])
                 (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
-                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens)
+                                                                split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens,
+                                                                sampled: sampled)
                 source = "\(env) with its default settings and tools (no \(ExperimentRunner.configFileName) beside \(checkpoint!)); "
                     + "contamination unknown: the checkpoint's training data is not known"
             }
@@ -123,6 +130,11 @@ struct EvalCommand: ParsableCommand {
                                     parameters: parameters(list.count))
         let summary = EvalSummary(stage: "eval", environment: "jsonl", split: nil, result: result, contamination: nil)
         try report(summary, result, source: "\(path): every line (\(list.count) tasks, \(jsonl.problems.count) lines skipped)")
+    }
+
+    /// The pass@k samples asked for (`--samples N`), for the environment evals.
+    var sampled: (samples: Int, ks: [Int], temperature: Double)? {
+        samples > 0 ? (samples, k, Double(temperature)) : nil
     }
 
     func parameters(_ count: Int) -> Evaluation.Parameters {
