@@ -313,6 +313,32 @@ public enum AbstentionLines {
         return lines
     }
 
+    /// The figures as stored metrics: `abstention/GROUP/FIGURE` (GROUP `all`, a kind, or `seen_1`
+    /// ...), each share with `_lower`, `_upper` and `_n`.
+    public static func metrics(_ groups: [Group]) -> [String: Double] {
+        var m: [String: Double] = [:]
+        for g in groups {
+            let prefix = "abstention/\(g.name.replacingOccurrences(of: " ", with: "_"))/"
+            let r = g.report
+            for (name, share) in [("accuracy", r.accuracy), ("attempted", r.attempted), ("accuracy_given_attempted", r.accuracyGivenAttempted),
+                                  ("over_refusal", r.overRefusal), ("hallucination", r.hallucination), ("invented", r.invented),
+                                  ("refusal_unanswerable", r.refusalOnUnanswerable)] {
+                guard let i = share.interval else { continue }
+                m[prefix + name] = i.estimate
+                m[prefix + name + "_lower"] = i.lower
+                m[prefix + name + "_upper"] = i.upper
+                m[prefix + name + "_n"] = Double(share.of)
+            }
+            for (name, interval) in [("f", r.f), ("correct_minus_incorrect", r.correctMinusIncorrect)] {
+                guard let i = interval else { continue }
+                m[prefix + name] = i.estimate
+                m[prefix + name + "_lower"] = i.lower
+                m[prefix + name + "_upper"] = i.upper
+            }
+        }
+        return m
+    }
+
     public static func json(_ groups: [Group]) -> [String: Any] {
         func share(_ s: Share) -> [String: Any] {
             var o: [String: Any] = ["count": s.count, "of": s.of]

@@ -295,7 +295,7 @@ public final class ExperimentRunner {
     }
 
     /// An evaluation's figures as stored (evals.metrics and the eval stage's metrics).
-    static func evalMetrics(_ summary: EvalSummary, _ result: Evaluation.Result) -> [String: Double] {
+    public static func evalMetrics(_ summary: EvalSummary, _ result: Evaluation.Result) -> [String: Double] {
         var metrics: [String: Double] = ["accuracy": summary.greedyAccuracy, "graded": Double(summary.graded),
                                          "machinery_failures": Double(result.machineryFailures), "tool_use": result.greedyToolUse]
         if let interval = summary.accuracy {
@@ -309,11 +309,12 @@ public final class ExperimentRunner {
             metrics["pass@\(k)_upper"] = i.upper
         }
         for (kind, n) in result.verdictCounts { metrics["greedy_\(kind.rawValue)"] = Double(n) }
+        if let groups = AbstentionLines.groups(result.items) { metrics.merge(AbstentionLines.metrics(groups)) { $1 } }
         return metrics
     }
 
     /// An evaluation's items as the store keeps them, with each task's metadata.
-    static func evalItems(_ result: Evaluation.Result) -> [NewEvalItem] {
+    public static func evalItems(_ result: Evaluation.Result) -> [NewEvalItem] {
         result.items.enumerated().map { i, item in
             NewEvalItem(itemIndex: i, sampleIndex: item.sampleIndex, taskID: item.taskID,
                         answerable: item.metadata["answerable"] != "false",

@@ -36,18 +36,11 @@ public struct AuditItem: Sendable, Equatable {
     public var correct: Bool
 }
 
-public struct AuditRate: Sendable, Equatable, Codable {
-    public var count: Int
-    public var of: Int
-    public var interval: Interval?
+/// A share with its count and Wilson interval (PonderCore's `Share`), as the audit reports it.
+public typealias AuditRate = Share
 
-    init(_ count: Int, of n: Int) {
-        self.count = count
-        self.of = n
-        interval = Statistics.wilson(successes: count, of: n)
-    }
-
-    public var rate: Double? { of > 0 ? Double(count) / Double(of) : nil }
+extension Share {
+    public var rate: Double? { value }
 }
 
 public struct JudgedItem: Sendable, Equatable {

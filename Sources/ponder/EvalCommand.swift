@@ -17,6 +17,7 @@ import Experiments
 import Foundation
 import Model
 import PonderCore
+import Storage
 import Tokenization
 import Training
 
@@ -39,6 +40,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "k values for pass@k.") var k: [Int] = [1]
     @Option(help: "Temperature of the pass@k samples.") var temperature: Float = 1
     @Option(help: "Most new tokens per answer.") var maxNewTokens: Int?
+    @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
     func validate() throws {
@@ -142,13 +144,17 @@ struct EvalCommand: ParsableCommand {
     }
 
     func report(_ summary: EvalSummary, _ result: Evaluation.Result, source: String) throws {
+        // Kept in the store like an experiment's eval stage: figures and every answer (run: none).
+        let evalID = try store.open().recordEval(run: nil, checkpoint: checkpoint ?? "", suite: summary.environment, step: nil,
+                                                 split: summary.split?.rawValue, metrics: ExperimentRunner.evalMetrics(summary, result),
+                                                 items: ExperimentRunner.evalItems(result))
         let greedy = result.items.filter { $0.sampleIndex < 0 }
         let breakdown = by.map { path in
             Breakdown.accuracy(greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) }, by: path)
         }
         if json {
             var object: [String: Any] = [
-                "checkpoint": checkpoint ?? "", "environment": result.environment, "source": source, "graded": summary.graded,
+                "checkpoint": checkpoint ?? "", "environment": result.environment, "source": source, "graded": summary.graded, "eval_id": evalID,
                 "greedy_accuracy": summary.greedyAccuracy, "machinery_failures": result.machineryFailures, "tool_use": result.greedyToolUse,
                 "pass_at_k": Dictionary(uniqueKeysWithValues: result.passAtK.map { ("\($0.key)", $0.value) }),
                 "verdicts": Dictionary(uniqueKeysWithValues: result.verdictCounts.map { ($0.key.rawValue, $0.value) }),
@@ -177,6 +183,7 @@ struct EvalCommand: ParsableCommand {
             AbstentionLines.describe(abstention).forEach { print($0) }
             if let c = AbstentionLines.calibration(result.items) { AbstentionLines.describe(c).forEach { print($0) } }
         }
+        print("  stored as eval \(evalID) in \(store.db)")
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
         if let breakdown, let by {
             if breakdown.isEmpty {

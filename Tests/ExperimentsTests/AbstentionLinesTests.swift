@@ -39,6 +39,13 @@ import Testing
         let lines = AbstentionLines.describe(groups)
         #expect(lines.contains { $0.contains("invented (unanswerable)") && $0.contains("(2/3)") })
         #expect((AbstentionLines.json(groups)["all"] as? [String: Any])?["questions"] as? Int == 7)
+        let stored = AbstentionLines.metrics(groups)
+        #expect(stored["abstention/all/invented"] == 2.0 / 3 && stored["abstention/all/invented_n"] == 3)
+        #expect(stored["abstention/unanswerable/accuracy"] == nil, "no answerable question there, no accuracy")
+        let result = Evaluation.Result(environment: "knowledge", greedyAccuracy: 0, greedyGraded: 7, greedyCorrect: 2, passAtK: [:],
+                                       verdictCounts: [:], machineryFailures: 0, items: items)
+        let summary = EvalSummary(stage: "eval", environment: "knowledge", split: .test, result: result, contamination: 0)
+        #expect(ExperimentRunner.evalMetrics(summary, result)["abstention/all/hallucination"] == 3.0 / 5)
 
         // Exposure buckets group the corpus facts.
         var seen = items
