@@ -7,6 +7,8 @@
 // where a policy starts to game its judge.
 // `ponder compare --audits [JUDGE...] [--suite SUITE]`: the stored `ponder judge audit` results
 // side by side instead (the arguments pick judges by a part of their name; none picks all).
+// `ponder compare --evals SUITE [CHECKPOINT...]`: the stored evals of one suite side by side
+// (accuracy, and refusal and hallucination figures where the suite has them: knowledge).
 
 import ArgumentParser
 import Experiments
@@ -21,6 +23,8 @@ struct CompareCommand: ParsableCommand {
     var runs: [String] = []
     @Flag(help: "Print the stored judge audits (`ponder judge audit`) side by side, one table per suite.") var audits = false
     @Option(help: "With --audits: only this suite, e.g. judge-audit/pointwise/arithmetic.") var suite: String?
+    @Option(help: "Print the stored evals of this suite (an environment, e.g. knowledge) side by side, newest per checkpoint; the arguments pick checkpoints by a part of their path.")
+    var evals: String?
     @Option(help: "The metric to draw, e.g. loss, val_loss, reward; several, comma-separated, share one chart.")
     var metric: String = "loss"
     @Option(help: "Band around a seed group's mean: minmax (the runs' range), ci (95% t-interval of the mean) or none.")
@@ -33,7 +37,8 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print JSON only.") var json = false
 
     func validate() throws {
-        if runs.isEmpty && !audits { throw ValidationError("name at least one run (see `ponder runs`)") }
+        if runs.isEmpty && !audits && evals == nil { throw ValidationError("name at least one run (see `ponder runs`)") }
+        if audits && evals != nil { throw ValidationError("--audits and --evals are two different tables: give one") }
         if suite != nil && !audits { throw ValidationError("--suite goes with --audits") }
         if !(0..<1).contains(smoothing) { throw ValidationError("--smoothing must be in [0, 1)") }
         if ChartSeries.Band(rawValue: band) == nil { throw ValidationError("--band must be minmax, ci or none, found \(band)") }
@@ -41,7 +46,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let db = try store.open()
-        if audits { return try compareAudits(db) }
+        if audits || evals != nil { return try compareAudits(db) }
         var series: [ChartSeries] = []
         let metrics = metric.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for metric in metrics {
@@ -87,15 +92,16 @@ struct CompareCommand: ParsableCommand {
     }
 
     func compareAudits(_ db: RunStore) throws {
-        let chosen = AuditTable.select(try db.evals(run: nil), judges: runs, suite: suite)
+        let chosen = AuditTable.select(try db.evals(run: nil), judges: runs, suite: evals ?? suite, audits: evals == nil)
         if chosen.isEmpty {
-            throw fail("no judge audits in the store\(runs.isEmpty ? "" : " for \(runs.joined(separator: ", "))")\(suite.map { " in suite \($0)" } ?? ""); "
-                       + "`ponder judge audit --judge CONFIG --env NAME` makes one")
+            let what = evals.map { "evals of suite \($0)" } ?? "judge audits"
+            throw fail("no \(what) in the store\(runs.isEmpty ? "" : " for \(runs.joined(separator: ", "))")\(suite.map { " in suite \($0)" } ?? ""); "
+                       + (evals == nil ? "`ponder judge audit --judge CONFIG --env NAME` makes one" : "an eval stage or `ponder eval CHECKPOINT --env NAME` makes one"))
         }
         if json {
             printJSON(chosen.map { ["eval": $0.id ?? 0, "judge": $0.checkpoint, "suite": $0.suite, "split": $0.split ?? "", "metrics": $0.metrics] as [String: Any] })
             return
         }
-        print(AuditTable.render(chosen), terminator: "")
+        print(AuditTable.render(chosen, rows: evals == nil ? AuditTable.rows : AuditTable.evalRows), terminator: "")
     }
 }

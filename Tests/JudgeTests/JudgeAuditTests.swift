@@ -121,6 +121,17 @@ import Testing
         #expect(agreement.contains("80.0% [75.0, 83.0] (n 400)") && agreement.contains("90.0% [85.0, 93.0] (n 400)"), "\(agreement)")
         #expect(table.contains { $0.hasPrefix("self-preference (points)") && $0.contains("-2.0") })
         #expect(!table.contains { $0.hasPrefix("precision") }, "a figure no audit has gets no row")
+
+        // Checkpoint evals of one suite: only that suite, never an audit.
+        _ = try store.recordEval(run: nil, checkpoint: "runs/k/sft", suite: "knowledge", step: nil, split: "test",
+                                 metrics: ["accuracy": 0.4, "abstention/all/invented": 0.25, "abstention/all/invented_lower": 0.1,
+                                           "abstention/all/invented_upper": 0.5, "abstention/all/invented_n": 12,
+                                           "abstention/all/correct_minus_incorrect": -0.3], items: [])
+        let evals = AuditTable.select(try store.evals(run: nil), judges: [], suite: "knowledge", audits: false)
+        #expect(evals.map(\.checkpoint) == ["runs/k/sft"])
+        let knowledge = AuditTable.render(evals, rows: AuditTable.evalRows)
+        #expect(knowledge.contains("invented (unanswerable)") && knowledge.contains("25.0% [10.0, 50.0] (n 12)"))
+        #expect(knowledge.contains("-30.0") && !knowledge.contains("seen 1"))
     }
 
     /// A scripted judge (not a model: what is tested here is the audit's bookkeeping) that names
