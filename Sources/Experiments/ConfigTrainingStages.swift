@@ -68,11 +68,14 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
     public var validationExamples = 50
     /// Environments to draw from (names from `environments:`). Default: all of them.
     public var environments: [String] = []
+    /// Knowledge probing (KnowledgeProbe.swift): answerable questions the starting model gets
+    /// wrong in every sample are demonstrated as "I don't know". Default: off.
+    public var probe: ProbeSettings? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, examples, styles, validationExamples = "validation_examples", environments
+        case name, examples, styles, validationExamples = "validation_examples", environments, probe
     }
 
     public init(from decoder: Decoder) throws {
@@ -84,6 +87,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&styles, .styles)
         try mine.fill(&validationExamples, .validationExamples, .atLeast(0))
         try mine.fill(&environments, .environments)
+        probe = try mine.decodeIfPresent(ProbeSettings.self, forKey: .probe)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -94,6 +98,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encode(styles, forKey: .styles)
         try c.encode(validationExamples, forKey: .validationExamples)
         try c.encode(environments, forKey: .environments)
+        try c.encodeIfPresent(probe, forKey: .probe)
     }
 }
 

@@ -253,8 +253,17 @@ public final class ExperimentRunner {
         let start = try requireCheckpoint(s.name)
         let (model, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let train = try RunnerData.examples(chosen, count: s.examples, styles: s.styles, seed: config.seed, label: "sft/train",
-                                            split: .train, tokenizer: tok)
+        var demonstrations = RunnerData.demonstrations(chosen, count: s.examples, styles: s.styles, seed: config.seed,
+                                                       label: "sft/train", split: .train)
+        if let settings = s.probe {
+            let (unknown, probed) = KnowledgeProbe.probe(demonstrations, envs: chosen, model: model, tokenizer: tok, settings: settings,
+                                                         seed: config.seed, tools: RunnerData.tools(envs))
+            demonstrations = KnowledgeProbe.relabel(demonstrations, unknown: unknown)
+            let relabelled = demonstrations.filter { unknown.contains($0.task.id) }.count
+            report(.note("sft probe: \(probed) answerable questions asked \(settings.samples) times; \(unknown.count) wrong every time, "
+                         + "so \(relabelled) demonstrations now say \"\(Refusal.canonical)\""))
+        }
+        let train = try demonstrations.map { try SupervisedFineTuning.Example($0.conversation, tokenizer: tok) }
         let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.seed,
                                                  label: "sft/validation", split: .validation, tokenizer: tok)
         var p = s.parameters

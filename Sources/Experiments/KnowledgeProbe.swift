@@ -1,0 +1,83 @@
+// Knowledge probing for SFT (the recipe of Llama 3's factuality data and R-Tuning): before an SFT
+// stage learns its demonstrations, the stage's starting model answers each answerable training
+// question `samples` times; a question it gets wrong in every sample becomes an "I don't know"
+// target, and the others keep their answers. The model is taught to refuse exactly what it does
+// not know, instead of being taught to state facts it never learned (which raises hallucination
+// on the facts it does know).
+//
+// In an experiment: `stage: sft` with `probe: {samples: 4, temperature: 1.0, max_new_tokens: 32}`.
+// Only tasks whose metadata say `answerable: true` are probed (the knowledge environment, JSONL
+// lines that say so); unanswerable questions already have refusal targets.
+
+import Environments
+import Foundation
+import Model
+import PonderCore
+import Tokenization
+import Training
+
+public struct ProbeSettings: Codable, Sendable, Equatable {
+    /// Samples per question. Default 4.
+    public var samples = 4
+    /// Sampling temperature. Default 1.
+    public var temperature = 1.0
+    /// Longest answer, in tokens. Default 32.
+    public var maxNewTokens = 32
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case samples, temperature, maxNewTokens = "max_new_tokens"
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "an sft stage's probe")
+        try c.fill(&samples, .samples, .between(1, 64))
+        try c.fill(&temperature, .temperature, .between(0.05, 2.0))
+        try c.fill(&maxNewTokens, .maxNewTokens, .between(1, 4096))
+    }
+}
+
+public enum KnowledgeProbe {
+    /// Ids of the tasks whose samples are all wrong (a task without samples is not judged unknown).
+    public static func unknown(_ items: [Evaluation.Item]) -> Set<String> {
+        var known = Set<String>(), sampled = Set<String>()
+        for item in items where item.sampleIndex >= 0 {
+            sampled.insert(item.taskID)
+            if item.verdict.kind == .correct { known.insert(item.taskID) }
+        }
+        return sampled.subtracting(known)
+    }
+
+    /// The demonstrations with the assistant turn of every unknown task replaced by a refusal.
+    public static func relabel(_ demonstrations: [(task: EnvTask, conversation: Conversation)], unknown: Set<String>)
+        -> [(task: EnvTask, conversation: Conversation)] {
+        demonstrations.map { demo in
+            guard unknown.contains(demo.task.id) else { return demo }
+            return (demo.task, demo.task.prompt.appending(.assistant(Refusal.canonical)))
+        }
+    }
+
+    /// Probes `model` on the answerable tasks among `demonstrations` (each task once) and returns
+    /// the ids of those it got wrong in every sample, with how many tasks were probed.
+    static func probe(_ demonstrations: [(task: EnvTask, conversation: Conversation)], envs: [LabEnvironment],
+                             model: Transformer, tokenizer: Tokenizer, settings: ProbeSettings, seed: UInt64,
+                             tools: @escaping ToolExecutor) -> (unknown: Set<String>, probed: Int) {
+        var unknown = Set<String>(), probed = 0
+        for env in envs {
+            var seen = Set<String>()
+            let tasks = demonstrations.map(\.task).filter {
+                $0.environment == env.environment.name && $0.metadata["answerable"] == "true" && seen.insert($0.id).inserted
+            }
+            guard !tasks.isEmpty else { continue }
+            let parameters = Evaluation.Parameters(tasks: tasks.count, samples: settings.samples, ks: [1],
+                                                   temperature: Float(settings.temperature), maxNewTokens: settings.maxNewTokens, seed: seed)
+            let result = Evaluation.run(model: model, tokenizer: tokenizer, environment: env.environment, tasks: tasks,
+                                        tools: tools, parameters: parameters)
+            unknown.formUnion(Self.unknown(result.items))
+            probed += tasks.count
+        }
+        return (unknown, probed)
+    }
+}

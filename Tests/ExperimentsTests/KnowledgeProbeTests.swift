@@ -1,0 +1,92 @@
+// Knowledge probing picks exactly the questions the starting model gets wrong in every sample,
+// and only those become "I don't know" demonstrations.
+import Environments
+import Foundation
+import PonderCore
+import Testing
+import TestSupport
+@testable import Experiments
+@testable import Training
+
+@Suite struct KnowledgeProbeTests {
+    func item(_ task: String, _ sample: Int, _ kind: VerdictKind) -> Evaluation.Item {
+        Evaluation.Item(taskID: task, prompt: "", completion: "", reference: "", metadata: [:], verdict: Verdict(kind),
+                        sampleIndex: sample, finishReason: .stop, tokenCount: 1, toolCalls: [])
+    }
+
+    @Test func unknownMeansWrongInEverySample() {
+        let items = [
+            item("a", -1, .correct), item("a", 0, .incorrect), item("a", 1, .refused),    // greedy right, samples never: unknown
+            item("b", -1, .incorrect), item("b", 0, .incorrect), item("b", 1, .correct),  // one sample right: known
+            item("c", -1, .incorrect),                                                    // never sampled: not judged
+        ]
+        #expect(KnowledgeProbe.unknown(items) == ["a"])
+    }
+
+    @Test func probedQuestionsBecomeRefusals() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-probe-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, tokenizer) = try TinyCheckpoint.write(to: dir, context: 256)
+        var spec = EnvironmentSpec(name: "knowledge")
+        spec.tools = []
+        let envs = [try LabEnvironment(spec: spec)]
+        let demos = RunnerData.demonstrations(envs, count: 40, styles: StyleMix.all, seed: 3, label: "probe-test", split: .train)
+        let answerable = Set(demos.filter { $0.task.metadata["answerable"] == "true" }.map(\.task.id))
+        #expect(!answerable.isEmpty && answerable.count < demos.count)
+        var settings = ProbeSettings()
+        settings.samples = 3
+        settings.maxNewTokens = 12
+        let (unknown, probed) = KnowledgeProbe.probe(demos, envs: envs, model: model, tokenizer: tokenizer, settings: settings,
+                                                     seed: 3, tools: RunnerData.tools(envs))
+        #expect(probed == answerable.count)
+        // The same questions asked again the same way: unknown is exactly those with no right sample.
+        let tasks = demos.map(\.task).filter { answerable.contains($0.id) }.reduce(into: [EnvTask]()) { out, t in
+            if !out.contains(where: { $0.id == t.id }) { out.append(t) }
+        }
+        let again = Evaluation.run(model: model, tokenizer: tokenizer, environment: envs[0].environment, tasks: tasks,
+                                   tools: RunnerData.tools(envs),
+                                   parameters: Evaluation.Parameters(tasks: tasks.count, samples: 3, temperature: 1, maxNewTokens: 12, seed: 3))
+        let rightOnce = Set(again.items.filter { $0.sampleIndex >= 0 && $0.verdict.kind == .correct }.map(\.taskID))
+        #expect(unknown == answerable.subtracting(rightOnce))
+        #expect(!unknown.isEmpty, "an untrained model knows no fact of this world")
+
+        let relabelled = KnowledgeProbe.relabel(demos, unknown: unknown)
+        for (before, after) in zip(demos, relabelled) {
+            if unknown.contains(before.task.id) {
+                #expect(after.conversation.messages.last?.finalText == Refusal.canonical)
+                #expect(Array(after.conversation.messages.dropLast()) == before.task.prompt.messages)
+            } else {
+                #expect(after.conversation == before.conversation)
+            }
+        }
+    }
+
+    @Test func probeSettingsAreCheckedInTheFile() throws {
+        let good = try ExperimentConfig.decode(yaml: """
+            name: p
+            environments: [{name: knowledge}]
+            stages:
+              - stage: tokenizer
+              - stage: pretrain
+                steps: 1
+              - stage: sft
+                steps: 1
+                probe: {samples: 2}
+            """)
+        guard case .sft(let sft) = good.stages[2] else { Issue.record("the third stage should be sft"); return }
+        #expect(sft.probe?.samples == 2 && sft.probe?.maxNewTokens == 32)
+        #expect(throws: (any Error).self) {
+            _ = try ExperimentConfig.decode(yaml: """
+                name: p
+                environments: [{name: knowledge}]
+                stages:
+                  - stage: tokenizer
+                  - stage: pretrain
+                    steps: 1
+                  - stage: sft
+                    steps: 1
+                    probe: {sample: 2}
+                """)
+        }
+    }
+}
