@@ -179,15 +179,21 @@ def main(results, readme):
     cores = os.cpu_count()
     missing = [n for n in EXPERIMENTS if n not in seeds_used]
     not_run = f" Not measured in this run: {', '.join(missing)}." if missing else ""
-    threads_text = "".join(f" {n} ran with `THREADS={t}` (PONDER_THREADS and OPENBLAS_NUM_THREADS {t}); the others with "
-                           f"the defaults (both cores)." for n, t in threads.items())
+    by_threads = {}
+    for n, t in threads.items():
+        by_threads.setdefault(t, []).append(n)
+    threads_text = "".join(f" {', '.join(ns)} ran with `THREADS={t}` (PONDER_THREADS and OPENBLAS_NUM_THREADS {t})."
+                           for t, ns in by_threads.items())
+    if threads and len(threads) < len(seeds_used):
+        threads_text += " The others ran with the defaults (both cores)."
     seeds_text = "; ".join(f"{n} {','.join(map(str, s))}" for n, s in seeds_used.items())
     lines = [
         "| experiment | environment | before RL (test) | after RL (test) | change, paired | per seed, before → after |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Written by `make results` on {date} (commit {commit}) on {cpu_model()}, {cores} cores: "
+        f"Measured as `make results` measures (scripts/results.sh) and written by scripts/results_table.py on {date} "
+        f"(commit {commit}) on {cpu_model()}, {cores} cores: "
         f"{'every shipped experiment' if not missing else ', '.join(seeds_used)} with three seeds ({seeds_text}), each graded on {', '.join(map(str, sorted(tasks)))} tasks of each environment's "
         "test split, which no training stream touches and which was not looked at while choosing settings. "
         "Accuracies are the mean over the seeds with a 95% t-interval across them (t = 4.30 for three seeds); a change is "
