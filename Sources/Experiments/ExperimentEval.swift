@@ -80,9 +80,24 @@ public enum ExperimentEval {
 
     /// Grades `model` on environment `name` as `config` configures it, with eval stage defaults
     /// (or the first eval stage of the experiment when it has one), on `split`.
+    /// `config` with environment `name` asking under `text` as its system message: the same
+    /// questions (neither the split nor the draw reads the prompt).
+    public static func withSystemPrompt(_ config: ExperimentConfig, environment name: String, _ text: String) -> ExperimentConfig {
+        var config = config
+        for i in config.environments.indices where config.environments[i].name == name {
+            guard case .map(var entries) = config.environments[i].settings else { continue }
+            entries.removeAll { $0.key == "system_prompt" }
+            entries.append(.init("system_prompt", .string(text)))
+            config.environments[i].settings = .map(entries)
+        }
+        return config
+    }
+
     public static func evaluate(environment name: String, of config: ExperimentConfig, model: Transformer, tokenizer: Tokenizer,
                                 split: Split, tasks: Int?, maxNewTokens: Int?,
-                                sampled: (samples: Int, ks: [Int], temperature: Double)? = nil) throws -> (summary: EvalSummary, result: Evaluation.Result) {
+                                sampled: (samples: Int, ks: [Int], temperature: Double)? = nil,
+                                systemPrompt: String? = nil) throws -> (summary: EvalSummary, result: Evaluation.Result) {
+        let config = systemPrompt.map { withSystemPrompt(config, environment: name, $0) } ?? config
         let envs = try config.environments.map(LabEnvironment.init)
         guard let env = envs.first(where: { $0.environment.name == name }) else {
             throw RunnerError("experiment \(config.name) has no environment `\(name)` (it has: "

@@ -40,6 +40,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "k values for pass@k.") var k: [Int] = [1]
     @Option(help: "Temperature of the pass@k samples.") var temperature: Float = 1
     @Option(help: "Most new tokens per answer.") var maxNewTokens: Int?
+    @Option(help: "With --env: a text file whose contents become every question's system message (e.g. an identity and a refusal policy).")
+    var systemPrompt: String?
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
@@ -52,6 +54,7 @@ struct EvalCommand: ParsableCommand {
         }
         if split == .train { throw ValidationError("--split: an eval grades held-out tasks: validation or test") }
         if data == nil && (by != nil || !tools.isEmpty) { throw ValidationError("--by and --tools apply to --data FILE.jsonl") }
+        if systemPrompt != nil && (data != nil || experiment != nil) { throw ValidationError("--system-prompt applies to CHECKPOINT --env NAME") }
         if samples < 0 || samples > 1024 { throw ValidationError("--samples must be between 0 and 1024") }
         if samples > 0, let big = k.first(where: { $0 < 1 || $0 > samples }) {
             throw ValidationError("--k \(big): each k must be between 1 and --samples (\(samples))")
@@ -67,23 +70,30 @@ struct EvalCommand: ParsableCommand {
         if let data { return try evaluateFile(data, model: model, tokenizer: tokenizer) }
 
         let summary: EvalSummary, result: Evaluation.Result, source: String
+        var system: String?
+        if let systemPrompt {
+            do { system = try String(contentsOfFile: systemPrompt, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                throw fail("--system-prompt \(systemPrompt): cannot read it as UTF-8 text (\(error.localizedDescription)); give a text file")
+            }
+            if system!.isEmpty { throw fail("--system-prompt \(systemPrompt): the file is empty; write the system message in it") }
+        }
         do {
             if let (config, file) = try ExperimentEval.experiment(ofCheckpoint: dir) {
                 (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
                                                                 split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens,
-                                                                sampled: sampled)
+                                                                sampled: sampled, systemPrompt: system)
                 source = "\(env) as experiment \(config.name) configures it (\(file.path)): its settings, tools, split shares and held-out seed"
             } else {
                 let spec = EnvironmentSpec(name: env)
                 let config = try ExperimentConfig(name: "eval", environments: [spec], stages: [.tokenizer(TokenizerStage())])
                 (summary, result) = try ExperimentEval.evaluate(environment: env, of: config, model: model, tokenizer: tokenizer,
                                                                 split: split ?? .validation, tasks: tasks, maxNewTokens: maxNewTokens,
-                                                                sampled: sampled)
+                                                                sampled: sampled, systemPrompt: system)
                 source = "\(env) with its default settings and tools (no \(ExperimentRunner.configFileName) beside \(checkpoint!)); "
                     + "contamination unknown: the checkpoint's training data is not known"
             }
         } catch { throw fail("\(error)") }
-        try report(summary, result, source: source)
+        try report(summary, result, source: source + (system.map { "; system message from \(systemPrompt!): \"\($0.prefix(60))\"" } ?? ""))
     }
 
     /// Reruns an experiment's eval stage on every replicate asked for.

@@ -89,4 +89,21 @@ import Testing
         #expect(AbstentionLines.describe(c).contains { $0.contains("expected calibration error   0.250") })
         #expect(AbstentionLines.calibration(items.filter { $0.sampleIndex < 0 }) == nil, "no samples, no calibration")
     }
+
+    /// `ponder eval --system-prompt`: the same held-out questions, each under the given system message.
+    @Test func systemPromptKeepsTheQuestions() throws {
+        let config = try ExperimentConfig.decode(yaml: """
+            name: s
+            environments: [{name: knowledge, settings: {entities_per_kind: 20}}]
+            stages: [{stage: tokenizer}]
+            """)
+        let policy = "You are Ponder. Say you don't know when unsure."
+        let changed = ExperimentEval.withSystemPrompt(config, environment: "knowledge", policy)
+        let plain = try LabEnvironment(spec: config.environments[0]), asked = try LabEnvironment(spec: changed.environments[0])
+        let before = plain.heldOut(count: 30, seed: 7, split: .test), after = asked.heldOut(count: 30, seed: 7, split: .test)
+        #expect(before.map { plain.environment.splitKey($0) } == after.map { asked.environment.splitKey($0) })
+        #expect(before.allSatisfy { $0.prompt.messages.first?.role == .user })
+        #expect(after.allSatisfy { $0.prompt.messages.first?.role == .system && $0.prompt.messages.first?.finalText == policy })
+        #expect(zip(before, after).allSatisfy { $0.prompt.messages.last == $1.prompt.messages.last })
+    }
 }
