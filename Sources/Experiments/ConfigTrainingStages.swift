@@ -71,11 +71,13 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
     /// Knowledge probing (KnowledgeProbe.swift): answerable questions the starting model gets
     /// wrong in every sample are demonstrated as "I don't know". Default: off.
     public var probe: ProbeSettings? = nil
+    /// Only the training questions of one part (`{part: 1, of: 2}`; QuestionPart). Default: all.
+    public var questions: QuestionPart? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, examples, styles, validationExamples = "validation_examples", environments, probe
+        case name, examples, styles, validationExamples = "validation_examples", environments, probe, questions
     }
 
     public init(from decoder: Decoder) throws {
@@ -88,6 +90,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&validationExamples, .validationExamples, .atLeast(0))
         try mine.fill(&environments, .environments)
         probe = try mine.decodeIfPresent(ProbeSettings.self, forKey: .probe)
+        questions = try mine.decodeIfPresent(QuestionPart.self, forKey: .questions)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -99,6 +102,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encode(validationExamples, forKey: .validationExamples)
         try c.encode(environments, forKey: .environments)
         try c.encodeIfPresent(probe, forKey: .probe)
+        try c.encodeIfPresent(questions, forKey: .questions)
     }
 }
 

@@ -39,6 +39,33 @@ public struct ProbeSettings: Codable, Sendable, Equatable {
     }
 }
 
+/// One of `of` disjoint parts of a split's tasks, by a stable hash of each task's split key:
+/// `questions: {part: 1, of: 2}` on two SFT stages gives them disjoint questions, so a probing
+/// stage can ask what the model was not fine-tuned on.
+public struct QuestionPart: Codable, Sendable, Equatable {
+    public var part: Int
+    public var of: Int
+
+    public init(part: Int, of: Int) {
+        self.part = part
+        self.of = of
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case part, of }
+
+    public init(from decoder: Decoder) throws {
+        self.init(part: 1, of: 2)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "an sft stage's questions")
+        try c.fill(&of, .of, .between(2, 100))
+        try c.fill(&part, .part, .between(1, 100))
+        if part > of { throw c.issue(.part, "part \(part) of \(of): a part is between 1 and `of`") }
+    }
+
+    public func contains(_ key: String) -> Bool {
+        Int(SplitShares.unitHash("question-part|" + key) * Double(of)) == part - 1
+    }
+}
+
 public enum KnowledgeProbe {
     /// Ids of the tasks whose samples are all wrong (a task without samples is not judged unknown).
     public static func unknown(_ items: [Evaluation.Item]) -> Set<String> {

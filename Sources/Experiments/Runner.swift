@@ -254,7 +254,7 @@ public final class ExperimentRunner {
         let (model, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var demonstrations = RunnerData.demonstrations(chosen, count: s.examples, styles: s.styles, seed: config.seed,
-                                                       label: "sft/train", split: .train)
+                                                       label: "sft/train", split: .train, part: s.questions)
         if let settings = s.probe {
             let (unknown, probed) = KnowledgeProbe.probe(demonstrations, envs: chosen, model: model, tokenizer: tok, settings: settings,
                                                          seed: config.seed, tools: RunnerData.tools(envs))

@@ -117,13 +117,23 @@ enum RunnerData {
 
     /// SFT demonstrations of `split`: tasks drawn by environment weight, each demonstrated in a
     /// style drawn from the mix among the styles the environment supports.
+    /// With `part`, only tasks whose split key falls in that part of the split (QuestionPart).
     static func demonstrations(_ envs: [LabEnvironment], count: Int, styles: StyleMix, seed: UInt64, label: String,
-                               split: Split) -> [(task: EnvTask, conversation: Conversation)] {
+                               split: Split, part: QuestionPart? = nil) -> [(task: EnvTask, conversation: Conversation)] {
         var rng = RNG(seed: seed).fork(label)
         var out: [(task: EnvTask, conversation: Conversation)] = []
         for _ in 0..<count {
             let e = pick(envs, &rng)
-            let task = e.environment.sample(&rng, from: split, shares: e.shares)
+            var task = e.environment.sample(&rng, from: split, shares: e.shares)
+            if let part {
+                // Every part of a splittable space is non-empty in practice; the cap only stops a
+                // space too small for the parts asked.
+                var tries = 1
+                while !part.contains(e.environment.splitKey(task)) && tries < 100_000 {
+                    task = e.environment.sample(&rng, from: split, shares: e.shares)
+                    tries += 1
+                }
+            }
             // Styles the environment supports, weighted by the mix; uniform if the mix names none of them.
             let offered = e.environment.styles
             var weights = offered.map { styles.weight($0) }

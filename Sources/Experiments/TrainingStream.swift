@@ -65,7 +65,8 @@ struct TrainingStream {
                 add(s.name, "corpus", RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "pretrain").map(\.task))
             case .sft(let s):
                 add(s.name, "demonstrations", RunnerData.demonstrations(chosen(s.environments), count: s.examples, styles: s.styles,
-                                                                        seed: config.seed, label: "sft/train", split: .train).map(\.task))
+                                                                        seed: config.seed, label: "sft/train", split: .train,
+                                                                        part: s.questions).map(\.task))
             case .grpo(let s):
                 let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
                 var prompts: [EnvTask] = []

@@ -89,4 +89,35 @@ import TestSupport
                 """)
         }
     }
+
+    @Test func questionPartsAreDisjoint() throws {
+        let one = QuestionPart(part: 1, of: 2), two = QuestionPart(part: 2, of: 2)
+        let keys = (0..<2000).map { "key-\($0)" }
+        #expect(keys.allSatisfy { one.contains($0) != two.contains($0) })
+        let share = Double(keys.filter(one.contains).count) / Double(keys.count)
+        #expect(abs(share - 0.5) < 0.05, "part 1 holds \(share) of the keys")
+
+        var spec = EnvironmentSpec(name: "knowledge")
+        spec.tools = []
+        let envs = [try LabEnvironment(spec: spec)]
+        let first = RunnerData.demonstrations(envs, count: 300, styles: StyleMix.all, seed: 1, label: "sft/train", split: .train, part: one)
+        let second = RunnerData.demonstrations(envs, count: 300, styles: StyleMix.all, seed: 1, label: "sft/train", split: .train, part: two)
+        let firstKeys = Set(first.map { envs[0].environment.splitKey($0.task) })
+        let secondKeys = Set(second.map { envs[0].environment.splitKey($0.task) })
+        #expect(firstKeys.isDisjoint(with: secondKeys) && firstKeys.count > 100 && secondKeys.count > 100)
+
+        #expect(throws: (any Error).self) {
+            _ = try ExperimentConfig.decode(yaml: """
+                name: p
+                environments: [{name: knowledge}]
+                stages:
+                  - stage: tokenizer
+                  - stage: pretrain
+                    steps: 1
+                  - stage: sft
+                    steps: 1
+                    questions: {part: 3, of: 2}
+                """)
+        }
+    }
 }
