@@ -67,44 +67,61 @@ public struct QuestionPart: Codable, Sendable, Equatable {
 }
 
 public enum KnowledgeProbe {
-    /// Ids of the tasks whose samples are all wrong (a task without samples is not judged unknown).
-    public static func unknown(_ items: [Evaluation.Item]) -> Set<String> {
+    /// Split keys (facts) of the tasks whose samples are all wrong; `key` maps a graded task id to
+    /// its key. A fact asked through several tasks is unknown only when every sample of every one
+    /// is wrong; a task without samples is not judged.
+    public static func unknown(_ items: [Evaluation.Item], key: (String) -> String? = { $0 }) -> Set<String> {
         var known = Set<String>(), sampled = Set<String>()
         for item in items where item.sampleIndex >= 0 {
-            sampled.insert(item.taskID)
-            if item.verdict.kind == .correct { known.insert(item.taskID) }
+            guard let k = key(item.taskID) else { continue }
+            sampled.insert(k)
+            if item.verdict.kind == .correct { known.insert(k) }
         }
         return sampled.subtracting(known)
     }
 
-    /// The demonstrations with the assistant turn of every unknown task replaced by a refusal.
-    public static func relabel(_ demonstrations: [(task: EnvTask, conversation: Conversation)], unknown: Set<String>)
-        -> [(task: EnvTask, conversation: Conversation)] {
+    /// The demonstrations with the assistant turn of every task whose key is unknown replaced by a refusal.
+    public static func relabel(_ demonstrations: [(task: EnvTask, conversation: Conversation)], unknown: Set<String>,
+                               key: (EnvTask) -> String = { $0.id }) -> [(task: EnvTask, conversation: Conversation)] {
         demonstrations.map { demo in
-            guard unknown.contains(demo.task.id) else { return demo }
+            guard unknown.contains(key(demo.task)) else { return demo }
             return (demo.task, demo.task.prompt.appending(.assistant(Refusal.canonical)))
         }
     }
 
-    /// Probes `model` on the answerable tasks among `demonstrations` (each task once) and returns
-    /// the ids of those it got wrong in every sample, with how many tasks were probed.
+    /// Probes `model` on the answerable facts among `demonstrations` (each fact once, by its
+    /// environment's split key) and returns the keys of those it got wrong in every sample, with
+    /// how many facts were probed. Relabel with the same key (`"ENV|" + splitKey`).
     static func probe(_ demonstrations: [(task: EnvTask, conversation: Conversation)], envs: [LabEnvironment],
-                             model: Transformer, tokenizer: Tokenizer, settings: ProbeSettings, seed: UInt64,
-                             tools: @escaping ToolExecutor) -> (unknown: Set<String>, probed: Int) {
+                      model: Transformer, tokenizer: Tokenizer, settings: ProbeSettings, seed: UInt64,
+                      tools: @escaping ToolExecutor) -> (unknown: Set<String>, probed: Int) {
         var unknown = Set<String>(), probed = 0
         for env in envs {
             var seen = Set<String>()
             let tasks = demonstrations.map(\.task).filter {
-                $0.environment == env.environment.name && $0.metadata["answerable"] == "true" && seen.insert($0.id).inserted
+                $0.environment == env.environment.name && $0.metadata["answerable"] == "true"
+                    && seen.insert(key($0, in: env)).inserted
             }
             guard !tasks.isEmpty else { continue }
+            let keyOfID = Dictionary(tasks.map { ($0.id, key($0, in: env)) }, uniquingKeysWith: { a, _ in a })
             let parameters = Evaluation.Parameters(tasks: tasks.count, samples: settings.samples, ks: [1],
                                                    temperature: Float(settings.temperature), maxNewTokens: settings.maxNewTokens, seed: seed)
             let result = Evaluation.run(model: model, tokenizer: tokenizer, environment: env.environment, tasks: tasks,
                                         tools: tools, parameters: parameters)
-            unknown.formUnion(Self.unknown(result.items))
+            unknown.formUnion(Self.unknown(result.items) { keyOfID[$0] })
             probed += tasks.count
         }
         return (unknown, probed)
+    }
+
+    /// The fact a task asks: its environment's split key, with the environment's name.
+    static func key(_ task: EnvTask, in env: LabEnvironment) -> String {
+        task.environment + "|" + env.environment.splitKey(task)
+    }
+
+    /// `key` for a demonstration, looking its environment up by name.
+    static func key(_ task: EnvTask, envs: [LabEnvironment]) -> String {
+        guard let env = envs.first(where: { $0.environment.name == task.environment }) else { return task.id }
+        return key(task, in: env)
     }
 }

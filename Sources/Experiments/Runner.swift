@@ -258,10 +258,10 @@ public final class ExperimentRunner {
         if let settings = s.probe {
             let (unknown, probed) = KnowledgeProbe.probe(demonstrations, envs: chosen, model: model, tokenizer: tok, settings: settings,
                                                          seed: config.seed, tools: RunnerData.tools(envs))
-            demonstrations = KnowledgeProbe.relabel(demonstrations, unknown: unknown)
-            let relabelled = demonstrations.filter { unknown.contains($0.task.id) }.count
-            report(.note("sft probe: \(probed) answerable questions asked \(settings.samples) times; \(unknown.count) wrong every time, "
-                         + "so \(relabelled) demonstrations now say \"\(Refusal.canonical)\""))
+            demonstrations = KnowledgeProbe.relabel(demonstrations, unknown: unknown) { KnowledgeProbe.key($0, envs: chosen) }
+            let relabelled = demonstrations.filter { unknown.contains(KnowledgeProbe.key($0.task, envs: chosen)) }.count
+            report(.note("sft probe: \(probed) answerable facts asked \(settings.samples) times each; \(unknown.count) wrong every time, "
+                         + "so \(relabelled) of \(demonstrations.count) demonstrations now say \"\(Refusal.canonical)\""))
         }
         let train = try demonstrations.map { try SupervisedFineTuning.Example($0.conversation, tokenizer: tok) }
         let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.seed,

@@ -30,29 +30,34 @@ import TestSupport
         var spec = EnvironmentSpec(name: "knowledge")
         spec.tools = []
         let envs = [try LabEnvironment(spec: spec)]
-        let demos = RunnerData.demonstrations(envs, count: 40, styles: StyleMix.all, seed: 3, label: "probe-test", split: .train)
-        let answerable = Set(demos.filter { $0.task.metadata["answerable"] == "true" }.map(\.task.id))
-        #expect(!answerable.isEmpty && answerable.count < demos.count)
+        // 120 draws from a small world: some facts are asked through several tasks.
+        let demos = RunnerData.demonstrations(envs, count: 120, styles: StyleMix.all, seed: 3, label: "probe-test", split: .train)
+        func key(_ t: EnvTask) -> String { KnowledgeProbe.key(t, envs: envs) }
+        let answerable = demos.map(\.task).filter { $0.metadata["answerable"] == "true" }
+        let facts = Set(answerable.map(key))
+        #expect(!facts.isEmpty && facts.count < answerable.count, "the test wants a fact drawn twice")
         var settings = ProbeSettings()
         settings.samples = 3
         settings.maxNewTokens = 12
         let (unknown, probed) = KnowledgeProbe.probe(demos, envs: envs, model: model, tokenizer: tokenizer, settings: settings,
                                                      seed: 3, tools: RunnerData.tools(envs))
-        #expect(probed == answerable.count)
-        // The same questions asked again the same way: unknown is exactly those with no right sample.
-        let tasks = demos.map(\.task).filter { answerable.contains($0.id) }.reduce(into: [EnvTask]()) { out, t in
-            if !out.contains(where: { $0.id == t.id }) { out.append(t) }
-        }
+        #expect(probed == facts.count)
+        // Each fact asked again the same way (its first task): unknown is exactly those with no right sample.
+        var firstTask: [String: EnvTask] = [:], order: [String] = []
+        for t in answerable where firstTask[key(t)] == nil { firstTask[key(t)] = t; order.append(key(t)) }
+        let tasks = order.map { firstTask[$0]! }
         let again = Evaluation.run(model: model, tokenizer: tokenizer, environment: envs[0].environment, tasks: tasks,
                                    tools: RunnerData.tools(envs),
                                    parameters: Evaluation.Parameters(tasks: tasks.count, samples: 3, temperature: 1, maxNewTokens: 12, seed: 3))
-        let rightOnce = Set(again.items.filter { $0.sampleIndex >= 0 && $0.verdict.kind == .correct }.map(\.taskID))
-        #expect(unknown == answerable.subtracting(rightOnce))
+        let keyOfID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, key($0)) })
+        let rightOnce = Set(again.items.filter { $0.sampleIndex >= 0 && $0.verdict.kind == .correct }.compactMap { keyOfID[$0.taskID] })
+        #expect(unknown == facts.subtracting(rightOnce))
         #expect(!unknown.isEmpty, "an untrained model knows no fact of this world")
 
-        let relabelled = KnowledgeProbe.relabel(demos, unknown: unknown)
+        // Every demonstration of an unknown fact becomes a refusal, whichever task asked it.
+        let relabelled = KnowledgeProbe.relabel(demos, unknown: unknown, key: key)
         for (before, after) in zip(demos, relabelled) {
-            if unknown.contains(before.task.id) {
+            if unknown.contains(key(before.task)) {
                 #expect(after.conversation.messages.last?.finalText == Refusal.canonical)
                 #expect(Array(after.conversation.messages.dropLast()) == before.task.prompt.messages)
             } else {
