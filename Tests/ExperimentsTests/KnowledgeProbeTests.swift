@@ -66,8 +66,9 @@ import TestSupport
         }
     }
 
-    @Test func probeSettingsAreCheckedInTheFile() throws {
-        let good = try ExperimentConfig.decode(yaml: """
+    /// An experiment whose SFT stage carries `line` (a key of the stage).
+    func sftConfig(_ line: String) throws -> ExperimentConfig {
+        try ExperimentConfig.decode(yaml: """
             name: p
             environments: [{name: knowledge}]
             stages:
@@ -76,23 +77,17 @@ import TestSupport
                 steps: 1
               - stage: sft
                 steps: 1
-                probe: {samples: 2}
+                \(line)
             """)
-        guard case .sft(let sft) = good.stages[2] else { Issue.record("the third stage should be sft"); return }
+    }
+
+    @Test func probeSettingsAreCheckedInTheFile() throws {
+        guard case .sft(let sft) = try sftConfig("probe: {samples: 2}").stages[2] else { Issue.record("the third stage should be sft"); return }
         #expect(sft.probe?.samples == 2 && sft.probe?.maxNewTokens == 32)
-        #expect(throws: (any Error).self) {
-            _ = try ExperimentConfig.decode(yaml: """
-                name: p
-                environments: [{name: knowledge}]
-                stages:
-                  - stage: tokenizer
-                  - stage: pretrain
-                    steps: 1
-                  - stage: sft
-                    steps: 1
-                    probe: {sample: 2}
-                """)
-        }
+        #expect(throws: (any Error).self) { _ = try sftConfig("probe: {sample: 2}") }
+        guard case .sft(let parted) = try sftConfig("questions: {part: 2, of: 3}").stages[2] else { Issue.record("sft expected"); return }
+        #expect(parted.questions == QuestionPart(part: 2, of: 3))
+        #expect(throws: (any Error).self) { _ = try sftConfig("questions: {part: 3, of: 2}") }
     }
 
     @Test func questionPartsAreDisjoint() throws {
@@ -110,19 +105,5 @@ import TestSupport
         let firstKeys = Set(first.map { envs[0].environment.splitKey($0.task) })
         let secondKeys = Set(second.map { envs[0].environment.splitKey($0.task) })
         #expect(firstKeys.isDisjoint(with: secondKeys) && firstKeys.count > 100 && secondKeys.count > 100)
-
-        #expect(throws: (any Error).self) {
-            _ = try ExperimentConfig.decode(yaml: """
-                name: p
-                environments: [{name: knowledge}]
-                stages:
-                  - stage: tokenizer
-                  - stage: pretrain
-                    steps: 1
-                  - stage: sft
-                    steps: 1
-                    questions: {part: 3, of: 2}
-                """)
-        }
     }
 }
