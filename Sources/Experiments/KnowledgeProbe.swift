@@ -1,13 +1,15 @@
 // Knowledge probing for SFT (the recipe of Llama 3's factuality data and R-Tuning): before an SFT
-// stage learns its demonstrations, the stage's starting model answers each answerable training
-// question `samples` times; a question it gets wrong in every sample becomes an "I don't know"
-// target, and the others keep their answers. The model is taught to refuse exactly what it does
-// not know, instead of being taught to state facts it never learned (which raises hallucination
-// on the facts it does know).
+// stage learns its demonstrations, the stage's starting model answers each answerable fact among
+// them `samples` times (once per fact: its environment's split key); every demonstration of a fact
+// it gets wrong in every sample becomes an "I don't know" target, and the others keep their
+// answers. The model is taught to refuse exactly what it does not know, instead of being taught to
+// state facts it never learned (which raises hallucination on the facts it does know).
 //
 // In an experiment: `stage: sft` with `probe: {samples: 4, temperature: 1.0, max_new_tokens: 32}`.
 // Only tasks whose metadata say `answerable: true` are probed (the knowledge environment, JSONL
-// lines that say so); unanswerable questions already have refusal targets.
+// lines that say so); unanswerable questions already have refusal targets. A probe should ask what
+// the model was not fine-tuned on: `questions: {part: K, of: N}` gives SFT stages disjoint parts
+// of the training facts (experiments/knowledge-probe-sft.yaml).
 
 import Environments
 import Foundation
