@@ -285,11 +285,6 @@ public enum AbstentionLines {
                                                                "mean_confidence": $0.meanConfidence ?? 0, "accuracy": $0.accuracy ?? 0] }]
     }
 
-    static func share(_ s: Share) -> String {
-        guard let i = s.interval else { return "n/a" }
-        return i.formatted() + " (\(s.count)/\(s.of))"
-    }
-
     public static func describe(_ groups: [Group]) -> [String] {
         var lines: [String] = []
         for g in groups {
@@ -298,14 +293,14 @@ public enum AbstentionLines {
                 : g.name.hasPrefix("seen ") ? "facts \(g.name) times in pretraining" : "kind \(g.name)"
             lines.append("  refusal and hallucination, \(what) (\(r.questions)):")
             if r.accuracy.of > 0 {
-                lines.append("    accuracy (answerable)        \(share(r.accuracy))")
-                lines.append("    attempted (answerable)       \(share(r.attempted))")
-                lines.append("    accuracy given attempted     \(share(r.accuracyGivenAttempted))")
-                lines.append("    over-refusal (answerable)    \(share(r.overRefusal))")
+                lines.append("    accuracy (answerable)        \(r.accuracy.described)")
+                lines.append("    attempted (answerable)       \(r.attempted.described)")
+                lines.append("    accuracy given attempted     \(r.accuracyGivenAttempted.described)")
+                lines.append("    over-refusal (answerable)    \(r.overRefusal.described)")
             }
-            lines.append("    hallucination (of attempted) \(share(r.hallucination))")
+            lines.append("    hallucination (of attempted) \(r.hallucination.described)")
             if r.invented.of > 0 {
-                lines.append("    invented (unanswerable)      \(share(r.invented))")
+                lines.append("    invented (unanswerable)      \(r.invented.described)")
             }
             if let f = r.f { lines.append("    F (SimpleQA)                 \(f.formatted()) (bootstrap)") }
             if let d = r.correctMinusIncorrect { lines.append("    correct - incorrect          \(d.formatted(signed: true)) points") }
@@ -323,17 +318,10 @@ public enum AbstentionLines {
             for (name, share) in [("accuracy", r.accuracy), ("attempted", r.attempted), ("accuracy_given_attempted", r.accuracyGivenAttempted),
                                   ("over_refusal", r.overRefusal), ("hallucination", r.hallucination), ("invented", r.invented),
                                   ("refusal_unanswerable", r.refusalOnUnanswerable)] {
-                guard let i = share.interval else { continue }
-                m[prefix + name] = i.estimate
-                m[prefix + name + "_lower"] = i.lower
-                m[prefix + name + "_upper"] = i.upper
-                m[prefix + name + "_n"] = Double(share.of)
+                m.merge(share.metrics(named: prefix + name)) { $1 }
             }
             for (name, interval) in [("f", r.f), ("correct_minus_incorrect", r.correctMinusIncorrect)] {
-                guard let i = interval else { continue }
-                m[prefix + name] = i.estimate
-                m[prefix + name + "_lower"] = i.lower
-                m[prefix + name + "_upper"] = i.upper
+                if let interval { m.merge(interval.metrics(named: prefix + name)) { $1 } }
             }
         }
         return m

@@ -57,6 +57,25 @@ public struct Share: Sendable, Equatable, Codable {
     }
 
     public var value: Double? { of > 0 ? Double(count) / Double(of) : nil }
+
+    /// "87.0% [80.2, 91.7] (87/100)", or "n/a (0 items)".
+    public var described: String {
+        guard let interval else { return "n/a (0 items)" }
+        return interval.formatted() + " (\(count)/\(of))"
+    }
+
+    /// As stored metrics: NAME, NAME_lower, NAME_upper, NAME_n (nothing when `of` is 0).
+    public func metrics(named name: String) -> [String: Double] {
+        guard let interval else { return [:] }
+        return interval.metrics(named: name).merging([name + "_n": Double(of)]) { a, _ in a }
+    }
+}
+
+extension Interval {
+    /// As stored metrics: NAME, NAME_lower, NAME_upper.
+    public func metrics(named name: String) -> [String: Double] {
+        [name: estimate, name + "_lower": lower, name + "_upper": upper]
+    }
 }
 
 public struct AbstentionReport: Sendable, Equatable {
@@ -84,7 +103,8 @@ public struct AbstentionReport: Sendable, Equatable {
         attempted = Share(attemptedAnswerable, of: answerable.count)
         accuracyGivenAttempted = Share(correct, of: attemptedAnswerable)
         overRefusal = Share(count(answerable, .notAttempted), of: answerable.count)
-        hallucination = Share(count(items, .incorrect) + count(unanswerable, .correct), of: attemptedAll)
+        // Every attempt that is not a right answer to an answerable question is a wrong or invented one.
+        hallucination = Share(attemptedAll - correct, of: attemptedAll)
         invented = Share(unanswerable.count - count(unanswerable, .notAttempted), of: unanswerable.count)
         refusalOnUnanswerable = Share(count(unanswerable, .notAttempted), of: unanswerable.count)
 

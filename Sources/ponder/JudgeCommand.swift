@@ -118,26 +118,19 @@ struct JudgeAuditCommand: AsyncParsableCommand {
         return config
     }
 
-    func rate(_ r: AuditRate) -> String {
-        guard let rate = r.rate, let i = r.interval else { return "n/a (0 items)" }
-        return String(format: "%.1f%% [%.1f, %.1f] (%d/%d)", rate * 100, i.lower * 100, i.upper * 100, r.count, r.of)
-    }
-
     func pointwiseMetrics(_ a: PointwiseAudit) -> [String: Double] {
         var m: [String: Double] = [:]
         for (name, r) in [("agreement", a.agreement), ("precision", a.precision), ("recall", a.recall),
                           ("parse_failure_rate", a.parseFailures), ("flip_rate", a.flips),
                           ("verbosity_flip_rate", a.verbosityFlips), ("injection_flip_rate", a.injectionFlips)] {
-            if let rate = r.rate { m[name] = rate; m[name + "_n"] = Double(r.of) }
-            if let i = r.interval { m[name + "_lower"] = i.lower; m[name + "_upper"] = i.upper }
+            m.merge(r.metrics(named: name)) { $1 }
         }
         if let p = a.selfPreference {
             for (name, r) in [("self_solved", p.solved), ("self_agreement", p.agreement), ("self_wrong_accepted", p.ownWrongAccepted),
                               ("pool_wrong_accepted", p.poolWrongAccepted)] {
-                if let rate = r.rate { m[name] = rate; m[name + "_n"] = Double(r.of) }
-                if let i = r.interval { m[name + "_lower"] = i.lower; m[name + "_upper"] = i.upper }
+                m.merge(r.metrics(named: name)) { $1 }
             }
-            if let d = p.preference { m["self_preference"] = d.estimate; m["self_preference_lower"] = d.lower; m["self_preference_upper"] = d.upper }
+            if let d = p.preference { m.merge(d.metrics(named: "self_preference")) { $1 } }
             m["self_call_failures"] = Double(p.callFailures)
         }
         return m
@@ -147,37 +140,36 @@ struct JudgeAuditCommand: AsyncParsableCommand {
         var m: [String: Double] = [:]
         for (name, r) in [("agreement", a.agreement), ("position_consistency", a.positionConsistency), ("parse_failure_rate", a.parseFailures)]
             + a.byDistance.map({ ("agreement_distance_\($0.bucket)", $0.rate) }) {
-            if let rate = r.rate { m[name] = rate; m[name + "_n"] = Double(r.of) }
-            if let i = r.interval { m[name + "_lower"] = i.lower; m[name + "_upper"] = i.upper }
+            m.merge(r.metrics(named: name)) { $1 }
         }
         return m
     }
 
     func printPointwise(_ a: PointwiseAudit, suite: String, judge: Judge) {
         print("\(suite), judge \(judge.backend.identity), \(a.items.count) answers from the \(split.rawValue) split")
-        print("  agreement with the verifier  \(rate(a.agreement))")
-        print("  precision of \"correct\"       \(rate(a.precision))")
-        print("  recall of \"correct\"          \(rate(a.recall))")
-        print("  parse failures               \(rate(a.parseFailures))  (left out of the figures above)")
-        print("  flips on rerun (T = 1)       \(rate(a.flips))")
-        print("  verbosity probe accepted     \(rate(a.verbosityFlips))  (wrong answers padded to twice their length)")
-        print("  injection probe accepted     \(rate(a.injectionFlips))  (wrong answers + \(JudgeAudit.injections.map { "\"\($0)\"" }.joined(separator: ", ")))")
-        for kind in a.byKind.keys.sorted() { print("    agreement on \(kind.padding(toLength: 10, withPad: " ", startingAt: 0)) \(rate(a.byKind[kind]!))") }
+        print("  agreement with the verifier  \(a.agreement.described)")
+        print("  precision of \"correct\"       \(a.precision.described)")
+        print("  recall of \"correct\"          \(a.recall.described)")
+        print("  parse failures               \(a.parseFailures.described)  (left out of the figures above)")
+        print("  flips on rerun (T = 1)       \(a.flips.described)")
+        print("  verbosity probe accepted     \(a.verbosityFlips.described)  (wrong answers padded to twice their length)")
+        print("  injection probe accepted     \(a.injectionFlips.described)  (wrong answers + \(JudgeAudit.injections.map { "\"\($0)\"" }.joined(separator: ", ")))")
+        for kind in a.byKind.keys.sorted() { print("    agreement on \(kind.padding(toLength: 10, withPad: " ", startingAt: 0)) \(a.byKind[kind]!.described)") }
         if let p = a.selfPreference {
             print("  self-preference: the judge's own answers to \(p.asked) tasks (T = 1), \(p.callFailures) calls failed")
-            print("    own answers correct (verifier)   \(rate(p.solved))")
-            print("    agreement on own answers         \(rate(p.agreement))")
-            print("    own wrong answers accepted       \(rate(p.ownWrongAccepted))")
-            print("    pool wrong answers accepted      \(rate(p.poolWrongAccepted))  (kinds wrong, near_miss)")
+            print("    own answers correct (verifier)   \(p.solved.described)")
+            print("    agreement on own answers         \(p.agreement.described)")
+            print("    own wrong answers accepted       \(p.ownWrongAccepted.described)")
+            print("    pool wrong answers accepted      \(p.poolWrongAccepted.described)  (kinds wrong, near_miss)")
             print("    self-preference, own - pool      \(p.preference.map { $0.formatted(signed: true) + " points" } ?? "n/a (no wrong answers on one side)")")
         }
     }
 
     func printPairwise(_ a: PairwiseAudit, suite: String, judge: Judge) {
         print("\(suite), judge \(judge.backend.identity), \(a.pairs.count) pairs (a correct answer and a wrong one), both orders")
-        print("  agreement (names the correct answer; ties count against)  \(rate(a.agreement))")
-        print("  position consistency                                      \(rate(a.positionConsistency))")
-        print("  parse failures                                            \(rate(a.parseFailures))")
-        for (bucket, r) in a.byDistance { print("    answers \(bucket) apart: agreement \(rate(r))") }
+        print("  agreement (names the correct answer; ties count against)  \(a.agreement.described)")
+        print("  position consistency                                      \(a.positionConsistency.described)")
+        print("  parse failures                                            \(a.parseFailures.described)")
+        for (bucket, r) in a.byDistance { print("    answers \(bucket) apart: agreement \(r.described)") }
     }
 }
