@@ -36,6 +36,12 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Open MPI for data parallelism (`mpirun -np N ponder run FILE`); only Distributed imports it.
+        .systemLibrary(
+            name: "COpenMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
         .systemLibrary(
             name: "CSeccomp",
             pkgConfig: "libseccomp",
@@ -55,6 +61,8 @@ let package = Package(
         .target(name: "Environments", dependencies: ["PonderCore", "Rewards", "CSeccomp"], path: "environments"),
         .target(name: "Storage", dependencies: ["PonderCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["PonderCore", "Model", "Tokenization", "Rewards"]),
+        // Data parallelism over MPI: the Collective of a job started by mpirun.
+        .target(name: "Distributed", dependencies: ["PonderCore", "COpenMPI"]),
         // Chat completions over the engine: batched generation and the OpenAI-compatible HTTP server.
         .target(
             name: "Serving",
@@ -75,7 +83,7 @@ let package = Package(
             name: "ponder",
             dependencies: [
                 "Kernels", "PonderCore", "Model", "Tokenization", "Environments", "Rewards", "Storage", "Training", "Experiments",
-                "Serving", "Judge", "ponder-sandbox-init", "Yams",
+                "Serving", "Judge", "Distributed", "ponder-sandbox-init", "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -86,3 +86,32 @@ public struct RewardSet: Sendable {
         }
     }
 }
+
+// A breakdown crosses process boundaries in data-parallel GRPO (each rank scores its groups and
+// the ranks exchange them): an entry is written as its value or its failure.
+extension RewardBreakdown.Entry: Codable {
+    enum CodingKeys: String, CodingKey { case name, weight, value, failure }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        weight = try c.decode(Double.self, forKey: .weight)
+        if let failure = try c.decodeIfPresent(RewardFailure.self, forKey: .failure) {
+            result = .failure(failure)
+        } else {
+            result = .success(try c.decode(Double.self, forKey: .value))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(weight, forKey: .weight)
+        switch result {
+        case .success(let value): try c.encode(value, forKey: .value)
+        case .failure(let failure): try c.encode(failure, forKey: .failure)
+        }
+    }
+}
+
+extension RewardBreakdown: Codable {}

@@ -12,6 +12,12 @@
 // continued in the same run row, its metrics after the checkpoint's step deleted first, so the
 // store ends exactly as after an uninterrupted run. Without --resume every stage starts afresh
 // in new run rows, overwriting runs/NAME/.
+// Data parallel (`options.collective` of N ranks, started by mpirun): every rank runs every stage
+// in lockstep, the trainers sharing each step's work; rank 0 alone writes files (experiment.yaml,
+// the tokenizer, checkpoints) and the store that the user reads, and alone runs eval stages. The
+// other ranks train the tokenizer themselves (it is deterministic), read rank 0's checkpoints,
+// and keep their run rows in a private copy of the store, so their stage decisions (skip, resume)
+// are rank 0's. A barrier starts every stage, so rank 0 has finished writing what it reads.
 // The runner never prints: it reports `RunEvent`s and the command line draws them.
 
 import Environments
@@ -55,6 +61,8 @@ public struct RunnerOptions: Sendable {
     public var interruptRequested: @Sendable () -> Bool
     /// The command that resumes this run, noted on an interrupted run (`ponder runs` shows it).
     public var resumeCommand: String?
+    /// The ranks of a data-parallel run (one process by default).
+    public var collective: any Collective = SingleProcess.shared
     public init(resume: Bool = false, runsDirectory: URL = URL(fileURLWithPath: "runs"), stopAfter: (stage: String, step: Int)? = nil,
                 groupConfigText: String? = nil, faults: FaultPlan = .none, interruptRequested: @escaping @Sendable () -> Bool = { false }) {
         self.resume = resume
@@ -95,6 +103,16 @@ public final class ExperimentRunner {
     public func run() throws {
         envs = try config.environments.map(LabEnvironment.init)
         let experimentID = try store.upsertExperiment(name: config.name, configText: options.groupConfigText ?? config.resolvedYAML())
+        if options.collective.isLeader { try writeConfig() }
+        var parent: Int64? = nil
+        for stage in config.stages {
+            parent = try runStage(stage, experimentID: experimentID, parent: parent)
+            if interrupted { return }
+        }
+    }
+
+    /// runs/NAME/experiment.yaml.
+    func writeConfig() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // A run killed while Foundation wrote experiment.yaml atomically leaves its temporary file
         // (".dat.nosync..."); nothing else writes such names here, so the next run sweeps them.
@@ -102,11 +120,6 @@ public final class ExperimentRunner {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
         try config.resolvedYAML().write(to: directory.appendingPathComponent(Self.configFileName), atomically: true, encoding: .utf8)
-        var parent: Int64? = nil
-        for stage in config.stages {
-            parent = try runStage(stage, experimentID: experimentID, parent: parent)
-            if interrupted { return }
-        }
     }
 
     /// Set when `stopAfter` or an interrupt stopped a stage.
@@ -140,7 +153,8 @@ public final class ExperimentRunner {
             try restoreOutputs(of: stage)
             return try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed)?.id
         }
-        if !resumed { try? FileManager.default.removeItem(at: dir) }
+        if !resumed && options.collective.isLeader { try? FileManager.default.removeItem(at: dir) }
+        options.collective.barrier()
         let started = Date()
         do {
             switch stage {
@@ -154,6 +168,8 @@ public final class ExperimentRunner {
             try? store.setStatus(run: runID, .failed)
             throw error
         }
+        // Rank 0 may have been interrupted (Ctrl-C) where the others were not: they stop with it.
+        if options.collective.isDistributed { interrupted = options.collective.broadcast(interrupted) }
         if interrupted {
             try store.setStatus(run: runID, .interrupted, note: options.resumeCommand.map { "resume: \($0)" })
             report(.note("\(stage.name) stopped; `--resume` continues from its checkpoint"))
@@ -214,8 +230,10 @@ public final class ExperimentRunner {
         let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "tokenizer").map(\.text)
         let start = Date()
         let trained = try Tokenizer.train(corpus: docs, vocabSize: vocab)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try trained.save(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
+        if options.collective.isLeader {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try trained.save(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
+        }
         tokenizer = trained
         options.faults.reached(.tokenizer, stage: s.name, step: 0)
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
@@ -242,7 +260,8 @@ public final class ExperimentRunner {
         report(.stageStarted(stage: s.name, kind: .pretrain, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("pretrain: \(train.count) training tokens, \(validation.count) validation tokens, \(model.parameterCount) parameters"))
         _ = try Pretraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
-                                  checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID).commit)
+                                  checkpointDirectory: directory, resume: resume, collective: options.collective,
+                                  progress: recorder(stage, runID: runID).commit)
         if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
@@ -272,13 +291,15 @@ public final class ExperimentRunner {
         report(.stageStarted(stage: s.name, kind: .sft, run: runID, resumedFrom: resume ? 0 : nil))
         report(.note("sft: \(train.count) demonstrations, \(validation.count) held out, from \(start.path)"))
         _ = try SupervisedFineTuning.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: p,
-                                           checkpointDirectory: directory, resume: resume, progress: recorder(stage, runID: runID).commit)
+                                           checkpointDirectory: directory, resume: resume, collective: options.collective,
+                                           progress: recorder(stage, runID: runID).commit)
         if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
     }
 
     func runEval(_ s: EvalStage, stage: Stage, runID: Int64) throws {
+        guard options.collective.isLeader else { return }  // the other ranks wait at the next stage's barrier
         let tok = try requireTokenizer(s.name)
         let checkpoint = try requireCheckpoint(s.name)
         let (model, _) = try Checkpoint.load(from: checkpoint)
@@ -352,7 +373,7 @@ public final class ExperimentRunner {
         _ = try GRPOTrainer.train(
             policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
             tools: RunnerData.tools(chosen), parameters: s.parameters, seed: config.seed, faults: options.faults.scoped(to: s.name),
-            checkpointDirectory: directory, resume: resume
+            collective: options.collective, checkpointDirectory: directory, resume: resume
         ) { stepReport in
             try recorder.commit(stepReport.progress, rollouts: stepReport.rollouts.map(Self.newRollout))
         }

@@ -173,6 +173,28 @@ public final class Engine {
         prompts: [[Int32]], samplesPerPrompt G: Int = 1, parameters sp: SamplingParameters,
         rng: inout RNG, hook: ForceHook? = nil
     ) -> [[Generation]] {
+        var streams = [rng]
+        defer { rng = streams[0] }
+        return generate(prompts: prompts, samplesPerPrompt: G, parameters: sp, streams: &streams, stream: { _ in 0 }, hook: hook)
+    }
+
+    /// As above, but prompt i's samples draw from `streams[i]` alone, so a prompt's completions do
+    /// not depend on which other prompts share the batch (up to the summation order of the
+    /// batched matrix products): what data-parallel GRPO needs to give every rank count the same
+    /// rollouts.
+    public func generate(
+        prompts: [[Int32]], samplesPerPrompt G: Int = 1, parameters sp: SamplingParameters,
+        streams: inout [RNG], hook: ForceHook? = nil
+    ) -> [[Generation]] {
+        precondition(streams.count == prompts.count, "generate: \(streams.count) random streams for \(prompts.count) prompts")
+        return generate(prompts: prompts, samplesPerPrompt: G, parameters: sp, streams: &streams, stream: { $0 / G }, hook: hook)
+    }
+
+    /// Sequence s (sample s % G of prompt s / G) draws from `streams[stream(s)]`.
+    private func generate(
+        prompts: [[Int32]], samplesPerPrompt G: Int, parameters sp: SamplingParameters,
+        streams: inout [RNG], stream: (Int) -> Int, hook: ForceHook?
+    ) -> [[Generation]] {
         let total = prompts.count * G
         precondition(total <= slots, "generate: \(total) sequences but the engine holds \(slots)")
         precondition(total <= maxRows, "generate: \(total) sequences but the engine steps \(maxRows) rows")
@@ -216,7 +238,7 @@ public final class Engine {
             for g in 0..<G {
                 let s = first + g
                 length[s] = prompt.count
-                let (token, lp) = sampler.sample(logits.pointer + lastRow * V, sp, &rng)
+                let (token, lp) = sampler.sample(logits.pointer + lastRow * V, sp, &streams[stream(s)])
                 if accept(s, token, lp, forced: false) { live.append(s) }
             }
         }
@@ -231,7 +253,7 @@ public final class Engine {
                 if !pending[s].isEmpty {
                     keep = accept(s, pending[s].removeFirst(), 0, forced: true)
                 } else {
-                    let (token, lp) = sampler.sample(logits.pointer + r * V, sp, &rng)
+                    let (token, lp) = sampler.sample(logits.pointer + r * V, sp, &streams[stream(s)])
                     keep = accept(s, token, lp, forced: false)
                 }
                 if keep { stillLive.append(s) }

@@ -131,6 +131,19 @@ public struct RunStore: Sendable {
         try RunStore(database: DatabaseQueue(configuration: configuration()))
     }
 
+    /// A private in-memory copy of the store at `path` (read through a read-only connection):
+    /// what the ranks other than 0 of a data-parallel run write to, so they make rank 0's
+    /// decisions without touching its file.
+    public static func inMemoryCopy(of path: String) throws -> RunStore {
+        var readOnly = configuration()
+        readOnly.readonly = true
+        let source = try DatabaseQueue(path: path, configuration: readOnly)
+        let copy = try DatabaseQueue(configuration: configuration())
+        try source.backup(to: copy)
+        try source.close()
+        return try RunStore(database: copy)
+    }
+
     init(database: any DatabaseWriter) throws {
         self.database = database
         try Schema.migrator.migrate(database)

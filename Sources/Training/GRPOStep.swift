@@ -10,6 +10,7 @@
 // target -1 too.
 
 import Model
+import PonderCore
 
 extension GRPO {
     /// What one forward/backward pass over the batch measured. Means are over loss-masked
@@ -42,11 +43,11 @@ extension GRPO {
         var firstTarget: [Int] = []    // flat index of each row's o_0 prediction
     }
 
-    /// Splits `samples` (in order) into micro-batches of at most `size` sequences; samples
-    /// without completion tokens have nothing to predict and are left out.
-    static func microBatches(_ samples: [Sample], size: Int, maxSeqLen: Int) -> [MicroBatch] {
+    /// Splits `samples[among]` (in order; all by default) into micro-batches of at most `size`
+    /// sequences; samples without completion tokens have nothing to predict and are left out.
+    static func microBatches(_ samples: [Sample], size: Int, maxSeqLen: Int, among: Range<Int>? = nil) -> [MicroBatch] {
         precondition(size >= 1, "GRPO: micro-batch size must be >= 1, got \(size)")
-        let indices = samples.indices.filter { !samples[$0].completionIDs.isEmpty }
+        let indices = (among ?? samples.indices).filter { !samples[$0].completionIDs.isEmpty }
         var out: [MicroBatch] = []
         var start = 0
         while start < indices.count {
@@ -88,12 +89,13 @@ extension GRPO {
         return model.logProbs(targets: b.targets)
     }
 
-    /// log pi(o_t | ...) of every completion token of every sample under `model` at
-    /// `temperature`, no gradient: the old policy's or the reference's log-probs.
+    /// log pi(o_t | ...) of every completion token of every sample (of `samples[among]`; the
+    /// others are left 0) under `model` at `temperature`, no gradient: the old policy's or the
+    /// reference's log-probs.
     public static func completionLogProbs(model: Transformer, samples: [Sample], temperature: Float,
-                                          microBatch: Int) -> [[Float]] {
+                                          microBatch: Int, among: Range<Int>? = nil) -> [[Float]] {
         var out = samples.map { [Float](repeating: 0, count: $0.completionIDs.count) }
-        for b in microBatches(samples, size: microBatch, maxSeqLen: model.config.maxSeqLen) {
+        for b in microBatches(samples, size: microBatch, maxSeqLen: model.config.maxSeqLen, among: among) {
             let (logp, _) = forwardLogProbs(model, b, temperature: temperature)
             for (r, i) in b.rows.enumerated() {
                 for j in 0..<samples[i].completionIDs.count { out[i][j] = logp[b.firstTarget[r] + j] }
@@ -106,16 +108,20 @@ extension GRPO {
     /// `policy.grads` (no zeroing, no clipping, no step: `optimize` does those).
     ///   weights: w_{i,t} from `tokenWeights`; oldLogProbs: nil = the current log-probs
     ///   detached (rho == 1 exactly); refLogProbs: nil = no reference (KL 0, beta must be 0).
+    /// With a collective of N ranks, this rank takes its share of the samples (`share(of:)`) and
+    /// the statistics are summed over the ranks; the gradient stays this rank's part (`optimize`
+    /// sums it).
     public static func accumulateGradients(
         policy: Transformer, samples: [Sample], advantages: [Double], weights: [[Double]],
         oldLogProbs: [[Float]]?, refLogProbs: [[Float]]?, parameters: Parameters, microBatch: Int,
-        backward: Bool = true
+        backward: Bool = true, collective: any Collective = SingleProcess.shared
     ) -> PassStatistics {
         precondition(advantages.count == samples.count && weights.count == samples.count)
         precondition(refLogProbs != nil || parameters.beta == 0, "GRPO: beta > 0 needs a reference model")
         let backwardScale = 1 / Double(parameters.samplingTemperature)
         var stats = PassStatistics()
-        for b in microBatches(samples, size: microBatch, maxSeqLen: policy.config.maxSeqLen) {
+        let among = collective.share(of: samples.count)
+        for b in microBatches(samples, size: microBatch, maxSeqLen: policy.config.maxSeqLen, among: among) {
             let (logp, entropy) = forwardLogProbs(policy, b, temperature: parameters.samplingTemperature)
             var dlogp = [Float](repeating: 0, count: b.tokens.count)
             for (r, i) in b.rows.enumerated() {
@@ -143,6 +149,13 @@ extension GRPO {
             }
             if backward { policy.backward(dlogp: dlogp) }
         }
+        if collective.isDistributed {
+            let fields: [WritableKeyPath<PassStatistics, Double>] = [\.loss, \.policyLoss, \.kl, \.entropy, \.ratio, \.clipLow,
+                                                                      \.clipHigh, \.clipRegion, \.tokens]
+            var sums = fields.map { stats[keyPath: $0] }
+            collective.sum(&sums)
+            for (field, value) in zip(fields, sums) { stats[keyPath: field] = value }
+        }
         if stats.tokens > 0 {
             for keyPath in [\PassStatistics.kl, \.entropy, \.ratio, \.clipLow, \.clipHigh, \.clipRegion] {
                 stats[keyPath: keyPath] /= stats.tokens
@@ -161,24 +174,29 @@ extension GRPO {
     ///   learning_rate, optimizer_steps.
     public static func optimize(
         policy: Transformer, reference: Transformer?, optimizer: AdamW, samples: [Sample], advantages: [Double],
-        parameters: Parameters, learningRate: Float, microBatch: Int = 8
+        parameters: Parameters, learningRate: Float, microBatch: Int = 8, collective: any Collective = SingleProcess.shared
     ) -> [String: Double] {
         let problems = parameters.problems()
         precondition(problems.isEmpty, "GRPO parameters: " + problems.map { "\($0.key.stringValue) \($0.message)" }.joined(separator: "; "))
         precondition(reference != nil || parameters.beta == 0, "GRPO: beta = \(parameters.beta) needs a reference model")
         let weights = tokenWeights(samples: samples, parameters: parameters)
+        let among = collective.share(of: samples.count)
         let ref = reference.map {
-            completionLogProbs(model: $0, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch)
+            completionLogProbs(model: $0, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch,
+                               among: among)
         }
         let old = parameters.numIterations > 1
-            ? completionLogProbs(model: policy, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch)
+            ? completionLogProbs(model: policy, samples: samples, temperature: parameters.samplingTemperature, microBatch: microBatch,
+                                 among: among)
             : nil
 
         var sums: [String: Double] = [:]
         for _ in 0..<parameters.numIterations {
             policy.zeroGrad()
             let s = accumulateGradients(policy: policy, samples: samples, advantages: advantages, weights: weights,
-                                        oldLogProbs: old, refLogProbs: ref, parameters: parameters, microBatch: microBatch)
+                                        oldLogProbs: old, refLogProbs: ref, parameters: parameters, microBatch: microBatch,
+                                        collective: collective)
+            collective.sum(UnsafeMutableBufferPointer(start: policy.grads.pointer, count: policy.grads.count))
             let norm = clipGradientNorm(policy.grads, maxNorm: Float(parameters.gradClip))
             optimizer.update(params: policy.params, grads: policy.grads, lr: learningRate)
             let pass: [String: Double] = [

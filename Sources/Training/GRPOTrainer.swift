@@ -18,6 +18,19 @@
 //              transaction) before StageLoop writes the step's checkpoint
 // Time is split into generation, reward, training and storage (the previous callback's time).
 //
+// Random streams: the step's tasks (and dynamic sampling's replacements) come from the stream of
+// (seed, step); the G samples of the step's g-th group (in draw order, across resample rounds)
+// from the stream of (seed, step, g). Nothing depends on how many groups share a batch.
+//
+// Data parallel (a Collective of N ranks, DESIGN.md §11): every rank draws the same tasks; each
+// generates and scores its contiguous share of the round's groups (whole groups: a group's
+// advantages stay on one rank), and the ranks exchange those groups, so every rank then holds
+// the whole batch and computes the same advantages and statistics (`scale_rewards: batch`,
+// dynamic sampling's counts). The update splits the samples the same way, sums the gradient with
+// one all-reduce, and every rank takes the same AdamW step. Rank 0 alone runs the held-out
+// evaluation and its callback writes the store. `time/communication` and `communication_bytes`
+// are logged when N > 1.
+//
 // Shortcuts: the reference model is the stage's starting checkpoint, frozen; the engine reads
 // the live policy weights (no separate sampler copy), so sampling is exactly on-policy; held-out
 // evaluation during the run is on `evalTasks` fixed tasks per environment.
@@ -64,6 +77,11 @@ public enum GRPOTrainer {
     /// resumed run draws what the uninterrupted one did.
     public static func stepRNG(seed: UInt64, step: Int) -> RNG { RNG(seed: seed).fork("grpo-step-\(step)") }
 
+    /// The sampling stream of group `group` (in the step's draw order) of step `step` (0-based).
+    public static func groupRNG(seed: UInt64, step: Int, group: Int) -> RNG {
+        RNG(seed: seed).fork("grpo-step-\(step)-group-\(group)")
+    }
+
     /// `count` tasks, each from an environment drawn by weight (the step's prompts, and the
     /// replacements dynamic sampling draws from the same stream).
     public static func drawTasks(_ environments: [WeightedEnvironment], count: Int, toolsOverride: [Tool]?,
@@ -86,6 +104,7 @@ public enum GRPOTrainer {
         policy: Transformer, reference: Transformer?, tokenizer: Tokenizer,
         environments: [WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
         parameters p: GRPO.Parameters, seed: UInt64, faults: FaultPlan = .none,
+        collective: any Collective = SingleProcess.shared,
         checkpointDirectory: URL, resume: Bool, progress: StepHandler
     ) throws -> TrainingSummary {
         guard !environments.isEmpty else { throw TrainingError.invalidParameter("grpo: no environments") }
@@ -94,20 +113,28 @@ public enum GRPOTrainer {
         }
         if p.beta > 0 && reference == nil { throw TrainingError.invalidParameter("grpo: beta > 0 needs a reference model") }
         let optimizer = AdamW(layout: policy.layout, parameters: p.adamW)
-        let loop = StageLoop(stage: "grpo", steps: p.steps, checkpointEvery: p.checkpointEvery, seed: seed, faults: faults)
+        let loop = StageLoop(stage: "grpo", steps: p.steps, checkpointEvery: p.checkpointEvery, seed: seed, faults: faults,
+                             collective: collective)
         let restored = try loop.restore(model: policy, optimizer: optimizer, from: checkpointDirectory, resume: resume)
         let run = GRPORun(policy: policy, reference: reference, optimizer: optimizer, tokenizer: tokenizer,
-                          environments: environments, rewards: rewards, tools: tools, parameters: p, seed: seed)
+                          environments: environments, rewards: rewards, tools: tools, parameters: p, seed: seed,
+                          collective: collective)
         var lastMetrics: [String: Double] = [:]
         var storageSeconds = 0.0
         let outcome = try loop.run(model: policy, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
                                    from: restored?.step ?? 0, state: { TrainerState(step: $0, dataCursor: ["step": $0]) }) { step, resumedFrom, due in
+            let traffic = collective.traffic
             let batch = run.rollouts(step: step)
             let advantages = GRPORun.advantages(batch, parameters: p)
             var metrics = run.update(batch, advantages, step: step)
             metrics.merge(GRPORun.statistics(batch, advantages)) { _, new in new }
             metrics["time/storage"] = storageSeconds
-            run.evaluate(step: step, into: &metrics)
+            if collective.isDistributed {
+                let spent = collective.traffic - traffic
+                metrics["time/communication"] = spent.seconds
+                metrics["communication_bytes"] = Double(spent.bytes)
+            }
+            if collective.isLeader { run.evaluate(step: step, into: &metrics) }
             lastMetrics = metrics
             let report = StepReport(progress: TrainingProgress(stage: "grpo", step: step, totalSteps: p.steps, metrics: metrics,
                                                                elapsedSeconds: run.elapsed, resumedFromStep: resumedFrom,
@@ -140,15 +167,17 @@ struct GRPORun {
     let tools: ToolExecutor?
     let p: GRPO.Parameters
     let seed: UInt64
+    let collective: any Collective
     let engine: Engine
     let byName: [String: any Environment]
     let began = ContinuousClock.now
 
     init(policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer,
          environments: [GRPOTrainer.WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
-         parameters: GRPO.Parameters, seed: UInt64) {
+         parameters: GRPO.Parameters, seed: UInt64, collective: any Collective = SingleProcess.shared) {
         self.policy = policy; self.reference = reference; self.optimizer = optimizer; self.tokenizer = tokenizer
         self.environments = environments; self.rewards = rewards; self.tools = tools; self.p = parameters; self.seed = seed
+        self.collective = collective
         let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
         let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + parameters.maxCompletionLength)
         engine = Engine(model: policy, sequences: parameters.promptsPerStep * parameters.numGenerations, maxLength: maxLength)
@@ -164,17 +193,23 @@ struct GRPORun {
         sampling.stopTokens = [tokenizer.id(of: .imEnd)]
         var batch = Batch()
         var pending = GRPOTrainer.drawTasks(environments, count: p.promptsPerStep, toolsOverride: p.tools, &rng)
+        var drawn = 0  // groups drawn before this round (their index names their sampling stream)
         while !pending.isEmpty {
+            let mine = collective.share(of: pending.count)
+            var streams = mine.map { GRPOTrainer.groupRNG(seed: seed, step: step - 1, group: drawn + $0) }
             let t0 = ContinuousClock.now
-            let rollouts = Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: pending, samplesPerTask: p.numGenerations,
-                                             sampling: sampling, tools: tools, rng: &rng)
+            let tasks = Array(pending[mine])
+            let generated = Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: tasks, samplesPerTask: p.numGenerations,
+                                              sampling: sampling, tools: tools, streams: &streams)
             let t1 = ContinuousClock.now
-            let inputs = zip(pending, rollouts).flatMap { task, group in
+            let inputs = zip(tasks, generated).flatMap { task, group in
                 group.map { $0.rewardInput(task: task, verdict: nil, maxCompletionTokens: p.maxCompletionLength) }
             }
-            let scores = rewards.score(batch: inputs) { byName[$0.environment] }
+            let scored = rewards.score(batch: inputs) { byName[$0.environment] }
             batch.generationSeconds += (t1 - t0).seconds
             batch.rewardSeconds += (ContinuousClock.now - t1).seconds
+            let (rollouts, scores) = exchange(generated, scored)
+            drawn += pending.count
             var dropped = 0
             for (i, task) in pending.enumerated() {
                 let groupScores = Array(scores[(i * p.numGenerations)..<((i + 1) * p.numGenerations)])
@@ -192,6 +227,24 @@ struct GRPORun {
             pending = dropped > 0 ? GRPOTrainer.drawTasks(environments, count: dropped, toolsOverride: p.tools, &rng) : []
         }
         return batch
+    }
+
+    /// Every rank's share of a round (its groups' rollouts and scores, groups in order), joined in
+    /// rank order: the whole round on every rank. One process returns its own.
+    func exchange(_ rollouts: [[Rollout]], _ scores: [RewardBreakdown]) -> ([[Rollout]], [RewardBreakdown]) {
+        guard collective.isDistributed else { return (rollouts, scores) }
+        struct Share: Codable { var rollouts: [[Rollout]]; var scores: [RewardBreakdown] }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            let mine = try encoder.encode(Share(rollouts: rollouts, scores: scores))
+            let shares = try collective.gather(Array(mine)).map { try decoder.decode(Share.self, from: Data($0)) }
+            return (shares.flatMap(\.rollouts), shares.flatMap(\.scores))
+        } catch {
+            collective.abort("grpo: the ranks could not exchange their rollouts: \(error)")
+        }
     }
 
     /// Advantages over each group's scored rollouts (GRPO.advantages on the scored ones only);
@@ -229,7 +282,7 @@ struct GRPORun {
         var metrics = samples.isEmpty
             ? ["learning_rate": Double(lr), "optimizer_steps": 0]
             : GRPO.optimize(policy: policy, reference: reference, optimizer: optimizer, samples: samples, advantages: values,
-                            parameters: p, learningRate: lr, microBatch: p.microBatch)
+                            parameters: p, learningRate: lr, microBatch: p.microBatch, collective: collective)
         metrics["time/training"] = (ContinuousClock.now - t).seconds
         return metrics
     }

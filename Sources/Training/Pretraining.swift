@@ -11,6 +11,8 @@
 // minLRRatio * learningRate, global gradient-norm clipping.
 // Validation: the mean loss of `evalBatches` fixed [B, T] batches of consecutive windows from
 // the start of the validation stream (no sampling: the same numbers at every evaluation).
+// Data parallel: every rank draws all of a micro-batch's window starts and computes its share of
+// the B rows (`Collective.share(of:)`), its mean loss weighted by its share of the rows.
 // Shortcuts: no attention mask at document boundaries; no sequence packing beyond the stream.
 
 import Foundation
@@ -23,6 +25,7 @@ public enum Pretraining {
     /// objective, the batches and the checkpoint/resume contract (Training.swift).
     public static func train(model: Transformer, tokenizer: Tokenizer, train: [Int32], validation: [Int32],
                              parameters: Parameters, checkpointDirectory: URL, resume: Bool,
+                             collective: any Collective = SingleProcess.shared,
                              progress: ProgressHandler) throws -> TrainingSummary {
         let p = parameters
         try p.validate(model: model.config)
@@ -35,9 +38,13 @@ public enum Pretraining {
         if p.evalEvery > 0 && validation.count < T + 1 {
             throw TrainingError.insufficientData("the validation stream has \(validation.count) tokens; seq_len \(T) needs at least \(T + 1)")
         }
-        var batch = WindowBatch(B: B, T: T)
+        let rows = collective.share(of: B)
+        var batch = WindowBatch(B: rows.count, T: T)
+        var validationBatch = WindowBatch(B: B, T: T)
+        let part = Float(rows.count) / Float(B)
         let starts = train.count - T  // window starts 0..<starts, each reads T + 1 tokens
-        return try p.loop(stage: "pretrain").run(
+        var drawn = [Int](repeating: 0, count: B)
+        return try p.loop(stage: "pretrain", collective: collective).run(
             model: model, tokenizer: tokenizer, checkpointDirectory: checkpointDirectory, resume: resume,
             progress: progress,
             accumulate: { step in
@@ -45,14 +52,16 @@ public enum Pretraining {
                 var total = 0.0
                 let scale = 1 / Float(p.accumulationSteps)
                 for _ in 0..<p.accumulationSteps {
-                    batch.fill(from: train) { _ in rng.nextInt(below: starts) }
-                    model.forward(tokens: batch.inputs, B: B, T: T)
-                    total += Double(model.crossEntropy(targets: batch.targets, weights: batch.weights))
-                    model.backwardCrossEntropy(scale: scale)
+                    for r in 0..<B { drawn[r] = rng.nextInt(below: starts) }
+                    if rows.isEmpty { continue }
+                    batch.fill(from: train) { drawn[rows.lowerBound + $0] }
+                    model.forward(tokens: batch.inputs, B: rows.count, T: T)
+                    total += Double(model.crossEntropy(targets: batch.targets, weights: batch.weights) * part)
+                    model.backwardCrossEntropy(scale: scale * part)
                 }
-                return (total / Double(p.accumulationSteps), B * T * p.accumulationSteps)
+                return (total / Double(p.accumulationSteps), rows.count * T * p.accumulationSteps)
             },
-            validate: { validationLoss(model: model, validation: validation, batch: &batch, batches: p.evalBatches) })
+            validate: { validationLoss(model: model, validation: validation, batch: &validationBatch, batches: p.evalBatches) })
     }
 
     /// The validation loss `train` reports, for a model as it is now (e.g. before training).

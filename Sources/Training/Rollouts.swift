@@ -40,7 +40,7 @@ public struct ToolCallRecord: Codable, Sendable, Equatable {
 public typealias ToolExecutor = @Sendable (Tool, String) -> (output: String, failure: String?)
 
 /// One sampled completion.
-public struct Rollout: Sendable {
+public struct Rollout: Sendable, Codable {
     public var promptIDs: [Int32]
     /// Completion tokens, sampled and forced, in order (a final <|im_end|> included).
     public var tokens: [Int32]
@@ -133,6 +133,25 @@ public enum Rollouts {
     public static func generate(engine: Engine, tokenizer: Tokenizer, tasks: [EnvTask], samplesPerTask: Int,
                                 sampling: SamplingParameters, tools: ToolExecutor?, rng: inout RNG,
                                 maxToolOutputTokens: Int = 64, maxToolCalls: Int = 4) -> [[Rollout]] {
+        generate(tokenizer: tokenizer, tasks: tasks, samplesPerTask: samplesPerTask, sampling: sampling, tools: tools,
+                 maxToolOutputTokens: maxToolOutputTokens, maxToolCalls: maxToolCalls) { prompts, sp, hook in
+            engine.generate(prompts: prompts, samplesPerPrompt: samplesPerTask, parameters: sp, rng: &rng, hook: hook)
+        }
+    }
+
+    /// As above, but task i's samples draw from `streams[i]` alone (Engine's per-prompt streams).
+    public static func generate(engine: Engine, tokenizer: Tokenizer, tasks: [EnvTask], samplesPerTask: Int,
+                                sampling: SamplingParameters, tools: ToolExecutor?, streams: inout [RNG],
+                                maxToolOutputTokens: Int = 64, maxToolCalls: Int = 4) -> [[Rollout]] {
+        generate(tokenizer: tokenizer, tasks: tasks, samplesPerTask: samplesPerTask, sampling: sampling, tools: tools,
+                 maxToolOutputTokens: maxToolOutputTokens, maxToolCalls: maxToolCalls) { prompts, sp, hook in
+            engine.generate(prompts: prompts, samplesPerPrompt: samplesPerTask, parameters: sp, streams: &streams, hook: hook)
+        }
+    }
+
+    private static func generate(tokenizer: Tokenizer, tasks: [EnvTask], samplesPerTask: Int, sampling: SamplingParameters,
+                                 tools: ToolExecutor?, maxToolOutputTokens: Int, maxToolCalls: Int,
+                                 decode: ([[Int32]], SamplingParameters, @escaping ForceHook) -> [[Generation]]) -> [[Rollout]] {
         precondition(tokenizer.hasChatTokens, "Rollouts.generate: the tokenizer lacks Ponder's chat tokens")
         let G = samplesPerTask
         guard !tasks.isEmpty, G > 0 else { return tasks.map { _ in [] } }
@@ -151,9 +170,7 @@ public enum Rollouts {
             ToolCallInjector(tokenizer: tokenizer, allowedTools: tasks[s / G].tools, tools: tools,
                              maxOutputTokens: maxToolOutputTokens, maxCalls: maxToolCalls)
         }
-        let generations = engine.generate(prompts: prompts, samplesPerPrompt: G, parameters: sp, rng: &rng) { s, tokens in
-            injectors[s].respond(to: tokens)
-        }
+        let generations = decode(prompts, sp) { s, tokens in injectors[s].respond(to: tokens) }
         return generations.enumerated().map { i, samples in
             samples.enumerated().map { g, gen in
                 Rollout(promptIDs: prompts[i], tokens: gen.tokens, logProbs: gen.logProbs,

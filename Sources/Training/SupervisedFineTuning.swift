@@ -14,6 +14,9 @@
 // sequence, so the data of a step depends only on (seed, step).
 // Optimiser as in pretraining: AdamW, warmup then cosine decay, gradient clipping.
 // Validation: the token-mean masked loss over (up to) evalBatches * B validation examples, in order.
+// Data parallel: each rank computes its share of every micro-batch's B rows; its token mean is
+// weighted by its share of the micro-batch's learned tokens, so the ranks' parts sum to the
+// micro-batch's token mean.
 // Shortcut: padding, not packing (packing without a block-diagonal mask would let examples
 // attend to each other).
 
@@ -44,6 +47,7 @@ public enum SupervisedFineTuning {
     /// Training.swift for the checkpoint/resume contract.
     public static func train(model: Transformer, tokenizer: Tokenizer, train: [Example], validation: [Example],
                              parameters: Parameters, checkpointDirectory: URL, resume: Bool,
+                             collective: any Collective = SingleProcess.shared,
                              progress: ProgressHandler) throws -> TrainingSummary {
         let p = parameters
         try p.validate(model: model.config)
@@ -60,9 +64,11 @@ public enum SupervisedFineTuning {
         let longest = (train + validation).map(\.ids.count).max()!
         let T = min(p.seqLen, longest - 1)
         let truncated = train.filter { $0.ids.count > p.seqLen + 1 }.count
-        var batch = PaddedBatch(B: p.batchSize, T: T, pad: 0)
+        let rows = collective.share(of: p.batchSize)
+        var batch = PaddedBatch(B: rows.count, T: T, pad: 0)
+        var validationBatch = PaddedBatch(B: p.batchSize, T: T, pad: 0)
         var order = EpochOrder(count: train.count, seed: p.seed)
-        return try p.loop(stage: "sft").run(
+        return try p.loop(stage: "sft", collective: collective).run(
             model: model, tokenizer: tokenizer, checkpointDirectory: checkpointDirectory, resume: resume,
             progress: { report in
                 var report = report
@@ -75,15 +81,20 @@ public enum SupervisedFineTuning {
                 let scale = 1 / Float(p.accumulationSteps)
                 for micro in 0..<p.accumulationSteps {
                     let base = (step - 1) * perStep + micro * p.batchSize
-                    batch.fill { row in train[order.example(at: base + row)] }
+                    let examples = (0..<p.batchSize).map { train[order.example(at: base + $0)] }
+                    let weights = examples.map { PaddedBatch.learnedWeight($0, T: T) }
+                    let whole = weights.reduce(0, +), mine = weights[rows].reduce(0, +)
+                    if mine == 0 { continue }  // nothing to learn in this rank's rows (their loss and gradient are 0)
+                    let part = mine / whole
+                    batch.fill { examples[rows.lowerBound + $0] }
                     model.forward(tokens: batch.inputs, B: batch.B, T: T)
-                    total += Double(model.crossEntropy(targets: batch.targets, weights: batch.weights))
-                    model.backwardCrossEntropy(scale: scale)
+                    total += Double(model.crossEntropy(targets: batch.targets, weights: batch.weights) * part)
+                    model.backwardCrossEntropy(scale: scale * part)
                     tokens += batch.realTokens
                 }
                 return (total / Double(p.accumulationSteps), tokens)
             },
-            validate: { validationLoss(model: model, validation: validation, batch: &batch, batches: p.evalBatches) })
+            validate: { validationLoss(model: model, validation: validation, batch: &validationBatch, batches: p.evalBatches) })
     }
 
     /// The validation loss `train` reports, for a model as it is now.
@@ -151,6 +162,11 @@ struct PaddedBatch {
     }
 
     var weightSum: Float { weights.reduce(0, +) }
+    /// The sum of the weights `fill` gives an example's row at width T (its learned tokens).
+    static func learnedWeight(_ e: SupervisedFineTuning.Example, T: Int) -> Float {
+        let n = min(T, e.ids.count - 1)
+        return n > 0 ? e.mask[1...n].reduce(0, +) : 0
+    }
     /// Positions that hold an example's token (not padding): what tokens_per_second counts.
     var realTokens: Int { targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
 }

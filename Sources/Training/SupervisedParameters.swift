@@ -142,10 +142,10 @@ extension SupervisedParameters {
         AdamWParameters(beta1: Float(adamBeta1), beta2: Float(adamBeta2), weightDecay: Float(weightDecay))
     }
 
-    func loop(stage: String) -> OptimizationLoop {
+    func loop(stage: String, collective: any Collective) -> OptimizationLoop {
         OptimizationLoop(stage: stage, steps: steps, learningRate: Float(learningRate), schedule: schedule, adam: adamW,
                          gradClip: Float(gradClip), evalEvery: evalEvery, checkpointEvery: checkpointEvery, seed: seed,
-                         faults: faults)
+                         faults: faults, collective: collective)
     }
 }
 

@@ -88,12 +88,15 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case insufficientData(String)
     /// The checkpoint to resume from does not fit this run.
     case incompatibleCheckpoint(String)
+    /// The ranks of a data-parallel run no longer hold the same weights.
+    case diverged(String)
 
     public var description: String {
         switch self {
         case .invalidParameter(let s): return "invalid training parameter: \(s)"
         case .insufficientData(let s): return "not enough data: \(s)"
         case .incompatibleCheckpoint(let s): return "cannot resume: \(s)"
+        case .diverged(let s): return "data-parallel ranks diverged: \(s)"
         }
     }
 }
@@ -115,7 +118,10 @@ func monotonicSeconds() -> Double {
 }
 
 /// The loop both supervised trainers run around StageLoop: schedule, AdamW, clipping, periodic
-/// validation. The trainer supplies the step's gradient.
+/// validation. The trainer supplies the step's gradient. Data parallel, each rank's `accumulate`
+/// computes its share of the step's rows and returns its part of the mean loss; the loop sums
+/// gradients, loss and tokens over the ranks, so every rank takes the same AdamW step, and rank
+/// 0 alone computes the validation loss.
 struct OptimizationLoop {
     var stage: String
     var steps: Int
@@ -127,6 +133,7 @@ struct OptimizationLoop {
     var checkpointEvery: Int
     var seed: UInt64
     var faults: FaultPlan = .none
+    var collective: any Collective = SingleProcess.shared
 
     /// `accumulate(step)` runs forward and backward for the step (1-based) into `model.grads`
     /// and returns (mean loss, tokens processed, extra metrics); `validate()` returns the
@@ -137,7 +144,8 @@ struct OptimizationLoop {
              validate: () -> Double) throws -> TrainingSummary {
         let start = monotonicSeconds()
         let optimizer = AdamW(layout: model.layout, parameters: adam)
-        let loop = StageLoop(stage: stage, steps: steps, checkpointEvery: checkpointEvery, seed: seed, faults: faults)
+        let loop = StageLoop(stage: stage, steps: steps, checkpointEvery: checkpointEvery, seed: seed, faults: faults,
+                             collective: collective)
         let restored = try loop.restore(model: model, optimizer: optimizer, from: checkpointDirectory, resume: resume)
         var metrics = restored?.metrics ?? [:]
         var lastValidation = metrics["val_loss"]
@@ -146,15 +154,27 @@ struct OptimizationLoop {
             TrainerState(step: step, dataCursor: ["step": step], metrics: metrics)
         }) { step, resumedFrom, checkpointDue in
             let stepStart = monotonicSeconds()
+            let traffic = collective.traffic
             model.zeroGrad()
-            let (loss, tokens) = accumulate(step)
+            var (loss, tokens) = accumulate(step)
+            if collective.isDistributed {
+                var sums = [loss, Double(tokens)]
+                collective.sum(&sums)
+                (loss, tokens) = (sums[0], Int(sums[1]))
+                collective.sum(UnsafeMutableBufferPointer(start: model.grads.pointer, count: model.grads.count))
+            }
             let norm = clipGradientNorm(model.grads, maxNorm: gradClip)
             let lr = schedule.lr(step: step - 1, peak: learningRate)
             optimizer.update(params: model.params, grads: model.grads, lr: lr)
             let seconds = monotonicSeconds() - stepStart
             metrics = ["loss": loss, "lr": Double(lr), "grad_norm": Double(norm),
                        "tokens_per_second": Double(tokens) / max(seconds, 1e-9), "step_seconds": seconds]
-            if evalEvery > 0 && (step % evalEvery == 0 || step == steps) {
+            if collective.isDistributed {
+                let spent = collective.traffic - traffic
+                metrics["time/communication"] = spent.seconds
+                metrics["communication_bytes"] = Double(spent.bytes)
+            }
+            if evalEvery > 0 && (step % evalEvery == 0 || step == steps) && collective.isLeader {
                 lastValidation = validate()
                 metrics["val_loss"] = lastValidation
             }
@@ -181,8 +201,9 @@ enum TrainingCheckpoint {
     /// Restores weights and optimizer from `directory` when it holds a trainer checkpoint;
     /// returns its trainer state (nil when there is nothing to resume from). A save that was
     /// killed between its two renames is undone first (the previous checkpoint moves back).
-    static func restore(model: Transformer, optimizer: AdamW, stage: String, from directory: URL) throws -> TrainerState? {
-        try Checkpoint.recoverInterruptedSave(at: directory)
+    static func restore(model: Transformer, optimizer: AdamW, stage: String, from directory: URL,
+                        recover: Bool = true) throws -> TrainerState? {
+        if recover { try Checkpoint.recoverInterruptedSave(at: directory) }
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(Checkpoint.trainerStateFile).path),
               let state = try Checkpoint.readTrainerState(from: directory)
         else { return nil }

@@ -1,7 +1,11 @@
 // ponder run FILE [--resume] [--seeds 0,1,2] [--set KEY.PATH=VALUE ...] [--db PATH] [--runs DIR]
 //            [--json-logs] [--summary-json FILE]
+// mpirun -np N ponder run FILE ...   the same run, data-parallel over N ranks (DESIGN.md §11):
+//            rank 0 opens the store and prints; the others copy the store into memory (after rank
+//            0 has opened it, before it writes), stay silent, and end the job on any error.
 
 import ArgumentParser
+import Distributed
 import Experiments
 import Foundation
 import PonderCore
@@ -35,6 +39,20 @@ struct RunCommand: ParsableCommand {
     var summaryJson: String?
 
     func run() throws {
+        guard let mpi = try MPICollective.joinIfLaunched() else { return try run(collective: SingleProcess.shared) }
+        do {
+            try run(collective: mpi)
+        } catch let exit as ExitCode {
+            if exit.rawValue != 0 && exit.rawValue != 130 { mpi.abort("ponder run failed (see the message above)") }
+            mpi.finish()
+            throw exit
+        } catch {
+            mpi.abort("\(error)")
+        }
+        mpi.finish()
+    }
+
+    func run(collective: any Collective) throws {
         let config: ExperimentConfig
         do {
             var sets = try overrides.map(ConfigOverride.init)
@@ -49,10 +67,21 @@ struct RunCommand: ParsableCommand {
         } catch let error as ExperimentConfigError {
             throw fail("\(error)")
         }
-        let db = try store.open()
+        var db = collective.isLeader ? try store.open() : nil
+        if collective.isDistributed {
+            collective.barrier()  // rank 0 has created or migrated the store
+            if db == nil {
+                do { db = try RunStore.inMemoryCopy(of: store.db) } catch { throw fail("\(store.db): \(error)") }
+            }
+            collective.barrier()  // every copy taken before rank 0 writes
+        }
         let printer = ProgressPrinter(jsonLogs: jsonLogs)
-        printer.line("experiment \(config.name): \(config.stages.map(\.name).joined(separator: " -> "))  (store: \(store.db))")
+        let ranks = collective.isDistributed ? ", \(collective.size) data-parallel ranks" : ""
+        if collective.isLeader {
+            printer.line("experiment \(config.name): \(config.stages.map(\.name).joined(separator: " -> "))  (store: \(store.db)\(ranks))")
+        }
         let report: (RunEvent) -> Void = { event in
+            guard collective.isLeader else { return }
             switch event {
             case .stageStarted(let stage, let kind, let run, _):
                 printer.line("[\(stage)] \(kind.rawValue) stage, run \(run)")
@@ -74,18 +103,21 @@ struct RunCommand: ParsableCommand {
         do { faults = try ProcessInfo.processInfo.environment["PONDER_FAULT"].map(FaultPlan.init(parsing:)) ?? .none } catch {
             throw fail("\(error)")
         }
-        let resumeCommand = (["ponder"] + CommandLine.arguments.dropFirst().filter { $0 != "--resume" } + ["--resume"])
+        let launcher = collective.isDistributed ? ["mpirun", "-np", String(collective.size)] : []
+        let resumeCommand = (launcher + ["ponder"] + CommandLine.arguments.dropFirst().filter { $0 != "--resume" } + ["--resume"])
             .map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         let interrupt = Interrupt.install()
         var options = RunnerOptions(resume: resume, runsDirectory: URL(fileURLWithPath: runs), faults: faults,
                                     interruptRequested: { interrupt.requested })
         options.resumeCommand = resumeCommand
+        options.collective = collective
         let replicates: [(seed: UInt64, runner: ExperimentRunner)]
         do {
-            replicates = try SeedGroup.run(config, store: db, options: options, report: report)
+            replicates = try SeedGroup.run(config, store: db!, options: options, report: report)
         } catch {
             throw fail("\(error)\n(the store keeps every completed step; `\(resumeCommand)` continues)")
         }
+        guard collective.isLeader else { return }
         if replicates.last?.runner.interrupted == true && interrupt.requested {
             printer.line("interrupted: every completed step is stored and the checkpoint written; resume with:")
             printer.line("  \(resumeCommand)")
