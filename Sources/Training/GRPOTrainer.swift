@@ -16,7 +16,8 @@
 //   evaluate   every eval_every steps, greedy accuracy (and pass@k) on the held-out tasks
 //   record     the progress callback commits the step's metrics and every rollout (one store
 //              transaction) before StageLoop writes the step's checkpoint
-// Time is split into generation, reward, training and storage (the previous callback's time).
+// Time is split into generation, reward, training and storage (the previous callback's time);
+// `time/step` is the step's wall time before its callback.
 //
 // Random streams: the step's tasks (and dynamic sampling's replacements) come from the stream of
 // (seed, step); the G samples of the step's g-th group (in draw order, across resample rounds)
@@ -123,7 +124,7 @@ public enum GRPOTrainer {
         var storageSeconds = 0.0
         let outcome = try loop.run(model: policy, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
                                    from: restored?.step ?? 0, state: { TrainerState(step: $0, dataCursor: ["step": $0]) }) { step, resumedFrom, due in
-            let traffic = collective.traffic
+            let began = ContinuousClock.now, traffic = collective.traffic
             let batch = run.rollouts(step: step)
             let advantages = GRPORun.advantages(batch, parameters: p)
             var metrics = run.update(batch, advantages, step: step)
@@ -135,6 +136,7 @@ public enum GRPOTrainer {
                 metrics["communication_bytes"] = Double(spent.bytes)
             }
             if collective.isLeader { run.evaluate(step: step, into: &metrics) }
+            metrics["time/step"] = (ContinuousClock.now - began).seconds
             lastMetrics = metrics
             let report = StepReport(progress: TrainingProgress(stage: "grpo", step: step, totalSteps: p.steps, metrics: metrics,
                                                                elapsedSeconds: run.elapsed, resumedFromStep: resumedFrom,

@@ -99,10 +99,12 @@ struct RunCommand: ParsableCommand {
                 printer.line("  " + text)
             }
         }
-        let faults: FaultPlan
+        var faults: FaultPlan
         do { faults = try ProcessInfo.processInfo.environment["PONDER_FAULT"].map(FaultPlan.init(parsing:)) ?? .none } catch {
             throw fail("\(error)")
         }
+        // PONDER_FAULT_RANK=R: only rank R dies at the fault point (the tests of a data-parallel job losing a rank).
+        if let only = ProcessInfo.processInfo.environment["PONDER_FAULT_RANK"], Int(only) != collective.rank { faults = .none }
         let launcher = collective.isDistributed ? ["mpirun", "-np", String(collective.size)] : []
         let resumeCommand = (launcher + ["ponder"] + CommandLine.arguments.dropFirst().filter { $0 != "--resume" } + ["--resume"])
             .map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")

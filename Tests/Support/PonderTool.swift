@@ -5,6 +5,9 @@
 // few levels up for bundles that nest their executable (`X.xctest/Contents/MacOS/X` on macOS);
 // PONDER_BINARY overrides it.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum PonderTool {
     public static let missing =
@@ -38,8 +41,9 @@ public enum PonderTool {
 
     /// Runs `ponder ARGUMENTS` in `directory` with `environment` added to this process's, and
     /// waits for it; output goes through files, so a chatty run cannot fill a pipe and stall.
+    /// With a `deadline` (seconds) a process still running then is killed (SIGKILL).
     public static func run(_ executable: URL, _ arguments: [String], in directory: URL,
-                           environment: [String: String] = [:]) throws -> Outcome {
+                           environment: [String: String] = [:], deadline: Double? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -53,6 +57,11 @@ public enum PonderTool {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+        if let deadline {
+            let end = Date().addingTimeInterval(deadline)
+            while process.isRunning && Date() < end { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         process.waitUntilExit()
         return Outcome(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
                        stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
