@@ -8,7 +8,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev
 PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 
-.PHONY: deps build test demo bench bench-peers results clean
+.PHONY: deps build test demo bench bench-peers results scaling clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,6 +43,11 @@ bench: build
 # results table (scripts/results.sh says how). Hours on 2 cores; not part of CI.
 results: build
 	scripts/results.sh
+
+# Data-parallel GRPO on this machine (1 rank x 2 threads, 2 ranks x 1 thread over MPI) and the
+# cost model for N machines: the README's scaling section (about 20 minutes on 2 cores).
+scaling: build
+	python3 scripts/scaling.py --configs small,medium --readme README.md
 
 # Side-by-side figures from PyTorch on the same configs (optional; never needed by the tests).
 bench-peers: build

@@ -17,10 +17,11 @@ onto N nodes like this one (one rank of two threads each), from the one-node mea
          + 2 (N - 1) / N * 4 P / bandwidth + 2 (N - 1) * latency              ring all-reduce of the gradient
          + (N - 1) / N * rollout_bytes / bandwidth + ceil(log2 N) * latency    the ranks exchange rollouts
 
-P is the parameter count; rollout_bytes is what one step's rollouts weigh on the wire (measured:
-a rank's communication bytes minus its all-reduces, times the ranks); gen and train for a
-config that was not measured scale with its parameter count from the measured one (compute per
-token ~ 6 P), reward does not. Efficiency is T(1) / (N T(N)). Assumptions are printed with the
+plus, for N > 1, the waiting measured with two ranks (uneven generation, the exchange). P is the
+parameter count; rollout_bytes is what one step's rollouts weigh on the wire (measured: a rank's
+communication bytes minus its gradient all-reduce, times the ranks); gen and train of the 135M
+model scale with its parameter count from the largest measured config (compute per token ~ 6 P),
+reward does not. Efficiency is T(1) / (N T(N)). Assumptions are printed with the
 table. With --readme the section between `<!-- scaling:begin -->` and `<!-- scaling:end -->` is
 replaced by what was printed.
 """
@@ -86,13 +87,18 @@ def median(steps, name):
 
 
 def split(steps):
-    return {name: median(steps, "time/" + name) for name in ("step", "generation", "reward", "training", "communication")} | {
-        "bytes": median(steps, "communication_bytes")}
+    """Medians over the steps; `rest` is the median of each step's time outside generation, reward
+    and training (with two ranks: waiting for the other rank's groups, and the rollout exchange)."""
+    out = {name: median(steps, "time/" + name) for name in ("step", "generation", "reward", "training", "communication")}
+    out["bytes"] = median(steps, "communication_bytes")
+    out["rest"] = statistics.median(
+        max(0.0, s["time/step"] - s["time/generation"] - s["time/reward"] - s["time/training"]) for s in steps)
+    return out
 
 
 def model_step(one, P, rollout_bytes, N, bandwidth, latency):
     compute = one["generation"] + one["reward"] + one["training"]
-    rest = max(0.0, one["step"] - compute)
+    rest = one["rest"]
     share = math.ceil(GLOBAL_GROUPS / N) / GLOBAL_GROUPS
     t = compute * share + rest
     if N > 1:
@@ -115,8 +121,8 @@ def main():
     lines.append("GRPO step on this machine (2 cores), median over steps 2-8 of experiments/scaling.yaml "
                  f"({MEASURED_GROUPS} prompts x 8 samples, 48 new tokens at most), seconds:")
     lines.append("")
-    lines.append("| model | layout | step | generation | reward | training | communication | bytes sent per step |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| model | layout | step | generation | reward | training | rest | in MPI | bytes sent per step |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for config in args.configs.split(","):
         for layout in ("1x2", "2x1"):
             directory = os.path.join(args.out, f"{config}-{layout}")
@@ -126,47 +132,50 @@ def main():
             measured[(config, layout)] = (s, parameters(directory))
             label = "1 rank x 2 threads" if layout == "1x2" else "2 ranks x 1 thread"
             lines.append(f"| {config} | {label} | {s['step']:.2f} | {s['generation']:.2f} | {s['reward']:.3f} | "
-                         f"{s['training']:.2f} | {s['communication']:.3f} | {s['bytes'] / 1e6:.2f} MB |")
+                         f"{s['training']:.2f} | {s['rest']:.3f} | {s['communication']:.3f} | {s['bytes'] / 1e6:.2f} MB |")
     lines.append("")
     for config in args.configs.split(","):
         one, two = measured[(config, "1x2")][0], measured[(config, "2x1")][0]
         lines.append(f"- {config}: 2 ranks x 1 thread take {two['step'] / one['step']:.2f}x the step time of 1 rank x 2 threads.")
 
-    base_config = args.configs.split(",")[0]
-    one, P = measured[(base_config, "1x2")]
-    two, _ = measured[(base_config, "2x1")]
-    gradient_bytes = 4 * P
+    configs = args.configs.split(",")
+    largest = configs[-1]
+    one, P = measured[(largest, "1x2")]
+    two, _ = measured[(largest, "2x1")]
     # A rank's bytes: its all-reduces (gradient, statistics), the weight fingerprints, and its share
     # of the rollouts; what is left after the gradient, times two ranks, is one step's rollouts.
-    rollout_bytes = max(0.0, two["bytes"] - gradient_bytes) * 2
-    models = [(base_config, P, 1.0)]
-    for config in args.configs.split(",")[1:]:
-        models.append((config, measured[(config, "1x2")][1], None))
-    models.append(("135M", PARAMS_135M, None))
-    lines.append("")
-    lines.append(f"Cost model (scripts/scaling.py): one GRPO step of {GLOBAL_GROUPS} groups x 8 samples on N nodes like this one, "
-                 f"one rank of 2 threads each; inputs measured on {base_config} above: generation {one['generation']:.2f} s, "
-                 f"reward {one['reward']:.3f} s, training {one['training']:.2f} s and the rest {max(0, one['step'] - one['generation'] - one['reward'] - one['training']):.3f} s "
-                 f"per {MEASURED_GROUPS} groups (times {GLOBAL_GROUPS // MEASURED_GROUPS} for {GLOBAL_GROUPS} groups), "
-                 f"{rollout_bytes / 1e6:.2f} MB of rollouts per {MEASURED_GROUPS} groups. Generation and training of a model "
-                 "not measured scale with its parameter count; reward and the rest do not. Ring all-reduce of 4P bytes; no overlap "
-                 "of communication with compute; every node as fast as this one.")
+    rollout_bytes = max(0.0, two["bytes"] - 4 * P) * 2
+    # (name, parameters, one node's split, its 2-rank waiting): measured configs use their own
+    # figures; the 135M model scales the largest measured one by parameter count.
+    models = [(c, measured[(c, "1x2")][1], measured[(c, "1x2")][0], measured[(c, "2x1")][0]["rest"]) for c in configs]
+    factor = PARAMS_135M / P
+    models.append(("135M", PARAMS_135M, {"generation": one["generation"] * factor, "reward": one["reward"],
+                                         "training": one["training"] * factor, "rest": one["rest"]}, two["rest"] * factor))
     scale = GLOBAL_GROUPS / MEASURED_GROUPS
+    lines.append("")
+    lines.append(f"Cost model (scripts/scaling.py): one GRPO step of {GLOBAL_GROUPS} groups x 8 samples (strong scaling) on N nodes "
+                 "like this one, one rank of 2 threads each. Per node: generation, reward and training measured above for "
+                 f"{MEASURED_GROUPS} groups, times {GLOBAL_GROUPS // MEASURED_GROUPS} for {GLOBAL_GROUPS} groups, divided by "
+                 "the busiest node's share of the groups; the 135M model's generation and training are the "
+                 f"{largest} figures times the ratio of parameters (compute per token ~ 6P), its reward unchanged. "
+                 "Added for N > 1: the waiting measured with 2 ranks (uneven generation, the rollout exchange), "
+                 "a ring all-reduce of the gradient (2 (N-1)/N 4P bytes, 2 (N-1) latencies), and the exchange of "
+                 f"the step's rollouts ({rollout_bytes / 1e6:.3f} MB per {MEASURED_GROUPS} groups, measured). No overlap of "
+                 "communication with compute; every node as fast as this one; the store and checkpoints on rank 0 "
+                 "are not counted.")
     for network, bandwidth, latency in NETWORKS:
         lines.append("")
         lines.append(f"{network}: step seconds (efficiency)")
         lines.append("")
         lines.append("| model | params | " + " | ".join(f"N={n}" for n in NODES) + " |")
         lines.append("|---|---|" + "---|" * len(NODES))
-        for name, params, measured_flag in models:
-            factor = params / P
-            node = {"generation": one["generation"] * scale * factor, "reward": one["reward"] * scale,
-                    "training": one["training"] * scale * factor}
-            node["step"] = node["generation"] + node["reward"] + node["training"] + max(0.0, one["step"] - one["generation"] - one["reward"] - one["training"]) * scale
+        for name, params, node, waiting in models:
+            node = {"generation": node["generation"] * scale, "reward": node["reward"] * scale,
+                    "training": node["training"] * scale, "rest": node["rest"]}
             t1 = model_step(node, params, rollout_bytes * scale, 1, bandwidth, latency)
             cells = []
             for n in NODES:
-                t = model_step(node, params, rollout_bytes * scale, n, bandwidth, latency)
+                t = model_step(node, params, rollout_bytes * scale, n, bandwidth, latency) + (waiting if n > 1 else 0)
                 cells.append(f"{t:.2f} ({100 * t1 / (n * t):.0f}%)")
             lines.append(f"| {name} | {params / 1e6:.1f}M | " + " | ".join(cells) + " |")
     text = "\n".join(lines)

@@ -8,7 +8,8 @@
 //   mid_checkpoint   between the two renames of a checkpoint save (the directory is absent)
 //   eval             an eval stage has recorded environment STEP (1-based), not the next
 //   tokenizer        the tokenizer is saved, its stage not yet recorded (STEP is 0)
-// Compiled in and off unless the variable is set; the plan is parsed once by the command line
+// `signal` is SIGKILL unless a test asks for another (SIGSTOP: a process that hangs, for the
+// data-parallel timeout test). Compiled in and off unless the variable is set; the plan is parsed once by the command line
 // and handed down, so no global state is read in the libraries.
 
 #if canImport(Glibc)
@@ -30,6 +31,8 @@ public struct FaultPlan: Sendable, Equatable {
     public var stage: String?
     public var point: Point?
     public var step: Int
+    /// What the process sends itself at the point.
+    public var signal: Int32 = SIGKILL
 
     /// No fault.
     public static let none = FaultPlan(stage: nil, point: nil, step: 0)
@@ -63,6 +66,6 @@ public struct FaultPlan: Sendable, Equatable {
     /// SIGKILLs this process when the plan names this point of this stage and step.
     public func reached(_ point: Point, stage: String, step: Int) {
         guard self.point == point, self.step == step, self.stage == nil || self.stage == stage else { return }
-        kill(getpid(), SIGKILL)
+        kill(getpid(), signal)
     }
 }

@@ -105,6 +105,8 @@ struct RunCommand: ParsableCommand {
         }
         // PONDER_FAULT_RANK=R: only rank R dies at the fault point (the tests of a data-parallel job losing a rank).
         if let only = ProcessInfo.processInfo.environment["PONDER_FAULT_RANK"], Int(only) != collective.rank { faults = .none }
+        // PONDER_FAULT_SIGNAL=STOP: the process stops (hangs) at the point instead of dying.
+        if ProcessInfo.processInfo.environment["PONDER_FAULT_SIGNAL"] == "STOP" { faults.signal = SIGSTOP }
         let launcher = collective.isDistributed ? ["mpirun", "-np", String(collective.size)] : []
         let resumeCommand = (launcher + ["ponder"] + CommandLine.arguments.dropFirst().filter { $0 != "--resume" } + ["--resume"])
             .map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")

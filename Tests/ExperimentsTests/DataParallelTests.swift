@@ -8,8 +8,9 @@
 //     two-rank run logs its communication, at least one gradient's worth of bytes per step;
 //   - every stage's final weights are within 1e-5.
 // A job that loses a rank (SIGKILL on rank 1 only, mid-GRPO) ends, with mpirun's message and
-// without a hang; `--resume` in ONE process then finishes it to the one-process run. A two-rank
-// job also resumes a run that one process started.
+// without a hang; `--resume` in ONE process then finishes it to the one-process run. A rank that
+// hangs (SIGSTOP) ends the job when rank 0's collective times out (PONDER_MPI_TIMEOUT). A
+// two-rank job also resumes a run that one process started.
 import Foundation
 import GRDB
 import Model
@@ -78,12 +79,12 @@ import TestSupport
                     if let value = row[3] as Double? { metrics["\(row[0] as String) \(row[1] as String) \(row[2] as Int)"] = value }
                 }
                 for row in try Row.fetchAll(db, sql: """
-                    SELECT runs.stage, r.step, r.group_index, r.sample_index, r.task_id, r.completion, r.total_reward,
-                           r.finish_reason, r.advantage
+                    SELECT runs.stage, r.step, r.group_index, r.sample_index, r.task_id, r.completion, r.token_count,
+                           r.total_reward, r.finish_reason, r.advantage
                     FROM rollouts r JOIN runs ON runs.id = r.run_id ORDER BY runs.stage, r.step, r.group_index, r.sample_index
                     """) {
-                    rollouts.append((0..<8).map { "\(row[$0] as DatabaseValue)" })
-                    advantages.append(row[8] as Double?)
+                    rollouts.append((0..<9).map { "\(row[$0] as DatabaseValue)" })
+                    advantages.append(row[9] as Double?)
                 }
                 for row in try Row.fetchAll(db, sql: """
                     SELECT runs.stage, e.suite, i.item_index, i.sample_index, i.completion, i.verdict
@@ -164,6 +165,20 @@ import TestSupport
         let resumed = try w.single(["--resume"])
         #expect(resumed.status == 0, "one-process resume failed: \(resumed.stderr)")
         try Self.expectEqualToBaseline(w, "2 ranks killed, 1 resumed")
+    }
+
+    @Test func aRankThatHangsEndsTheJobAtTheTimeout() throws {
+        let w = try Workspace()
+        defer { w.remove() }
+        let started = Date()
+        let stuck = try w.ranks(2, environment: ["PONDER_FAULT": "grpo/after_commit:1", "PONDER_FAULT_RANK": "1",
+                                                 "PONDER_FAULT_SIGNAL": "STOP", "PONDER_MPI_TIMEOUT": "3"], deadline: 90)
+        #expect(Date().timeIntervalSince(started) < 90, "the job hung with a stopped rank")
+        #expect(stuck.status != 0)
+        #expect(stuck.stderr.contains("did not complete in 3 s"), "no timeout message: \(stuck.stderr)")
+        let resumed = try w.single(["--resume"])
+        #expect(resumed.status == 0, "resume after the timeout failed: \(resumed.stderr)")
+        try Self.expectEqualToBaseline(w, "2 ranks timed out, 1 resumed")
     }
 
     @Test func twoRanksResumeWhatOneProcessStarted() throws {
