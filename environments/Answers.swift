@@ -1,13 +1,17 @@
 // Reading answers out of free text, and recognising refusals.
 //
 // Verifiers grade `Message.finalText` (the visible answer after the last thinking span or tool
-// output). Integer extraction tries, in this order of preference:
-//   1. the last `Answer: N`            "so 12*3 = 36. Answer: 36"            -> 36
-//   2. the last boxed number           "the total is \boxed{-7}"              -> -7
-//   3. the last integer in the text    "I count 3 r's in strawberry"          -> 3
-// A number is an optional minus sign and digits, with optional thousands commas ("1,234") and
-// an optional trailing ".0" ("42.0" -> 42); a sentence-ending period is not a decimal point
-// ("Answer: 42." -> 42), and "420" is never 42.
+// output). An integer answer is read in three moves:
+//   1. the answer segment: the last `Answer: ...` line; else the last `\boxed{...}`; else the
+//      last non-empty line of the text;
+//   2. its answer clause: markdown emphasis (* _ `) dropped, then what follows the last "=",
+//      or else the last " is ", " equals ", " are " or " was " (so "45 + 38 = 83" and "the
+//      result of 5-3 is 2" read only their results);
+//   3. the numbers in the clause: digits first (an optional minus sign, thousands commas
+//      "1,234", a trailing ".0"; a sentence-ending period is not a decimal point and "420" is
+//      never 42); if there are none, number words ("twelve", "twenty-one", "three hundred and
+//      five"). One distinct value is the answer; several different ones ("Answer: 12 or 13",
+//      "there are 3 r's in 10 words") are no answer at all; "Answer: 12 (twelve)" is 12.
 import Foundation
 import PonderCore
 
@@ -22,11 +26,54 @@ public enum Answers {
         return trimmed.isEmpty ? nil : trimmed
     }
 
-    /// The integer a completion gives, by the order of preference in the file header.
+    /// The integer a completion gives, by the rules in the file header; nil when it gives none
+    /// or several different ones.
     public static func integer(_ text: String) -> Int? {
-        if let line = answerLine(text), let n = lastInteger(line) { return n }
-        if let n = boxedInteger(text) { return n }
-        return lastInteger(text)
+        if case .one(let n) = readInteger(text) { return n }
+        return nil
+    }
+
+    /// What an integer reading found.
+    public enum IntegerReading: Equatable {
+        case none
+        case one(Int)
+        /// Several different numbers in the answer clause.
+        case several([Int])
+    }
+
+    /// The integer reading of a completion (file header).
+    public static func readInteger(_ text: String) -> IntegerReading {
+        let segment: String
+        if let line = answerLine(text) {
+            segment = line
+        } else if let boxed = boxedContent(text) {
+            segment = boxed
+        } else {
+            segment = text.split(whereSeparator: \.isNewline).last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(String.init) ?? ""
+        }
+        let clause = answerClause(segment)
+        var values: [Int] = []
+        for n in numbers(clause).compactMap({ $0 }) where !values.contains(n) { values.append(n) }
+        if values.isEmpty, let n = NumberWords.value(in: clause) { values = [n] }
+        switch values.count {
+        case 0: return .none
+        case 1: return .one(values[0])
+        default: return .several(values)
+        }
+    }
+
+    /// A segment without markdown emphasis, cut after its last "=" or else its last " is ",
+    /// " equals ", " are " or " was ". "**45 + 38 = 83**" -> " 83"
+    static func answerClause(_ segment: String) -> String {
+        let plain = segment.filter { !"*_`".contains($0) }
+        if let eq = plain.range(of: "=", options: .backwards) { return String(plain[eq.upperBound...]) }
+        var cut: String.Index?
+        for marker in [" is ", " equals ", " are ", " was "] {
+            if let r = plain.range(of: marker, options: [.backwards, .caseInsensitive]), cut.map({ r.upperBound > $0 }) ?? true {
+                cut = r.upperBound
+            }
+        }
+        return cut.map { String(plain[$0...]) } ?? plain
     }
 
     /// The verdict on a completion whose answer is the integer `reference`: refused, unparseable,
@@ -34,16 +81,22 @@ public enum Answers {
     public static func integerVerdict(_ completion: Message, reference: String) -> Verdict {
         let text = completion.finalText
         if Refusal.isRefusal(text) { return Verdict(.refused, extracted: text) }
-        guard let n = integer(text) else { return Verdict(.unparseable) }
-        return Verdict(String(n) == reference ? .correct : .incorrect, extracted: String(n), note: "expected \(reference)")
+        switch readInteger(text) {
+        case .none: return Verdict(.unparseable)
+        case .several(let values):
+            return Verdict(.incorrect, extracted: values.map(String.init).joined(separator: " or "),
+                           note: "several different final numbers; expected \(reference)")
+        case .one(let n):
+            return Verdict(String(n) == reference ? .correct : .incorrect, extracted: String(n), note: "expected \(reference)")
+        }
     }
 
-    /// The contents of the last `\boxed{...}`, as an integer. "\boxed{1,024}" -> 1024
-    public static func boxedInteger(_ text: String) -> Int? {
+    /// The contents of the last `\boxed{...}`. "\boxed{1,024}" -> "1,024"
+    public static func boxedContent(_ text: String) -> String? {
         guard let range = text.range(of: "\\boxed{", options: .backwards) else { return nil }
         let rest = text[range.upperBound...]
         guard let close = rest.firstIndex(of: "}") else { return nil }
-        return lastInteger(String(rest[..<close]))
+        return String(rest[..<close])
     }
 
     /// The last integer in the text. "between 3 and -12." -> -12; "x = 42.0" -> 42; "4.5" -> nil

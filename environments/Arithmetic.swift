@@ -5,6 +5,7 @@
 // parentheses the tree comes from the usual precedence (* and // bind tighter, left to right);
 // with them, a random tree is written with every inner node in parentheses. A task whose value
 // needs a division by zero or leaves the exact range (|x| < 2^53) is drawn again.
+import Foundation
 import PonderCore
 
 public struct ArithmeticEnvironment: Environment {
@@ -92,6 +93,65 @@ public struct ArithmeticEnvironment: Environment {
                 difficulty: difficulty,
                 tools: tools)
         }
+    }
+
+    /// The phrasings (Environment.swift): {e} is the expression as Python reads it, {w} with
+    /// operators in words ("12 plus 7 times 3"), {s} with numbers in words too. Every fourth,
+    /// from index 3, is held out for the test split (`Phrasing.isUnseen`). Phrasing 0 is the
+    /// original one, which `sample(_:)` writes.
+    public static let phrasings: [String] = [
+        "What is {e}? (// is integer division rounding down.) End with \"Answer: N\".",
+        "Compute {e}.",
+        "Calculate: {e}",
+        "Evaluate {e} and give the result.",
+        "{e} = ?",
+        "What does {e} equal? End with \"Answer: N\".",
+        "Work out {w}.",
+        "What is {s}?",
+        "Find the value of {e}. Give the answer as \"Answer: N\".",
+        "Solve: {e}",
+        "Please compute {e} and reply with just the number.",
+        "State the final answer: {e} =",
+        "How much is {w}?",
+        "{e}\nWhat is the result?",
+        "Tell me the value of {e}.",
+        "Quick question: what's {e}?",
+        "Evaluate the expression `{e}`.",
+        "What do you get when you compute {w}? End with \"Answer: N\".",
+        "Determine {e}. Put the final answer after \"Answer:\".",
+        "I need the result of {e}, please.",
+        "What number is {e}?",
+        "Simplify {e} to a single integer.",
+        "Compute the following: {e}. End with \"Answer: N\".",
+        "If you work out {s}, what do you get?",
+    ]
+
+    public var wordings: Int { Self.phrasings.count }
+
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask {
+        guard let expression = task.metadata["expression"], Self.phrasings.indices.contains(wording) else { return task }
+        var task = task
+        let text = Self.phrasings[wording]
+            .replacingOccurrences(of: "{e}", with: expression)
+            .replacingOccurrences(of: "{w}", with: Self.operatorsInWords(expression))
+            .replacingOccurrences(of: "{s}", with: Self.spelledOut(expression))
+        task.prompt = Conversation(system: config.systemPrompt, user: text)
+        return task
+    }
+
+    /// "12 + 7 // 2" -> "12 plus 7 divided by (rounding down) 2"
+    static func operatorsInWords(_ expression: String) -> String {
+        expression.replacingOccurrences(of: " + ", with: " plus ").replacingOccurrences(of: " - ", with: " minus ")
+            .replacingOccurrences(of: " * ", with: " times ").replacingOccurrences(of: " // ", with: " divided by (rounding down) ")
+    }
+
+    /// Operators and numbers in words: "12 + 7" -> "twelve plus seven"
+    static func spelledOut(_ expression: String) -> String {
+        operatorsInWords(expression).split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+            let core = word.trimmingCharacters(in: CharacterSet(charactersIn: "()"))
+            guard let n = Int(core), n >= 0, n < 1_000_000 else { return String(word) }
+            return word.replacingOccurrences(of: core, with: NumberWords.words(n))
+        }.joined(separator: " ")
     }
 
     /// The expression as Python would read it ("12 + 7 * 3"): one tree, one text.

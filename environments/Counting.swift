@@ -88,6 +88,68 @@ public struct CountingEnvironment: Environment {
             tools: tools)
     }
 
+    /// The phrasings per kind (Environment.swift): {L} the letter, {W} the word, {S} the sentence
+    /// or the list. The family's phrasing i is phrasing i % 8 of the task's kind; every fourth,
+    /// from index 3, is held out for the test split. Phrasing 0 of each kind is the original one.
+    public static let phrasings: [Kind: [String]] = [
+        .letter: [
+            "How many times does the letter \"{L}\" appear in the word \"{W}\"? End with \"Answer: N\".",
+            "Count the letter {L} in {W}.",
+            "How many {L}'s are in \"{W}\"?",
+            "In the word {W}, how often does {L} occur?",
+            "Number of times \"{L}\" occurs in \"{W}\":",
+            "How many copies of the letter '{L}' does '{W}' contain? Give the answer as \"Answer: N\".",
+            "Count how many times {L} shows up in the word {W}.",
+            "\"{W}\": how many {L}s?",
+        ],
+        .vowels: [
+            "How many vowels (a, e, i, o, u) are in the word \"{W}\"? End with \"Answer: N\".",
+            "Count the vowels in {W}.",
+            "How many vowels does \"{W}\" have? (Vowels: a, e, i, o, u.)",
+            "Number of vowels in the word {W}:",
+            "In \"{W}\", how many letters are vowels?",
+            "Tell me how many of the letters in {W} are a, e, i, o or u.",
+            "Count a, e, i, o and u in \"{W}\". Give the answer as \"Answer: N\".",
+            "How many vowels can you find in '{W}'?",
+        ],
+        .words: [
+            "How many words are in this sentence: \"{S}\"? End with \"Answer: N\".",
+            "Count the words in \"{S}\".",
+            "How many words does this sentence have? {S}",
+            "Word count of \"{S}\":",
+            "\"{S}\"\nHow many words is that?",
+            "Tell me the number of words in the sentence '{S}'.",
+            "Count the words: {S}",
+            "How long is \"{S}\" in words?",
+        ],
+        .items: [
+            "How many items are in this list: {S}? End with \"Answer: N\".",
+            "Count the items in this list: {S}.",
+            "How many things are listed here? {S}",
+            "Number of items in the list [{S}]:",
+            "List: {S}\nHow many items?",
+            "Tell me how many entries this list has: {S}.",
+            "How many elements does the list \"{S}\" contain? Give the answer as \"Answer: N\".",
+            "Count them: {S}",
+        ],
+    ]
+    static let phrasingsPerKind = 8
+
+    public var wordings: Int { Kind.allCases.count * Self.phrasingsPerKind }
+
+    /// The family's phrasing `wording`: phrasing wording % 8 of the task's kind.
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask {
+        guard let kind = Kind(rawValue: task.metadata["kind"] ?? ""), let subject = task.metadata["subject"],
+              let templates = Self.phrasings[kind] else { return task }
+        var task = task
+        let text = templates[wording % Self.phrasingsPerKind]
+            .replacingOccurrences(of: "{L}", with: task.metadata["letter"] ?? "")
+            .replacingOccurrences(of: "{W}", with: subject)
+            .replacingOccurrences(of: "{S}", with: subject)
+        task.prompt = Conversation(system: config.systemPrompt, user: text)
+        return task
+    }
+
     /// A word and a letter whose count in it is drawn first, uniformly from 0...3, so that no
     /// constant answer scores more than about a quarter (picking a letter of the word made the
     /// answer 1 for most tasks, and RL learned to say 1). Words are redrawn until one has a letter
@@ -162,7 +224,9 @@ public struct CountingEnvironment: Environment {
 
     public func document(_ task: EnvTask) -> String {
         let kind = Kind(rawValue: task.metadata["kind"] ?? "") ?? .words
-        return task.question.replacingOccurrences(of: " End with \"Answer: N\".", with: "") + "\n"
+        return Self.phrasings[kind]![0].replacingOccurrences(of: " End with \"Answer: N\".", with: "")
+            .replacingOccurrences(of: "{L}", with: task.metadata["letter"] ?? "").replacingOccurrences(of: "{W}", with: task.metadata["subject"] ?? "")
+            .replacingOccurrences(of: "{S}", with: task.metadata["subject"] ?? "") + "\n"
             + steps(kind, task.metadata["subject"] ?? "", letter: task.metadata["letter"]) + "\nThe answer is \(task.reference)."
     }
 }

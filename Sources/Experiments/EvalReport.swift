@@ -33,6 +33,9 @@ public struct EvalSummary: Sendable {
     public var contamination: Int?
     /// Accuracy per held-out kind when the environment has several (code).
     public var byHeldOutKind: [(kind: String, accuracy: Interval)]
+    /// Accuracy on tasks asked in a seen and in an unseen (held-out) phrasing, when the
+    /// environment has phrasings (metadata `phrasing`).
+    public var byPhrasing: [(phrasing: String, accuracy: Interval)] = []
 
     public var graded: Int { outcomes.count }
     public var correct: Int { Int(outcomes.values.reduce(0, +)) }
@@ -66,8 +69,9 @@ extension EvalSummary {
         passAtKIntervals = result.passAtKIntervals
         toolUse = result.greedyToolUse
         self.contamination = contamination
-        byHeldOutKind = Breakdown.accuracy(greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) },
-                                           by: "held_out").map { ($0.value, $0.accuracy) }
+        let graded = greedy.map { (Breakdown.merged($0.metadata), $0.verdict.failure == nil ? Evaluation.isCorrect($0.verdict) : nil) }
+        byHeldOutKind = Breakdown.accuracy(graded, by: "held_out").map { ($0.value, $0.accuracy) }
+        byPhrasing = Breakdown.accuracy(graded, by: "phrasing").map { ($0.value, $0.accuracy) }
     }
 
     /// A summary rebuilt from a stored evaluation (a resumed run skips completed eval stages).
@@ -89,8 +93,9 @@ extension EvalSummary {
         }
         toolUse = record.metrics["tool_use"] ?? 0
         contamination = record.metrics["contamination"].map { Int($0) }
-        byHeldOutKind = Breakdown.accuracy(greedy.map { (Breakdown.object(json: $0.metadata), $0.failure == nil ? $0.verdict == .correct : nil) },
-                                           by: "held_out").map { ($0.value, $0.accuracy) }
+        let graded = greedy.map { (Breakdown.object(json: $0.metadata), $0.failure == nil ? $0.verdict == .correct : nil) }
+        byHeldOutKind = Breakdown.accuracy(graded, by: "held_out").map { ($0.value, $0.accuracy) }
+        byPhrasing = Breakdown.accuracy(graded, by: "phrasing").map { ($0.value, $0.accuracy) }
     }
 }
 
@@ -183,6 +188,9 @@ public enum EvalLines {
         }
         if e.byHeldOutKind.count > 1 {
             lines.append("  " + e.byHeldOutKind.map { "\($0.kind): \($0.accuracy.formatted())" }.joined(separator: "; "))
+        }
+        if !e.byPhrasing.isEmpty {
+            lines.append("  phrasing " + e.byPhrasing.map { "\($0.phrasing): \($0.accuracy.formatted())" }.joined(separator: "; "))
         }
         if let baseline, baseline.stage != e.stage, let line = comparison(e, baseline) { lines.append("  " + line) }
         return lines

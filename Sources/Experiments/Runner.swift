@@ -340,6 +340,11 @@ public final class ExperimentRunner {
         }
         for (kind, n) in result.verdictCounts { metrics["greedy_\(kind.rawValue)"] = Double(n) }
         if let groups = AbstentionLines.groups(result.items) { metrics.merge(AbstentionLines.metrics(groups)) { $1 } }
+        for (phrasing, accuracy) in summary.byPhrasing {
+            metrics["phrasing/\(phrasing)/accuracy"] = accuracy.estimate
+            metrics["phrasing/\(phrasing)/accuracy_lower"] = accuracy.lower
+            metrics["phrasing/\(phrasing)/accuracy_upper"] = accuracy.upper
+        }
         return metrics
     }
 

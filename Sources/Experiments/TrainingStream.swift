@@ -25,6 +25,8 @@ struct TrainingStream {
         var keys: [String: Set<String>]
         /// Items of this source that carry no task (world text).
         var untracked: Int
+        /// Tasks asked in a phrasing held out for the test split (must be 0).
+        var unseenPhrasings = 0
     }
 
     var sources: [Source] = []
@@ -45,12 +47,13 @@ struct TrainingStream {
         var stream = TrainingStream()
         func add(_ stage: String, _ what: String, _ tasks: [EnvTask?]) {
             var keys: [String: Set<String>] = [:]
-            var untracked = 0
+            var untracked = 0, unseen = 0
             for task in tasks {
                 guard let task, let env = envs.first(where: { $0.environment.name == task.environment }) else { untracked += 1; continue }
                 keys[task.environment, default: []].insert(env.environment.splitKey(task))
+                if task.metadata["phrasing"] == "unseen" { unseen += 1 }
             }
-            stream.sources.append(Source(stage: stage, what: what, keys: keys, untracked: untracked))
+            stream.sources.append(Source(stage: stage, what: what, keys: keys, untracked: untracked, unseenPhrasings: unseen))
         }
         func chosen(_ names: [String]) -> [LabEnvironment] {
             names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }

@@ -6,6 +6,11 @@
 // (Split.swift) by drawing until a task of that split comes up, which is what every caller
 // outside the environment uses: training streams draw from `train`, evals from `validation`
 // or `test`.
+// Phrasings (`wordings`, `reword`): an environment may render each task in several wordings. The
+// phrasing of a task of a split is chosen by `Phrasing.choose` from a digest of the task's id,
+// not from the RNG: training splits get seen phrasings only; a `test` task gets a seen or an
+// unseen (held-out) one, half and half, so evaluation reports both and no unseen phrasing ever
+// reaches pretraining, SFT or RL. Metadata `phrasing` ("seen"/"unseen") and `wording` (its index).
 // `verify` is synchronous and may block (the code environment runs the sandbox, tens of
 // milliseconds); callers that grade many completions fan out over threads (see
 // `verify(batch:)`). It never throws: a machinery failure is carried in
@@ -38,6 +43,11 @@ public protocol Environment: Sendable {
     func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message
     /// A plain-text pretraining document about one task: the task worked to its answer.
     func document(_ task: EnvTask) -> String
+    /// How many phrasings `reword` renders (0: the task's one phrasing). Phrasing 0 is what
+    /// `sample(_:)` writes.
+    var wordings: Int { get }
+    /// The task's prompt in phrasing `wording` (0 ..< wordings), everything else unchanged.
+    func reword(_ task: EnvTask, wording: Int) -> EnvTask
     /// `count` pretraining documents drawn from `split`. Default: `document` of tasks sampled
     /// from the split, each with its task. (The knowledge environment writes about its world
     /// instead: documents without a task.)
@@ -57,6 +67,9 @@ public struct CorpusDocument: Sendable {
 }
 
 extension Environment {
+    public var wordings: Int { 0 }
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask { task }
+
     public func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment {
         SplitAssignment(shares.split(ofKey: splitKey(task)))
     }
@@ -80,6 +93,12 @@ extension Environment {
             guard assignment.split == split else { continue }
             task.metadata["split"] = split.rawValue
             if let kind = assignment.heldOutKind { task.metadata["held_out"] = kind }
+            if wordings > 0 {
+                let (wording, unseen) = Phrasing.choose(count: wordings, taskID: task.id, split: split)
+                task = reword(task, wording: wording)
+                task.metadata["wording"] = String(wording)
+                task.metadata["phrasing"] = unseen ? "unseen" : "seen"
+            }
             return task
         }
         preconditionFailure("\(name): no \(split.rawValue) task in a million draws; checkSplits should have refused these settings")
@@ -146,6 +165,8 @@ public struct SplitView: Environment {
     public var tools: [Tool] { base.tools }
     public var styles: [DemonstrationStyle] { base.styles }
     public func sample(_ rng: inout RNG) -> EnvTask { base.sample(&rng, from: split, shares: shares) }
+    public var wordings: Int { base.wordings }
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask { base.reword(task, wording: wording) }
     public func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
     public func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment { base.assign(task, shares: shares) }
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict { base.verify(task, completion) }
@@ -192,5 +213,25 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         guard range.contains(value) else {
             throw ConfigError(knob: knob, allowed: "\(range.lowerBound)...\(range.upperBound)", found: "\(value)")
         }
+    }
+}
+
+/// Which phrasings are held out, and which one a task of a split gets.
+public enum Phrasing {
+    /// Phrasing w is unseen (held out for the `test` split) when w % 4 == 3: a quarter of them.
+    public static func isUnseen(_ wording: Int) -> Bool { wording % 4 == 3 }
+
+    /// The phrasings that training streams use: 0, 1, 2, 4, 5, 6, 8, ...
+    public static func seen(count: Int) -> [Int] { (0..<count).filter { !isUnseen($0) } }
+    public static func unseen(count: Int) -> [Int] { (0..<count).filter(isUnseen) }
+
+    /// The phrasing of a task of `split`, from a digest of its id: a seen one for train and
+    /// validation; for test, an unseen one for half the tasks and a seen one for the others.
+    public static func choose(count: Int, taskID: String, split: Split) -> (wording: Int, unseen: Bool) {
+        let digest = UInt64(stableDigest("phrasing", taskID), radix: 16) ?? 0
+        let held = unseen(count: count)
+        let unseen = split == .test && !held.isEmpty && digest & 1 == 1
+        let pool = unseen ? held : seen(count: count)
+        return (pool[Int((digest >> 1) % UInt64(pool.count))], unseen)
     }
 }

@@ -1,8 +1,8 @@
 // Held-out sets are disjoint from training, for every shipped experiment: the whole training
 // stream (tokenizer and pretraining corpus, SFT demonstrations, GRPO prompts), rebuilt as the
 // runner draws it, holds no key of a validation or test task, and the eval sets measure 0
-// contamination against it. Resampled GRPO prompts come from the same train views, checked here
-// directly.
+// contamination against it; no training task is asked in a phrasing held out for the test split.
+// Resampled GRPO prompts come from the same train views, checked here directly.
 import Foundation
 import Testing
 @testable import Experiments
@@ -23,6 +23,10 @@ import PonderCore
         let envs = try config.environments.map(LabEnvironment.init)
         let stream = TrainingStream.build(config, envs: envs)
         #expect(!stream.sources.isEmpty)
+        // No training text asks a question in a phrasing held out for the test split.
+        for source in stream.sources {
+            #expect(source.unseenPhrasings == 0, "\(file): \(source.stage) \(source.what) uses \(source.unseenPhrasings) unseen phrasings")
+        }
         for env in envs {
             let name = env.environment.name
             let trained = stream.keys(of: name)
