@@ -4,7 +4,7 @@
 
 SWIFT  ?= swift
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev pkg-config python3 python3-pip libopenmpi-dev openmpi-bin
+APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev pkg-config python3 python3-pip libopenmpi-dev openmpi-bin wamerican
 PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 

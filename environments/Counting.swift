@@ -1,7 +1,11 @@
 // Counting: letters in a word, vowels in a word, words in a sentence, items in a list.
 //
-// Words come from the seeded syllable model (Words.swift), so a word seen in a prompt is rarely
-// one the model memorised. The thinking demonstration spells the word one letter per line and
+// With `source: english` (the default) words come from a real English word list, in their own
+// case ("Mississippi"), sentences are windows of 1 to 15 consecutive words of real English prose,
+// and letters and vowels are counted case-insensitively, which letter and vowel prompts say
+// (English.swift); the pretraining corpus then mixes in passages of other English prose, one
+// document in four. With `source: generated` words come from the seeded syllable model
+// (Words.swift) and sentences from a small fixed vocabulary. The thinking demonstration spells the word one letter per line and
 // keeps a running count beside each match, as a model must (its tokenizer merges letters).
 import PonderCore
 
@@ -10,19 +14,25 @@ public struct CountingEnvironment: Environment {
         case letter, vowels, words, items
     }
 
+    public enum Source: String, Codable, Sendable {
+        case english, generated
+    }
+
     public struct Config: Codable, Sendable, Equatable {
         public var kinds = Kind.allCases
         /// Syllables per generated word (letter and vowel tasks).
         public var minSyllables = 2, maxSyllables = 4
         /// Words per sentence / items per list.
         public var minLength = 3, maxLength = 12
+        /// Where words and sentences come from: real English or the syllable model.
+        public var source = Source.english
         public var systemPrompt: String? = nil
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case kinds, minSyllables = "min_syllables", maxSyllables = "max_syllables"
-            case minLength = "min_length", maxLength = "max_length", systemPrompt = "system_prompt"
+            case minLength = "min_length", maxLength = "max_length", systemPrompt = "system_prompt", source
         }
 
         public func validate() throws {
@@ -37,6 +47,7 @@ public struct CountingEnvironment: Environment {
     }
 
     public let config: Config
+    let english: English.Source?
     public var name: String { "counting" }
     public var tools: [Tool] { [.python] }
     public var styles: [DemonstrationStyle] { DemonstrationStyle.allCases }
@@ -44,6 +55,7 @@ public struct CountingEnvironment: Environment {
     public init(_ config: Config = Config()) throws {
         try config.validate()
         self.config = config
+        english = config.source == .english ? try English.load() : nil
     }
 
     public func sample(_ rng: inout RNG) -> EnvTask {
@@ -57,36 +69,46 @@ public struct CountingEnvironment: Environment {
             let (word, letter) = letterTask(&r)
             subject = word
             metadata["letter"] = String(letter)
-            answer = word.filter { $0 == letter }.count
-            question = "How many times does the letter \"\(letter)\" appear in the word \"\(word)\"?"
+            answer = word.lowercased().filter { $0 == letter }.count
         case .vowels:
-            let word = Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
+            let word = self.word(&r)
             subject = word
-            answer = word.filter { Words.vowels.contains($0) }.count
-            question = "How many vowels (a, e, i, o, u) are in the word \"\(word)\"?"
+            answer = word.lowercased().filter { Words.vowels.contains($0) }.count
         case .words:
             let n = r.nextInt(in: config.minLength...config.maxLength)
-            let words = (0..<n).map { _ in Words.common[r.nextInt(below: Words.common.count)] }
-            subject = words.joined(separator: " ")
+            if let prose = english?.taskProse {
+                let start = r.nextInt(below: prose.count - n)
+                subject = prose[start..<(start + n)].joined(separator: " ")
+            } else {
+                subject = (0..<n).map { _ in Words.common[r.nextInt(below: Words.common.count)] }.joined(separator: " ")
+            }
             answer = n
-            question = "How many words are in this sentence: \"\(subject)\"?"
         case .items:
             let n = r.nextInt(in: config.minLength...config.maxLength)
-            let items = (0..<n).map { _ in Words.items[r.nextInt(below: Words.items.count)] }
-            subject = items.joined(separator: ", ")
+            let pool = english.map { $0.words.filter { $0.first!.isLowercase } } ?? Words.items
+            subject = (0..<n).map { _ in pool[r.nextInt(below: pool.count)] }.joined(separator: ", ")
             answer = n
-            question = "How many items are in this list: \(subject)?"
         }
         metadata["subject"] = subject
-        return EnvTask(
+        let task = EnvTask(
             id: "\(name)-\(stableDigest(String(seed), "\(config)"))",
             environment: name,
-            prompt: Conversation(system: config.systemPrompt, user: question + " End with \"Answer: N\"."),
+            prompt: Conversation(user: ""),
             reference: String(answer),
             metadata: metadata,
             difficulty: "\(kind.rawValue), \(subject.count) characters",
             tools: tools)
+        return reword(task, wording: 0)
     }
+
+    /// A word for a letter or vowel task: from the English list, or from the syllable model.
+    private func word(_ r: inout RNG) -> String {
+        if let words = english?.words { return words[r.nextInt(below: words.count)] }
+        return Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
+    }
+
+    /// What English letter and vowel prompts add: counting ignores case.
+    static let caseNote = " Upper and lower case count alike."
 
     /// The phrasings per kind (Environment.swift): {L} the letter, {W} the word, {S} the sentence
     /// or the list. The family's phrasing i is phrasing i % 8 of the task's kind; every fourth,
@@ -146,7 +168,8 @@ public struct CountingEnvironment: Environment {
             .replacingOccurrences(of: "{L}", with: task.metadata["letter"] ?? "")
             .replacingOccurrences(of: "{W}", with: subject)
             .replacingOccurrences(of: "{S}", with: subject)
-        task.prompt = Conversation(system: config.systemPrompt, user: text)
+        let note = english != nil && (kind == .letter || kind == .vowels) ? Self.caseNote : ""
+        task.prompt = Conversation(system: config.systemPrompt, user: text + note)
         return task
     }
 
@@ -159,13 +182,14 @@ public struct CountingEnvironment: Environment {
         let target = r.nextInt(in: 0...3)
         var word = ""
         for _ in 0..<64 {
-            word = Words.word(&r, syllables: r.nextInt(in: config.minSyllables...config.maxSyllables))
+            word = self.word(&r)
+            let lower = word.lowercased()
             let candidates = target == 0
-                ? Words.alphabet.filter { !word.contains($0) }
-                : Array(Set(word)).sorted().filter { c in word.filter { $0 == c }.count == target }
+                ? Words.alphabet.filter { !lower.contains($0) }
+                : Array(Set(lower)).sorted().filter { c in c.isLetter && lower.filter { $0 == c }.count == target }
             if !candidates.isEmpty { return (word, candidates[r.nextInt(below: candidates.count)]) }
         }
-        let letters = Array(word)
+        let letters = Array(word.lowercased())
         return (word, letters[r.nextInt(below: letters.count)])
     }
 
@@ -191,8 +215,8 @@ public struct CountingEnvironment: Environment {
         case .tool:
             let code: String
             switch kind {
-            case .letter: code = "print(\"\(subject)\".count(\"\(task.metadata["letter"] ?? "")\"))"
-            case .vowels: code = "print(sum(c in \"aeiou\" for c in \"\(subject)\"))"
+            case .letter: code = "print(\"\(subject)\".lower().count(\"\(task.metadata["letter"] ?? "")\"))"
+            case .vowels: code = "print(sum(c in \"aeiou\" for c in \"\(subject)\".lower()))"
             case .words: code = "print(len(\"\(subject)\".split()))"
             case .items: code = "print(len(\"\(subject)\".split(\", \")))"
             }
@@ -208,7 +232,8 @@ public struct CountingEnvironment: Environment {
         case .letter, .vowels:
             lines.append(kind == .letter ? "Spell \(subject) and count \(letter ?? ""):" : "Spell \(subject) and count vowels:")
             for c in subject {
-                let match = kind == .letter ? String(c) == letter : Words.vowels.contains(c)
+                let lower = Character(c.lowercased())
+                let match = kind == .letter ? String(lower) == letter : Words.vowels.contains(lower)
                 if match { count += 1; lines.append("\(c) \(count)") } else { lines.append(String(c)) }
             }
         case .words:
@@ -220,6 +245,21 @@ public struct CountingEnvironment: Environment {
         }
         lines.append("Total: \(count)")
         return lines.joined(separator: "\n")
+    }
+
+    /// Task documents; with English, one document in four is instead a passage of 40 to 80
+    /// consecutive words of English prose (English.corpusTexts), so the model reads words it is
+    /// never asked about.
+    public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        (0..<count).map { i in
+            if let prose = english?.corpusProse, i % 4 == 3 {
+                let n = rng.nextInt(in: 40...80)
+                let start = rng.nextInt(below: prose.count - n)
+                return CorpusDocument(prose[start..<(start + n)].joined(separator: " "), task: nil)
+            }
+            let task = sample(&rng, from: split, shares: shares)
+            return CorpusDocument(document(task), task: task)
+        }
     }
 
     public func document(_ task: EnvTask) -> String {
