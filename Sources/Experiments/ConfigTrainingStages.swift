@@ -73,11 +73,15 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
     public var probe: ProbeSettings? = nil
     /// Only the training questions of one part (`{part: 1, of: 2}`; QuestionPart). Default: all.
     public var questions: QuestionPart? = nil
+    /// Ordinary conversation (greetings, identity, thanks; SmallTalk.swift) added to the
+    /// demonstrations, as a share of `examples`. Default 0.05.
+    public var smallTalk = 0.05
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, examples, styles, validationExamples = "validation_examples", environments, probe, questions
+        case smallTalk = "small_talk"
     }
 
     public init(from decoder: Decoder) throws {
@@ -91,6 +95,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&environments, .environments)
         probe = try mine.decodeIfPresent(ProbeSettings.self, forKey: .probe)
         questions = try mine.decodeIfPresent(QuestionPart.self, forKey: .questions)
+        try mine.fill(&smallTalk, .smallTalk, .between(0, 1))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -103,6 +108,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encode(environments, forKey: .environments)
         try c.encodeIfPresent(probe, forKey: .probe)
         try c.encodeIfPresent(questions, forKey: .questions)
+        try c.encode(smallTalk, forKey: .smallTalk)
     }
 }
 

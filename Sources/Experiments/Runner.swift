@@ -282,7 +282,9 @@ public final class ExperimentRunner {
             report(.note("sft probe: \(probed) answerable facts asked \(settings.samples) times each; \(unknown.count) wrong every time, "
                          + "so \(relabelled) of \(demonstrations.count) demonstrations now say \"\(Refusal.canonical)\""))
         }
-        let train = try demonstrations.map { try SupervisedFineTuning.Example($0.conversation, tokenizer: tok) }
+        var smallTalkRNG = RNG(seed: config.seed).fork("sft/small-talk")
+        let conversation = SmallTalk.conversations(count: Int((Double(s.examples) * s.smallTalk).rounded()), rng: &smallTalkRNG)
+        let train = try (demonstrations.map(\.conversation) + conversation).map { try SupervisedFineTuning.Example($0, tokenizer: tok) }
         let validation = try RunnerData.examples(chosen, count: s.validationExamples, styles: s.styles, seed: config.seed,
                                                  label: "sft/validation", split: .validation, tokenizer: tok)
         var p = s.parameters

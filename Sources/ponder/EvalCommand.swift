@@ -172,6 +172,11 @@ struct EvalCommand: ParsableCommand {
             if let a = summary.accuracy { object["interval"] = [a.lower, a.upper] }
             if let c = summary.contamination { object["contamination"] = c }
             if let split = summary.split { object["split"] = split.rawValue }
+            if !summary.byPhrasing.isEmpty {
+                object["phrasing"] = Dictionary(uniqueKeysWithValues: summary.byPhrasing.map {
+                    ($0.phrasing, ["accuracy": $0.accuracy.estimate, "lower": $0.accuracy.lower, "upper": $0.accuracy.upper] as [String: Any])
+                })
+            }
             if let abstention = AbstentionLines.groups(result.items) {
                 object["abstention"] = AbstentionLines.json(abstention)
                 if let c = AbstentionLines.calibration(result.items) { object["calibration"] = AbstentionLines.json(c) }

@@ -1,6 +1,7 @@
 // ponder sample CHECKPOINT "prompt"   and   ponder chat CHECKPOINT
 // Both render the conversation in the chat format, decode with the KV-cache engine until
-// <|im_end|>, run python tool calls in the sandbox, and stream tokens as they come.
+// <|im_end|>, run python tool calls in the sandbox, and stream the answer as it comes, special
+// tokens shown as what they mean (ChatDisplay: "(thinking)", "[python]", "[output]").
 
 import ArgumentParser
 import Environments
@@ -48,14 +49,14 @@ struct ChatModel {
             let r = python.run(code)
             return (r.text, r.failure.map { "\($0)" })
         })
-        var decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecial: false)
+        var display = ChatDisplay(tokenizer: tokenizer)
         let out = engine.generate(prompts: [prompt], parameters: params, rng: &rng) { _, tokens in
-            stream(decoder.push(tokens.last!))
+            stream(display.push(tokens.last!))
             let forced = injector.respond(to: tokens)
-            if let forced { stream(decoder.push(forced)) }
+            if let forced { stream(display.push(forced)) }
             return forced
         }[0][0]
-        stream(decoder.finish())
+        stream(display.finish())
         return tokenizer.parseAssistant(out.tokens)
     }
 }
