@@ -19,11 +19,13 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
     public var rewards = [RewardSpec(name: "accuracy")]
     /// Environments to draw prompts from (names from `environments:`). Default: all of them.
     public var environments: [String] = []
+    /// Difficulty tiers of one environment, moved through by rolling accuracy. Default: none.
+    public var curriculum: CurriculumSettings? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, rewards, environments
+        case name, rewards, environments, curriculum
     }
 
     public init(from decoder: Decoder) throws {
@@ -39,6 +41,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&rewards, .rewards)
         if rewards.isEmpty { throw mine.issue(.rewards, "needs at least one reward function") }
         try mine.fill(&environments, .environments)
+        curriculum = try mine.decodeIfPresent(CurriculumSettings.self, forKey: .curriculum)
     }
 
     /// One flat mapping: the name, every parameter, the rewards and the environments.
@@ -48,6 +51,47 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try parameters.encode(to: encoder)
         try c.encode(rewards, forKey: .rewards)
         try c.encode(environments, forKey: .environments)
+        try c.encodeIfPresent(curriculum, forKey: .curriculum)
+    }
+}
+
+/// A grpo stage's `curriculum:` (GRPOTrainer.swift's header): the environment, its tiers (each a
+/// mapping of settings over the environment's own, easiest first), the rolling accuracy that moves
+/// to the next tier and the steps it is measured over. Accuracy reads the verifier's verdict, so
+/// the stage needs a reward that asks for it (`accuracy`, the default).
+///
+///     curriculum:
+///       environment: arithmetic
+///       threshold: 0.7
+///       window: 4
+///       tiers:
+///         - {max_operands: 2, max_digits: 1}
+///         - {max_operands: 3, max_digits: 2}
+///         - {min_operands: 3, max_operands: 5, max_digits: 4}
+public struct CurriculumSettings: Codable, Sendable, Equatable {
+    public var environment = ""
+    public var tiers: [ConfigValue] = []
+    /// Rolling accuracy that moves to the next tier. Default 0.8.
+    public var threshold = 0.8
+    /// Steps in the rolling accuracy. Default 4.
+    public var window = 4
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case environment, tiers, threshold, window }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self, in: "a grpo stage's curriculum")
+        try c.fill(&environment, .environment)
+        if environment.isEmpty { throw c.issue(.environment, "names the environment whose tiers these are, e.g. environment: arithmetic") }
+        try c.fill(&tiers, .tiers)
+        if tiers.count < 2 { throw c.issue(.tiers, "needs at least two tiers (mappings of settings, easiest first), found \(tiers.count)") }
+        for tier in tiers {
+            guard case .map = tier else { throw c.issue(.tiers, "each tier is a mapping of settings, e.g. {max_operands: 3}") }
+        }
+        try c.fill(&threshold, .threshold, .between(0, 1))
+        try c.fill(&window, .window, .atLeast(1))
     }
 }
 

@@ -375,18 +375,46 @@ public final class ExperimentRunner {
         let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.parameters.evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
         let rewards = try s.rewards.rewardSet(store: store)
+        let curriculum = try s.curriculum.map { try Self.curriculum($0, envs: chosen, stage: s.name) }
+        for (i, tier) in (curriculum?.tiers ?? []).enumerated() {
+            var rng = RNG(seed: config.seed).fork("curriculum-check")
+            do { try Evaluation.checkPromptsFit(tier.sample(&rng, count: 200), tokenizer: tok, model: policy) } catch {
+                throw RunnerError("stage \(s.name): curriculum tier \(i + 1): \(error)")
+            }
+        }
         report(.stageStarted(stage: s.name, kind: .grpo, run: runID, resumedFrom: resume ? 0 : nil))
         let recorder = recorder(stage, runID: runID)
         _ = try GRPOTrainer.train(
             policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
             tools: RunnerData.tools(chosen), parameters: s.parameters, seed: config.seed, faults: options.faults.scoped(to: s.name),
-            collective: options.collective, checkpointDirectory: directory, resume: resume
+            collective: options.collective, curriculum: curriculum, checkpointDirectory: directory, resume: resume
         ) { stepReport in
             try recorder.commit(stepReport.progress, rollouts: stepReport.rollouts.map(Self.newRollout))
         }
         if interrupted { return }
         try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
         latestCheckpoint = directory
+    }
+
+    /// A grpo stage's curriculum as the trainer takes it: each tier is the environment built with
+    /// the tier's settings over its own, seen through its train split.
+    static func curriculum(_ c: CurriculumSettings, envs: [LabEnvironment], stage: String) throws -> GRPOTrainer.Curriculum {
+        guard let env = envs.first(where: { $0.environment.name == c.environment }) else {
+            throw RunnerError("stage \(stage): curriculum.environment \(c.environment) is not among the stage's environments "
+                              + "(\(envs.map(\.environment.name).joined(separator: ", ")))")
+        }
+        let tiers = try c.tiers.enumerated().map { i, tier -> any Environment in
+            var spec = env.spec
+            guard case .map(var entries) = spec.settings, case .map(let overrides) = tier else { return env.training }
+            for entry in overrides {
+                if let i = entries.firstIndex(where: { $0.key == entry.key }) { entries[i] = entry } else { entries.append(entry) }
+            }
+            spec.settings = .map(entries)
+            do { return try LabEnvironment(spec: spec).training } catch {
+                throw RunnerError("stage \(stage): curriculum tier \(i + 1): \(error)")
+            }
+        }
+        return GRPOTrainer.Curriculum(environment: c.environment, tiers: tiers, threshold: c.threshold, window: c.window)
     }
 
     /// A scored rollout as the store keeps it: its total is missing when a reward function failed.

@@ -16,6 +16,12 @@
 //   evaluate   every eval_every steps, greedy accuracy (and pass@k) on the held-out tasks
 //   record     the progress callback commits the step's metrics and every rollout (one store
 //              transaction) before StageLoop writes the step's checkpoint
+// Curriculum (optional): one environment is drawn from difficulty tiers, easiest first; after
+// every step the share of that environment's scored rollouts whose verdict is correct joins a
+// rolling window of `window` steps, and when the window is full and its mean reaches
+// `threshold` the next step moves to the next tier (the window starts over). The tier and the
+// window are checkpointed (trainer_state extras), so a resumed run moves when the uninterrupted
+// one did; `curriculum/tier` (the tier the step used) and `curriculum/accuracy` are logged.
 // Time is split into generation, reward, training and storage (the previous callback's time);
 // `time/step` is the step's wall time before its callback.
 //
@@ -70,6 +76,20 @@ public enum GRPOTrainer {
         public var rollouts: [ScoredRollout]
     }
 
+    /// Difficulty tiers of one environment (file header).
+    public struct Curriculum: Sendable {
+        /// The environment whose tasks the tiers replace (by name).
+        public var environment: String
+        /// Its training views, easiest first.
+        public var tiers: [any Environment]
+        public var threshold: Double
+        public var window: Int
+
+        public init(environment: String, tiers: [any Environment], threshold: Double, window: Int) {
+            self.environment = environment; self.tiers = tiers; self.threshold = threshold; self.window = window
+        }
+    }
+
     /// Commits a step's report (before its checkpoint); returns false to stop after the step.
     /// A throw stops the run with the error.
     public typealias StepHandler = (StepReport) throws -> Bool
@@ -105,7 +125,7 @@ public enum GRPOTrainer {
         policy: Transformer, reference: Transformer?, tokenizer: Tokenizer,
         environments: [WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
         parameters p: GRPO.Parameters, seed: UInt64, faults: FaultPlan = .none,
-        collective: any Collective = SingleProcess.shared,
+        collective: any Collective = SingleProcess.shared, curriculum: Curriculum? = nil,
         checkpointDirectory: URL, resume: Bool, progress: StepHandler
     ) throws -> TrainingSummary {
         guard !environments.isEmpty else { throw TrainingError.invalidParameter("grpo: no environments") }
@@ -119,17 +139,40 @@ public enum GRPOTrainer {
         let restored = try loop.restore(model: policy, optimizer: optimizer, from: checkpointDirectory, resume: resume)
         let run = GRPORun(policy: policy, reference: reference, optimizer: optimizer, tokenizer: tokenizer,
                           environments: environments, rewards: rewards, tools: tools, parameters: p, seed: seed,
-                          collective: collective)
+                          collective: collective, curriculum: curriculum)
         var lastMetrics: [String: Double] = [:]
         var storageSeconds = 0.0
+        var tier = try restored?.extra("curriculum_tier", as: Int.self) ?? 0
+        var recent = try restored?.extra("curriculum_recent", as: [Double].self) ?? []
         let outcome = try loop.run(model: policy, optimizer: optimizer, tokenizer: tokenizer, directory: checkpointDirectory,
-                                   from: restored?.step ?? 0, state: { TrainerState(step: $0, dataCursor: ["step": $0]) }) { step, resumedFrom, due in
+                                   from: restored?.step ?? 0, state: { step in
+            var state = TrainerState(step: step, dataCursor: ["step": step])
+            if curriculum != nil {
+                try? state.setExtra("curriculum_tier", tier)
+                try? state.setExtra("curriculum_recent", recent)
+            }
+            return state
+        }) { step, resumedFrom, due in
             let began = ContinuousClock.now, traffic = collective.traffic
-            let batch = run.rollouts(step: step)
+            let batch = run.rollouts(step: step, tier: tier)
             let advantages = GRPORun.advantages(batch, parameters: p)
             var metrics = run.update(batch, advantages, step: step)
             metrics.merge(GRPORun.statistics(batch, advantages)) { _, new in new }
             metrics["time/storage"] = storageSeconds
+            if let c = curriculum {
+                metrics["curriculum/tier"] = Double(tier)
+                let scores = batch.groups.filter { $0.task.environment == c.environment }.flatMap(\.scores).filter { !$0.failed }
+                if !scores.isEmpty {
+                    recent.append(Double(scores.filter { $0.verdict?.kind == .correct }.count) / Double(scores.count))
+                    if recent.count > c.window { recent.removeFirst() }
+                }
+                let rolling = recent.reduce(0, +) / Double(max(1, recent.count))
+                metrics["curriculum/accuracy"] = rolling
+                if recent.count == c.window && rolling >= c.threshold && tier + 1 < c.tiers.count {
+                    tier += 1
+                    recent = []
+                }
+            }
             if collective.isDistributed {
                 let spent = collective.traffic - traffic
                 metrics["time/communication"] = spent.seconds
@@ -170,16 +213,19 @@ struct GRPORun {
     let p: GRPO.Parameters
     let seed: UInt64
     let collective: any Collective
+    let curriculum: GRPOTrainer.Curriculum?
     let engine: Engine
     let byName: [String: any Environment]
     let began = ContinuousClock.now
 
     init(policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer,
          environments: [GRPOTrainer.WeightedEnvironment], rewards: RewardSet, tools: ToolExecutor?,
-         parameters: GRPO.Parameters, seed: UInt64, collective: any Collective = SingleProcess.shared) {
+         parameters: GRPO.Parameters, seed: UInt64, collective: any Collective = SingleProcess.shared,
+         curriculum: GRPOTrainer.Curriculum? = nil) {
         self.policy = policy; self.reference = reference; self.optimizer = optimizer; self.tokenizer = tokenizer
         self.environments = environments; self.rewards = rewards; self.tools = tools; self.p = parameters; self.seed = seed
         self.collective = collective
+        self.curriculum = curriculum
         let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
         let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + parameters.maxCompletionLength)
         engine = Engine(model: policy, sequences: parameters.promptsPerStep * parameters.numGenerations, maxLength: maxLength)
@@ -188,8 +234,19 @@ struct GRPORun {
 
     var elapsed: Double { (ContinuousClock.now - began).seconds }
 
+    /// The step's environments: the curriculum's environment at `tier` in place of its own.
+    func environments(tier: Int) -> [GRPOTrainer.WeightedEnvironment] {
+        guard let c = curriculum, c.tiers.indices.contains(tier) else { return environments }
+        return environments.map { e in
+            guard e.environment.name == c.environment else { return e }
+            return GRPOTrainer.WeightedEnvironment(environment: c.tiers[tier], weight: e.weight, heldOut: e.heldOut)
+        }
+    }
+
     /// Generation and rewards, with dynamic sampling's resample rounds.
-    func rollouts(step: Int) -> Batch {
+    func rollouts(step: Int, tier: Int = 0) -> Batch {
+        let environments = self.environments(tier: tier)
+        let byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
         var rng = GRPOTrainer.stepRNG(seed: seed, step: step - 1)
         var sampling = p.sampling
         sampling.stopTokens = [tokenizer.id(of: .imEnd)]
