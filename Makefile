@@ -8,7 +8,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev
 PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 
-.PHONY: deps build test demo bench bench-peers results scaling clean
+.PHONY: deps build test demo bench bench-peers results scaling wording clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,6 +48,11 @@ results: build
 # cost model for N machines: the README's scaling section (about 20 minutes on 2 cores).
 scaling: build
 	python3 scripts/scaling.py --configs small,medium --readme README.md
+
+# Skills or templates: quickstart with three seeds, graded on seen and held-out phrasings and on
+# hand-written questions; the README's wording table (about 45 minutes on 2 cores).
+wording: build
+	python3 scripts/wording.py --readme README.md
 
 # Side-by-side figures from PyTorch on the same configs (optional; never needed by the tests).
 bench-peers: build
