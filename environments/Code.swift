@@ -101,6 +101,10 @@ public struct CodeEnvironment: Environment {
     }
 
     /// The spec and the hidden tests' inputs: "count_greater|return how many ...|[[[1,5]], ...]".
+    /// Phrasings: the question framed 21 ways (Framings.swift).
+    public var wordings: Int { Framings.templates.count }
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask { Framings.reword(task, wording: wording, system: config.systemPrompt) }
+
     public func splitKey(_ task: EnvTask) -> String { Self.specKey(task) + "|" + (task.metadata["inputs"] ?? "") }
 
     static func specKey(_ task: EnvTask) -> String {

@@ -112,6 +112,10 @@ public struct KnowledgeEnvironment: Environment {
 
     /// The fact asked: "Velmora|length_km". Questions are split by fact; the corpus is not (see
     /// `corpus`).
+    /// Phrasings: the question framed 21 ways (Framings.swift).
+    public var wordings: Int { Framings.templates.count }
+    public func reword(_ task: EnvTask, wording: Int) -> EnvTask { Framings.reword(task, wording: wording, system: config.systemPrompt) }
+
     public func splitKey(_ task: EnvTask) -> String { (task.metadata["entity"] ?? "") + "|" + (task.metadata["attribute"] ?? "") }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {

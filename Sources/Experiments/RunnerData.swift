@@ -57,6 +57,12 @@ struct ToolLimitedEnvironment: Environment {
     func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
     func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment { base.assign(task, shares: shares) }
     func document(_ task: EnvTask) -> String { base.document(task) }
+    var wordings: Int { base.wordings }
+    func reword(_ task: EnvTask, wording: Int) -> EnvTask {
+        var reworded = base.reword(task, wording: wording)
+        reworded.tools = task.tools
+        return reworded
+    }
     var styles: [DemonstrationStyle] {
         base.tools.allSatisfy(tools.contains) ? base.styles : base.styles.filter { $0 != .tool }
     }

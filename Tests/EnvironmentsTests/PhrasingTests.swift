@@ -1,14 +1,15 @@
-// Phrasings: arithmetic and counting render every task in at least 20 wordings; a quarter are
-// held out. Train and validation tasks only ever get seen phrasings; test tasks get unseen ones
+// Phrasings: arithmetic, counting, code and knowledge render every task in at least 20 wordings
+// (code and knowledge frame their question); a quarter are held out. Train and validation tasks only ever get seen phrasings; test tasks get unseen ones
 // half the time; rewording changes the prompt alone, so the verifier and the split do not move.
 import Testing
 import PonderCore
 @testable import Environments
 
 @Suite struct PhrasingTests {
-    static let environments: [any Environment] = [try! ArithmeticEnvironment(), try! CountingEnvironment()]
+    static let environments: [any Environment] = [try! ArithmeticEnvironment(), try! CountingEnvironment(), try! CodeEnvironment(),
+                                                  try! KnowledgeEnvironment()]
 
-    @Test(arguments: [0, 1])
+    @Test(arguments: [0, 1, 2, 3])
     func everyPhrasingRendersItsTask(_ index: Int) throws {
         let env = Self.environments[index]
         #expect(env.wordings >= 20)
@@ -19,7 +20,8 @@ import PonderCore
             var texts = Set<String>()
             for w in 0..<env.wordings {
                 let reworded = env.reword(task, wording: w)
-                #expect(!reworded.question.contains("{") && !reworded.question.isEmpty, "\(reworded.question)")
+                #expect(!reworded.question.contains("{q}") && !reworded.question.contains("{e}") && !reworded.question.isEmpty,
+                        "\(reworded.question)")
                 #expect(reworded.reference == task.reference && reworded.id == task.id && env.splitKey(reworded) == env.splitKey(task))
                 texts.insert(reworded.question)
             }
@@ -30,7 +32,7 @@ import PonderCore
         }
     }
 
-    @Test(arguments: [0, 1])
+    @Test(arguments: [0, 1, 2, 3])
     func heldOutPhrasingsOnlyInTheTestSplit(_ index: Int) throws {
         let env = Self.environments[index]
         let shares = SplitShares()
