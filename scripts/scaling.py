@@ -35,6 +35,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readme_section import write_section  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENT = os.path.join(ROOT, "experiments", "scaling.yaml")
 GLOBAL_GROUPS = 64
@@ -181,13 +184,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        begin, end = "<!-- scaling:begin -->", "<!-- scaling:end -->"
-        content = open(args.readme).read()
-        if begin not in content or end not in content:
-            sys.exit(f"{args.readme}: no {begin} ... {end} markers to write between")
-        head, rest = content.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        open(args.readme, "w").write(head + begin + "\n" + text + "\n" + end + tail)
+        write_section(args.readme, "scaling", text)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readme_section import write_section  # noqa: E402
+
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 EXPERIMENT = os.path.join(ROOT, "experiments", "quickstart.yaml")
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -91,13 +94,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        begin, end = "<!-- wording:begin -->", "<!-- wording:end -->"
-        content = open(args.readme).read()
-        if begin not in content or end not in content:
-            sys.exit(f"{args.readme}: no {begin} ... {end} markers to write between")
-        head, rest = content.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        open(args.readme, "w").write(head + begin + "\n" + text + "\n" + end + tail)
+        write_section(args.readme, "wording", text)
 
 
 if __name__ == "__main__":
