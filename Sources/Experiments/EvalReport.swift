@@ -241,10 +241,16 @@ public enum AbstentionLines {
         return out
     }
 
-    /// Calibration of the greedy answers when the eval drew samples (`--samples K`): an attempted
-    /// answer's confidence is the share of the task's samples whose extracted answer is the
-    /// greedy one (normalised; a refusal agrees with nothing). Nil without samples.
+    /// Calibration of the greedy answers, by one of two confidences:
+    ///   sample agreement (when the eval drew samples, `--samples K`): the share of the task's
+    ///     samples whose extracted answer is the greedy one (normalised; a refusal agrees with
+    ///     nothing);
+    ///   sequence probability: exp of the greedy completion's log-probability under the model
+    ///     (Evaluation.Item.logProb), always available.
+    /// Refusals are not attempted and carry no confidence.
     public struct CalibrationReport: Sendable {
+        /// Which confidence: "agreement of K samples with the greedy answer" or "sequence probability".
+        public var confidence: String
         public var samples: Int
         public var questions: Int
         public var answers: [ConfidentAnswer]
@@ -269,13 +275,26 @@ public enum AbstentionLines {
             answers.append(ConfidentAnswer(confidence: Double(agree) / Double(drawn.count), correct: item.verdict.kind == .correct))
         }
         let k = samples.values.map(\.count).max() ?? 0
-        return CalibrationReport(samples: k, questions: greedy.count, answers: answers, ece: Calibration.ece(answers),
-                                 bins: Calibration.reliability(answers),
-                                 targets: targets.compactMap { t in Calibration.targetScore(answers, questions: greedy.count, t: t).map { (t, $0) } })
+        return report("agreement of \(k) samples with the greedy answer", samples: k, questions: greedy.count, answers)
+    }
+
+    /// Calibration by sequence probability: every attempted greedy answer, confidence exp(logProb).
+    public static func sequenceCalibration(_ items: [Evaluation.Item]) -> CalibrationReport? {
+        let greedy = items.filter { $0.sampleIndex < 0 && $0.verdict.failure == nil }
+        guard !greedy.isEmpty else { return nil }
+        let answers = greedy.filter { AnswerOutcome($0.verdict.kind) != .notAttempted }
+            .map { ConfidentAnswer(confidence: min(1, exp($0.logProb)), correct: $0.verdict.kind == .correct) }
+        return report("sequence probability of the greedy answer", samples: 0, questions: greedy.count, answers)
+    }
+
+    static func report(_ confidence: String, samples: Int, questions: Int, _ answers: [ConfidentAnswer]) -> CalibrationReport {
+        CalibrationReport(confidence: confidence, samples: samples, questions: questions, answers: answers, ece: Calibration.ece(answers),
+                          bins: Calibration.reliability(answers),
+                          targets: targets.compactMap { t in Calibration.targetScore(answers, questions: questions, t: t).map { (t, $0) } })
     }
 
     public static func describe(_ c: CalibrationReport) -> [String] {
-        var lines = ["  calibration (confidence: agreement of \(c.samples) samples with the greedy answer; \(c.answers.count) attempted of \(c.questions)):"]
+        var lines = ["  calibration (confidence: \(c.confidence); \(c.answers.count) attempted of \(c.questions)):"]
         lines.append("    expected calibration error   " + (c.ece.map { String(format: "%.3f", $0) } ?? "n/a") + " (10 bins)")
         lines.append("    confidence-target score      " + c.targets.map { String(format: "t=%.2f: %+.3f", $0.t, $0.score) }.joined(separator: ", ")
                      + " (a wrong answer costs t/(1-t))")
@@ -287,7 +306,7 @@ public enum AbstentionLines {
     }
 
     public static func json(_ c: CalibrationReport) -> [String: Any] {
-        ["samples": c.samples, "questions": c.questions, "attempted": c.answers.count, "ece": c.ece ?? NSNull(),
+        ["confidence": c.confidence, "samples": c.samples, "questions": c.questions, "attempted": c.answers.count, "ece": c.ece ?? NSNull(),
          "targets": c.targets.map { ["t": $0.t, "score": $0.score] },
          "reliability": c.bins.filter { $0.count > 0 }.map { ["lower": $0.lower, "upper": $0.upper, "count": $0.count,
                                                                "mean_confidence": $0.meanConfidence ?? 0, "accuracy": $0.accuracy ?? 0] }]

@@ -7,8 +7,9 @@
 // outside the environment uses: training streams draw from `train`, evals from `validation`
 // or `test`.
 // Phrasings (`wordings`, `reword`): an environment may render each task in several wordings. The
-// phrasing of a task of a split is chosen by `Phrasing.choose` from a digest of the task's id,
-// not from the RNG: training splits get seen phrasings only; a `test` task gets a seen or an
+// phrasing of a task of a split is chosen by `Phrasing.choose` from a digest of the task's split
+// key (its question), not from the RNG, so one question is always asked the same way whatever
+// the settings around it (a system prompt, tools): training splits get seen phrasings only; a `test` task gets a seen or an
 // unseen (held-out) one, half and half, so evaluation reports both and no unseen phrasing ever
 // reaches pretraining, SFT or RL. Metadata `phrasing` ("seen"/"unseen") and `wording` (its index).
 // `verify` is synchronous and may block (the code environment runs the sandbox, tens of
@@ -94,7 +95,7 @@ extension Environment {
             task.metadata["split"] = split.rawValue
             if let kind = assignment.heldOutKind { task.metadata["held_out"] = kind }
             if wordings > 0 {
-                let (wording, unseen) = Phrasing.choose(count: wordings, taskID: task.id, split: split)
+                let (wording, unseen) = Phrasing.choose(count: wordings, key: splitKey(task), split: split)
                 task = reword(task, wording: wording)
                 task.metadata["wording"] = String(wording)
                 task.metadata["phrasing"] = unseen ? "unseen" : "seen"
@@ -225,10 +226,10 @@ public enum Phrasing {
     public static func seen(count: Int) -> [Int] { (0..<count).filter { !isUnseen($0) } }
     public static func unseen(count: Int) -> [Int] { (0..<count).filter(isUnseen) }
 
-    /// The phrasing of a task of `split`, from a digest of its id: a seen one for train and
-    /// validation; for test, an unseen one for half the tasks and a seen one for the others.
-    public static func choose(count: Int, taskID: String, split: Split) -> (wording: Int, unseen: Bool) {
-        let digest = UInt64(stableDigest("phrasing", taskID), radix: 16) ?? 0
+    /// The phrasing of a task of `split`, from a digest of its split key: a seen one for train
+    /// and validation; for test, an unseen one for half the questions and a seen one for the others.
+    public static func choose(count: Int, key: String, split: Split) -> (wording: Int, unseen: Bool) {
+        let digest = UInt64(stableDigest("phrasing", key), radix: 16) ?? 0
         let held = unseen(count: count)
         let unseen = split == .test && !held.isEmpty && digest & 1 == 1
         let pool = unseen ? held : seen(count: count)

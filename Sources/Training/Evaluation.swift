@@ -65,6 +65,10 @@ public enum Evaluation {
         public var finishReason: FinishReason
         public var tokenCount: Int
         public var toolCalls: [ToolCallRecord]
+        /// The completion's log-probability: the sum over the tokens the model chose (forced tool
+        /// output excluded) of log p under the distribution it decoded from (the model's own when
+        /// greedy). exp of it is the sequence-probability confidence of a greedy answer.
+        public var logProb: Double = 0
     }
 
     public struct Result: Sendable {
@@ -202,7 +206,8 @@ public enum Evaluation {
                 }
                 items.append(Item(taskID: task.id, prompt: task.question, completion: r.text, reference: task.reference,
                                   metadata: task.metadata, verdict: verdict, sampleIndex: index, finishReason: r.finishReason,
-                                  tokenCount: r.tokens.count, toolCalls: r.toolCalls))
+                                  tokenCount: r.tokens.count, toolCalls: r.toolCalls,
+                                  logProb: zip(r.logProbs, r.lossMask).reduce(0) { $0 + ($1.1 > 0 ? Double($1.0) : 0) }))
             }
             for k in ks where graded >= k {
                 perTask[k, default: []].append(passAtK(n: graded, correct: correct, k: k))

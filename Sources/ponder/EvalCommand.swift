@@ -180,6 +180,7 @@ struct EvalCommand: ParsableCommand {
             if let abstention = AbstentionLines.groups(result.items) {
                 object["abstention"] = AbstentionLines.json(abstention)
                 if let c = AbstentionLines.calibration(result.items) { object["calibration"] = AbstentionLines.json(c) }
+                if let c = AbstentionLines.sequenceCalibration(result.items) { object["sequence_calibration"] = AbstentionLines.json(c) }
             }
             if let breakdown, let by {
                 object["by"] = [by: breakdown.map { ["value": $0.value, "accuracy": $0.accuracy.estimate, "lower": $0.accuracy.lower,
@@ -197,6 +198,7 @@ struct EvalCommand: ParsableCommand {
         if let abstention = AbstentionLines.groups(result.items) {
             AbstentionLines.describe(abstention).forEach { print($0) }
             if let c = AbstentionLines.calibration(result.items) { AbstentionLines.describe(c).forEach { print($0) } }
+            if let c = AbstentionLines.sequenceCalibration(result.items) { AbstentionLines.describe(c).forEach { print($0) } }
         }
         print("  stored as eval \(evalID) in \(store.db)")
         print("  verdicts: " + result.verdictCounts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))

@@ -2,6 +2,7 @@
 // knowledge verifier, counted by hand.
 import Environments
 import PonderCore
+import Foundation
 import Testing
 @testable import Experiments
 @testable import Training
@@ -88,6 +89,30 @@ import Testing
         #expect(scores[0.9] == 0)                              // nothing is that sure
         #expect(AbstentionLines.describe(c).contains { $0.contains("expected calibration error   0.250") })
         #expect(AbstentionLines.calibration(items.filter { $0.sampleIndex < 0 }) == nil, "no samples, no calibration")
+    }
+
+    /// Sequence probability: confidence exp(logProb) of each attempted greedy answer, no samples needed.
+    @Test func calibrationFromSequenceProbability() throws {
+        func item(_ task: String, _ kind: VerdictKind, _ logProb: Double) -> Evaluation.Item {
+            Evaluation.Item(taskID: task, prompt: "", completion: "", reference: "", metadata: ["answerable": "true"],
+                            verdict: Verdict(kind, extracted: "x"), sampleIndex: -1, finishReason: .stop, tokenCount: 1, toolCalls: [],
+                            logProb: logProb)
+        }
+        // a: right at p = 0.9; b: wrong at p = 0.6; c: refused (no confidence); d: wrong at p = 0.05.
+        let items = [item("a", .correct, log(0.9)), item("b", .incorrect, log(0.6)), item("c", .refused, log(0.99)),
+                     item("d", .incorrect, log(0.05))]
+        let c = try #require(AbstentionLines.sequenceCalibration(items))
+        #expect(c.questions == 4 && c.answers.count == 3 && c.confidence.contains("sequence probability"))
+        let confidences: [Double] = c.answers.map { $0.confidence }
+        let expected: [Double] = [0.9, 0.6, 0.05]
+        for (got, want) in zip(confidences, expected) { #expect(abs(got - want) < 1e-12) }
+        // Three bins of one answer each: |0.9 - 1| + |0.6 - 0| + |0.05 - 0|, over 3.
+        let ece: Double = try #require(c.ece)
+        #expect(abs(ece - 0.75 / 3) < 1e-12)
+        var scores: [Double: Double] = [:]
+        for target in c.targets { scores[target.t] = target.score }
+        #expect(abs(scores[0.5]! - 0) < 1e-12)       // a right (+1), b wrong at cost 1
+        #expect(abs(scores[0.75]! - 0.25) < 1e-12)   // only a answers
     }
 
     /// `ponder eval --system-prompt`: the same held-out questions, each under the given system message.
