@@ -357,7 +357,8 @@ public final class ExperimentRunner {
                         answerable: item.metadata["answerable"] != "false",
                         prompt: item.prompt, completion: item.completion, reference: item.reference,
                         extracted: item.verdict.extracted, verdict: EvalVerdict(item.verdict.kind),
-                        metadata: Breakdown.json(item.metadata), failure: item.verdict.failure.map { "\($0)" })
+                        metadata: Breakdown.json(item.metadata.merging(item.sampleIndex < 0 ? ["log_prob": String(item.logProb)] : [:]) { $1 }),
+                        failure: item.verdict.failure.map { "\($0)" })
         }
     }
 

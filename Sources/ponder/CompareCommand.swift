@@ -7,7 +7,8 @@
 // where a policy starts to game its judge.
 // `ponder compare --audits [JUDGE...] [--suite SUITE]`: the stored `ponder judge audit` results
 // side by side instead (the arguments pick judges by a part of their name; none picks all).
-// `ponder compare --evals SUITE [CHECKPOINT...]`: the stored evals of one suite side by side
+// `ponder compare --evals SUITE [CHECKPOINT...] [--html FILE]`: the stored evals of one suite side
+// by side; --html draws their reliability diagrams and accuracy / attempted curves
 // (accuracy, and refusal and hallucination figures where the suite has them: knowledge).
 
 import ArgumentParser
@@ -103,5 +104,10 @@ struct CompareCommand: ParsableCommand {
             return
         }
         print(AuditTable.render(chosen, rows: evals == nil ? AuditTable.rows : AuditTable.evalRows), terminator: "")
+        if let html, let suite = evals {
+            let curves = try chosen.map { Report.CalibrationCurve(label: $0.checkpoint, items: try db.evalItems(eval: $0.id!)) }
+            try Report.calibrationPage(suite: suite, curves).write(toFile: html, atomically: true, encoding: .utf8)
+            print("wrote \(html): the reliability diagram and the accuracy / attempted curve")
+        }
     }
 }
