@@ -9,8 +9,9 @@ SFT and GRPO checkpoints of every seed on
   - the test split of arithmetic and counting (`ponder eval CKPT --env E --split test --tasks 400`):
     half the test tasks are asked in a phrasing training used ("seen"), half in one held out of
     every training stream ("unseen", Environment.swift);
-  - experiments/data/{arithmetic,counting}-handwritten.jsonl (`ponder eval CKPT --data FILE`):
-    wordings written by hand, none of them the environments' phrasings.
+  - experiments/data/{arithmetic,counting}-handwritten.jsonl (`ponder eval CKPT --data FILE`, with
+    `--tools python` for arithmetic as quickstart allows it): wordings written by hand, none of
+    them the environments' phrasings.
 Each cell is the mean over seeds with a 95% t-interval (the per-seed values after it); "unseen -
 seen" is the mean of the per-seed differences, with its t-interval: a change only when the
 interval excludes 0. With --readme the text between `<!-- wording:begin -->` and
@@ -77,12 +78,14 @@ def main():
                 for phrasing in ("seen", "unseen"):
                     results.setdefault((skill, stage, phrasing), []).append(report["phrasing"][phrasing]["accuracy"])
                 data = os.path.join(ROOT, "experiments", "data", f"{skill}-handwritten.jsonl")
-                report = json.loads(ponder(args, ["eval", checkpoint, "--data", data, "--db", db, "--json"]))
+                # The same tools the experiment gives the skill: arithmetic may call python, counting may not.
+                tools = ["--tools", "python"] if skill == "arithmetic" else []
+                report = json.loads(ponder(args, ["eval", checkpoint, "--data", data, "--db", db, "--json"] + tools))
                 results.setdefault((skill, stage, "handwritten"), []).append(report["greedy_accuracy"])
 
     lines = [f"Greedy accuracy in percent, mean over seeds {args.seeds} with a 95% t-interval (per-seed values), "
              "`experiments/quickstart.yaml`; test split, 400 tasks per skill (about half in seen phrasings, half in "
-             "held-out ones); hand-written: every line of `experiments/data/SKILL-handwritten.jsonl`.", "",
+             "held-out ones); hand-written: every line of `experiments/data/SKILL-handwritten.jsonl` (arithmetic with the python tool, as in training).", "",
              "| skill | checkpoint | seen phrasings | unseen phrasings | hand-written | unseen - seen (points) |",
              "|---|---|---|---|---|---|"]
     for skill in ("arithmetic", "counting"):
