@@ -50,6 +50,7 @@ def mean_interval(values):
 
 def cell(values):
     m, lo, hi = mean_interval(values)
+    lo, hi = max(lo, 0.0), min(hi, 1.0)  # a share's interval stays within 0-100%
     return f"{100 * m:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] ({', '.join(f'{100 * v:.0f}' for v in values)})"
 
 
@@ -69,6 +70,7 @@ def main():
         ponder(args, ["run", EXPERIMENT, "--seeds", args.seeds, "--runs", runs, "--db", db])
 
     results = {}  # (skill, stage, column) -> [per-seed accuracy]
+    saved = os.path.join(args.out, "wording.json")
     for seed in seeds:
         for stage in ("sft", "grpo"):
             checkpoint = os.path.join(runs, "quickstart", f"seed-{seed}", stage)
@@ -83,7 +85,9 @@ def main():
                 report = json.loads(ponder(args, ["eval", checkpoint, "--data", data, "--db", db, "--json"] + tools))
                 results.setdefault((skill, stage, "handwritten"), []).append(report["greedy_accuracy"])
 
-    lines = [f"Greedy accuracy in percent, mean over seeds {args.seeds} with a 95% t-interval (per-seed values), "
+    with open(saved, "w") as f:
+        json.dump({" ".join(k): v for k, v in results.items()}, f, indent=1, sort_keys=True)
+    lines = [f"Greedy accuracy in percent, mean over seeds {args.seeds} with a 95% t-interval clipped to 0-100 (per-seed values), "
              "`experiments/quickstart.yaml`; test split, 400 tasks per skill (about half in seen phrasings, half in "
              "held-out ones); hand-written: every line of `experiments/data/SKILL-handwritten.jsonl` (arithmetic with the python tool, as in training).", "",
              "| skill | checkpoint | seen phrasings | unseen phrasings | hand-written | unseen - seen (points) |",
