@@ -45,7 +45,10 @@ import TestSupport
         func ranks(_ n: Int, _ extra: [String] = [], environment: [String: String] = [:], deadline: Double = 300) throws -> PonderTool.Outcome {
             #expect(FileManager.default.isExecutableFile(atPath: DataParallelTests.mpirun),
                     "mpirun is missing: `make deps` installs openmpi-bin")
+            // Containers often forbid the cross-memory attach Open MPI's shared-memory transport tries
+            // first; copying through the shared segment works everywhere and changes no result.
             let variables = DataParallelTests.oneThread.merging(environment) { $1 }
+                .merging(["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]) { a, _ in a }
             let exported = variables.keys.sorted().flatMap { ["-x", $0] }
             return try PonderTool.run(URL(fileURLWithPath: DataParallelTests.mpirun),
                                       ["--allow-run-as-root", "--oversubscribe", "-np", String(n)] + exported
