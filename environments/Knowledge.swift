@@ -34,13 +34,18 @@ public struct KnowledgeEnvironment: Environment {
         public var exposure: Exposure? = nil
         /// Share of questions with a false premise.
         public var falsePremiseShare = 0.0
+        /// Share of the train split's corpus facts also written into the pretraining corpus as
+        /// their question and answer ("Question: ...\nAnswer: 1834"), so pretraining teaches
+        /// answering from what was read (the mixed training of knowledge-extraction studies);
+        /// validation and test facts never appear as questions. Default 0.
+        public var corpusQuestions = 0.0
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case worldSeed = "world_seed", entitiesPerKind = "entities_per_kind", searchShare = "search_share"
             case unanswerableShare = "unanswerable_share", systemPrompt = "system_prompt", exposure
-            case falsePremiseShare = "false_premise_share"
+            case falsePremiseShare = "false_premise_share", corpusQuestions = "corpus_questions"
         }
 
         public func validate() throws {
@@ -49,6 +54,7 @@ public struct KnowledgeEnvironment: Environment {
             try ConfigError.check("knowledge.unanswerable_share", unanswerableShare, in: 0...1)
             try ConfigError.check("knowledge.search_share + unanswerable_share", searchShare + unanswerableShare, in: 0...0.9)
             try ConfigError.check("knowledge.false_premise_share", falsePremiseShare, in: 0...0.9)
+            try ConfigError.check("knowledge.corpus_questions", corpusQuestions, in: 0...1)
             try exposure?.validate()
         }
     }
@@ -73,6 +79,11 @@ public struct KnowledgeEnvironment: Environment {
         if config.falsePremiseShare > 0 && r.nextDouble() < config.falsePremiseShare, let task = falsePremise(&r, id: id) { return task }
         let entity = world.entities[r.nextInt(below: world.entities.count)]
         let attribute = entity.attributeOrder[r.nextInt(below: entity.attributeOrder.count)]
+        return task(entity, attribute, id: id)
+    }
+
+    /// The question about one fact of one entity.
+    func task(_ entity: KnowledgeEntity, _ attribute: String, id: String) -> EnvTask {
         let answerable = entity.partition != .unanswerable
         let question = KnowledgeWorld.question(entity, attribute)
         var metadata = ["entity": entity.name, "kind": entity.kind.rawValue, "attribute": attribute,
@@ -110,12 +121,12 @@ public struct KnowledgeEnvironment: Environment {
                        difficulty: "false_premise", tools: tools)
     }
 
-    /// The fact asked: "Velmora|length_km". Questions are split by fact; the corpus is not (see
-    /// `corpus`).
     /// Phrasings: the question framed 21 ways (Framings.swift).
     public var wordings: Int { Framings.templates.count }
     public func reword(_ task: EnvTask, wording: Int) -> EnvTask { Framings.reword(task, wording: wording, system: config.systemPrompt) }
 
+    /// The fact asked: "Velmora|length_km". Questions are split by fact; the corpus is not (see
+    /// `corpus`).
     public func splitKey(_ task: EnvTask) -> String { (task.metadata["entity"] ?? "") + "|" + (task.metadata["attribute"] ?? "") }
 
     public func verify(_ task: EnvTask, _ completion: Message) -> Verdict {
@@ -186,8 +197,9 @@ public struct KnowledgeEnvironment: Environment {
     /// times, `KnowledgeWorld.exposureCorpus`), whatever `count` asks for; other splits (the
     /// pretraining validation text, never trained on) get `count` of its documents.
     public func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
+        let questions = split == .train ? corpusQuestions(shares) : []
         if let fixed = world.exposureCorpus(seed: config.worldSeed) {
-            guard split != .train else { return fixed.map { CorpusDocument($0, task: nil) } }
+            guard split != .train else { return fixed.map { CorpusDocument($0, task: nil) } + questions }
             return fixed.isEmpty ? [] : (0..<count).map { _ in CorpusDocument(fixed[rng.nextInt(below: fixed.count)], task: nil) }
         }
         let known = world.entities.filter { $0.partition == .corpus }
@@ -197,6 +209,25 @@ public struct KnowledgeEnvironment: Environment {
             var sentences = e.attributeOrder.map { KnowledgeWorld.sentence(e, $0, variant: rng.nextInt(below: 3)) }
             for i in stride(from: sentences.count - 1, to: 0, by: -1) { sentences.swapAt(i, rng.nextInt(below: i + 1)) }
             return CorpusDocument(sentences.joined(separator: " "), task: nil)
+        } + questions
+    }
+
+    /// `corpus_questions`: the chosen train-split corpus facts as question-and-answer documents,
+    /// each carrying its task (so the training stream's audit sees its key). A fact is chosen by a
+    /// digest of its key, so the choice does not depend on the RNG.
+    func corpusQuestions(_ shares: SplitShares) -> [CorpusDocument] {
+        guard config.corpusQuestions > 0 else { return [] }
+        var out: [CorpusDocument] = []
+        for e in world.entities where e.partition == .corpus {
+            for attribute in e.attributeOrder {
+                let key = e.name + "|" + attribute
+                guard shares.split(ofKey: key) == .train,
+                      Double((UInt64(stableDigest("corpus-question", key), radix: 16) ?? 0) % 10_000) / 10_000 < config.corpusQuestions
+                else { continue }
+                let task = self.task(e, attribute, id: "\(name)-question-\(stableDigest(key))")
+                out.append(CorpusDocument("Question: \(KnowledgeWorld.question(e, attribute))\nAnswer: \(task.reference)", task: task))
+            }
         }
+        return out
     }
 }

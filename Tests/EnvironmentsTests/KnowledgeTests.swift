@@ -116,3 +116,28 @@ import PonderCore
         #expect(knowledge.config.falsePremiseShare == 0.2)
     }
 }
+
+/// `corpus_questions`: a share of the train split's corpus facts also appear in pretraining as a
+/// question with its answer; no validation or test fact ever does, and each document carries its task.
+@Suite struct KnowledgeCorpusQuestionTests {
+    @Test func onlyTrainFactsBecomeCorpusQuestions() throws {
+        var config = KnowledgeEnvironment.Config()
+        config.corpusQuestions = 0.5
+        config.exposure = Exposure()
+        let env = try KnowledgeEnvironment(config)
+        let shares = SplitShares()
+        var rng = RNG(seed: 1)
+        let docs = env.corpus(&rng, count: 10, split: .train, shares: shares)
+        let questions = docs.filter { $0.task != nil }
+        let trainFacts = env.world.entities.filter { $0.partition == .corpus }
+            .flatMap { e in e.attributeOrder.map { e.name + "|" + $0 } }.filter { shares.split(ofKey: $0) == .train }
+        #expect(questions.allSatisfy { env.assign($0.task!, shares: shares).split == .train })
+        #expect(questions.allSatisfy { $0.text.hasPrefix("Question: ") && $0.text.hasSuffix("Answer: " + $0.task!.reference) })
+        let share = Double(questions.count) / Double(trainFacts.count)
+        #expect(abs(share - 0.5) < 0.1, "\(questions.count) of \(trainFacts.count) train facts")
+        // The validation text holds no questions, and without the setting there are none.
+        #expect(env.corpus(&rng, count: 20, split: .validation, shares: shares).allSatisfy { $0.task == nil })
+        #expect(try KnowledgeEnvironment(KnowledgeEnvironment.Config()).corpus(&rng, count: 20, split: .train, shares: shares)
+                    .allSatisfy { $0.task == nil })
+    }
+}
