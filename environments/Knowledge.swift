@@ -16,6 +16,10 @@
 //   have ("Who invented the Velmora River?"): partition `false_premise`, not answerable, so the
 //   right answer is a refusal and any answer is an invented fact. (An answer that rejects the
 //   premise without a refusal phrase is graded as an answer.)
+// - `corpus_questions` writes a share of the train split's corpus facts into the pretraining
+//   corpus a second time, as "Question: ...\nAnswer: ..." (their statements stay as they are), so
+//   pretraining itself teaches the model to answer from what it read; held-out facts are only
+//   ever statements.
 import PonderCore
 
 public struct KnowledgeEnvironment: Environment {
