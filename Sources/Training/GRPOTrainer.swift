@@ -215,7 +215,6 @@ struct GRPORun {
     let collective: any Collective
     let curriculum: GRPOTrainer.Curriculum?
     let engine: Engine
-    let byName: [String: any Environment]
     let began = ContinuousClock.now
 
     init(policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer,
@@ -229,7 +228,6 @@ struct GRPORun {
         let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
         let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + parameters.maxCompletionLength)
         engine = Engine(model: policy, sequences: parameters.promptsPerStep * parameters.numGenerations, maxLength: maxLength)
-        byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
     }
 
     var elapsed: Double { (ContinuousClock.now - began).seconds }

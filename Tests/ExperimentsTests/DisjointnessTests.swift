@@ -7,6 +7,7 @@ import Foundation
 import Testing
 @testable import Experiments
 import PonderCore
+import Environments
 
 @Suite struct DisjointnessTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -64,5 +65,29 @@ import PonderCore
         var stream = TrainingStream()
         stream.sources = [.init(stage: "leak", what: "everything", keys: ["arithmetic": Set(tasks.prefix(7).map(env.environment.splitKey))], untracked: 0)]
         #expect(stream.contamination(of: tasks, environment: env) == 7)
+    }
+}
+
+/// The hand-written test sets ask nothing training could hold: each arithmetic and letter line's
+/// computation (its `key`, the environment's split key) is in the test split, each sentence is
+/// absent from the prose counting tasks draw from, and no prompt appears twice.
+@Suite struct HandwrittenSetTests {
+    @Test(arguments: ["arithmetic", "counting"])
+    func everyLineAsksATestSplitQuestion(_ skill: String) throws {
+        let file = DisjointnessTests.root.appendingPathComponent("experiments/data/\(skill)-handwritten.jsonl")
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 100)
+        let prose = try English.load().taskProse.joined(separator: " ")
+        var prompts = Set<String>()
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let key = try #require(object["key"] as? String, "\(line)")
+            #expect(prompts.insert(try #require(object["prompt"] as? String)).inserted, "\(skill): a repeated prompt: \(line)")
+            if key.hasPrefix("words|") {
+                #expect(!prose.contains(String(key.dropFirst(6).dropLast())), "\(key) is in the task prose")
+            } else {
+                #expect(SplitShares().split(ofKey: key) == .test, "\(skill): \(key) is not a test-split question")
+            }
+        }
     }
 }

@@ -5,7 +5,12 @@
 The wordings, words and sentences below were written by hand for these files and are none of
 the environments' phrasings (environments/Arithmetic.swift, Counting.swift); operands and which
 word goes with which wording are drawn with a fixed seed. The files are test sets only: no
-experiment trains on them. Each line keeps its wording's index (`wording`) for breakdowns
+experiment trains on them. Every line names the question's environment key (`key`: the expression
+as the arithmetic environment writes it, "letter|word|l" or "words|sentence|" for counting); an
+arithmetic or letter key is kept only when it lies in the test split under the default split
+shares, so training never saw the same computation in another wording, and the sentences are
+written here, not drawn from the prose counting tasks use (Tests/ExperimentsTests/
+DisjointnessTests.swift checks both). No prompt appears twice. Each line keeps its wording's index (`wording`) for breakdowns
 (`ponder eval CHECKPOINT --data FILE --by wording`).
 """
 import json
@@ -14,23 +19,40 @@ import random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+# (wording, the expression it asks, as the arithmetic environment writes it)
 ARITHMETIC = [
-    ("Add {a} and {b}.", lambda a, b, c: a + b),
-    ("What's {a} take away {b}?", lambda a, b, c: a - b),
-    ("Multiply {a} by {b}. What do you get?", lambda a, b, c: a * b),
-    ("If I have {a} marbles and get {b} more, how many marbles do I have?", lambda a, b, c: a + b),
-    ("{a} plus {b} makes how many?", lambda a, b, c: a + b),
-    ("Subtract {b} from {a}.", lambda a, b, c: a - b),
-    ("What is the product of {a} and {b}?", lambda a, b, c: a * b),
-    ("What is the sum of {a}, {b} and {c}?", lambda a, b, c: a + b + c),
-    ("Give me the difference {a} minus {b}.", lambda a, b, c: a - b),
-    ("Can you tell me what {a} times {b} is?", lambda a, b, c: a * b),
-    ("{a} + {b} - {c} comes to what?", lambda a, b, c: a + b - c),
-    ("A shop sold {a} apples in the morning and {b} in the afternoon. How many apples did it sell?", lambda a, b, c: a + b),
-    ("Work this out for me: {a} - {b} * {c}", lambda a, b, c: a - b * c),
-    ("How much is {a} divided by {b}, rounded down to a whole number?", lambda a, b, c: a // b),
-    ("Double {a}, then add {b}. What's the result?", lambda a, b, c: 2 * a + b),
+    ("Add {a} and {b}.", "{a} + {b}"),
+    ("What's {a} take away {b}?", "{a} - {b}"),
+    ("Multiply {a} by {b}. What do you get?", "{a} * {b}"),
+    ("If I have {a} marbles and get {b} more, how many marbles do I have?", "{a} + {b}"),
+    ("{a} plus {b} makes how many?", "{a} + {b}"),
+    ("Subtract {b} from {a}.", "{a} - {b}"),
+    ("What is the product of {a} and {b}?", "{a} * {b}"),
+    ("What is the sum of {a}, {b} and {c}?", "{a} + {b} + {c}"),
+    ("Give me the difference {a} minus {b}.", "{a} - {b}"),
+    ("Can you tell me what {a} times {b} is?", "{a} * {b}"),
+    ("{a} + {b} - {c} comes to what?", "{a} + {b} - {c}"),
+    ("A shop sold {a} apples in the morning and {b} in the afternoon. How many apples did it sell?", "{a} + {b}"),
+    ("Work this out for me: {a} - {b} * {c}", "{a} - {b} * {c}"),
+    ("How much is {a} divided by {b}, rounded down to a whole number?", "{a} // {b}"),
+    ("Double {a}, then add {b}. What's the result?", "2 * {a} + {b}"),
 ]
+
+
+def unit_hash(key):
+    """SplitShares.unitHash (Sources/PonderCore/Split.swift): FNV-1a, a SplitMix64 finaliser."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for b in key.encode():
+        h = ((h ^ b) * 0x100000001B3) & mask
+    h ^= h >> 30; h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27; h = (h * 0x94D049BB133111EB) & mask
+    h ^= h >> 31
+    return (h >> 11) / 9007199254740992.0
+
+
+def in_test_split(key):
+    return unit_hash(key) >= 0.9  # default shares: train 0.8, validation 0.1, test 0.1
 
 WORDS = ["banana", "Mississippi", "strawberry", "committee", "bookkeeper", "Tennessee", "balloon", "coffee",
          "letter", "parallel", "Alabama", "pepper", "success", "assessment", "remember", "cinnamon", "giraffe",
@@ -72,35 +94,46 @@ SENTENCE = [
 
 def main():
     rng = random.Random(20261202)
-    lines = []
-    for i in range(105):
-        k = i % len(ARITHMETIC)
-        wording, f = ARITHMETIC[k]
+    lines, prompts = [], set()
+    while len(lines) < 105:
+        k = len(lines) % len(ARITHMETIC)
+        wording, expression = ARITHMETIC[k]
         a, b, c = rng.randint(2, 99), rng.randint(2, 99), rng.randint(2, 9)
-        if k in (1, 5, 8):  # keep some results negative, some positive
-            a, b = (a, b) if i % 2 else (min(a, b), max(a, b))
+        if k in (1, 5, 8) and len(lines) % 2 == 0:  # some differences positive, some negative
+            a, b = min(a, b), max(a, b)
         if k in (2, 6, 9):
             b = rng.randint(2, 12)
-        text = wording.format(a=a, b=b, c=c)
-        lines.append({"prompt": text, "answer": str(f(a, b, c)), "verifier": "number", "wording": k, "source": "handwritten"})
+        key, prompt = expression.format(a=a, b=b, c=c), wording.format(a=a, b=b, c=c)
+        if not in_test_split(key) or prompt in prompts:
+            continue
+        prompts.add(prompt)
+        lines.append({"prompt": prompt, "answer": str(eval(key)), "verifier": "number",
+                      "wording": k, "key": key, "source": "handwritten"})
     write("arithmetic-handwritten.jsonl", lines)
 
-    lines = []
-    for i in range(104):
+    lines, prompts = [], set()
+    while len(lines) < 104:
+        i = len(lines)
         if i % 2 == 0:
             k = (i // 2) % len(LETTER)
             word = WORDS[rng.randrange(len(WORDS))]
             letters = sorted(set(word.lower()))
-            letter = letters[rng.randrange(len(letters))] if i % 6 else "z"  # now and then a letter it lacks
-            text = LETTER[k].format(W=word, L=letter)
-            answer = word.lower().count(letter)
-            lines.append({"prompt": text, "answer": str(answer), "verifier": "number", "wording": f"letter-{k}", "source": "handwritten"})
+            letter = letters[rng.randrange(len(letters))] if rng.randrange(6) else "z"  # now and then a letter it lacks
+            key, prompt = f"letter|{word}|{letter}", LETTER[k].format(W=word, L=letter)
+            if not in_test_split(key) or prompt in prompts:
+                continue
+            prompts.add(prompt)
+            lines.append({"prompt": prompt, "answer": str(word.lower().count(letter)),
+                          "verifier": "number", "wording": f"letter-{k}", "key": key, "source": "handwritten"})
         else:
             k = (i // 2) % len(SENTENCE)
             sentence = SENTENCES[rng.randrange(len(SENTENCES))]
-            text = SENTENCE[k].format(S=sentence)
-            lines.append({"prompt": text, "answer": str(len(sentence.split())), "verifier": "number", "wording": f"words-{k}",
-                          "source": "handwritten"})
+            key, prompt = f"words|{sentence}|", SENTENCE[k].format(S=sentence)
+            if prompt in prompts:
+                continue
+            prompts.add(prompt)
+            lines.append({"prompt": prompt, "answer": str(len(sentence.split())), "verifier": "number",
+                          "wording": f"words-{k}", "key": key, "source": "handwritten"})
     write("counting-handwritten.jsonl", lines)
 
 
