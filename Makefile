@@ -50,7 +50,7 @@ scaling: build
 	python3 scripts/scaling.py --configs small,medium --readme README.md
 
 # Skills or templates: quickstart with three seeds, graded on seen and held-out phrasings and on
-# hand-written questions; the README's wording table (about half an hour on 2 cores).
+# hand-written questions; the README's wording table (about 20 minutes on 2 cores).
 wording: build
 	python3 scripts/wording.py --readme README.md
 

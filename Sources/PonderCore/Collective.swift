@@ -51,12 +51,6 @@ extension Collective {
         (count * rank / size)..<(count * (rank + 1) / size)
     }
 
-    public func sum(_ value: Double) -> Double {
-        var values = [value]
-        sum(&values)
-        return values[0]
-    }
-
     /// Rank 0's decision, on every rank.
     public func broadcast(_ flag: Bool) -> Bool {
         size == 1 ? flag : broadcast([flag ? 1 : 0]) == [1]
