@@ -180,7 +180,7 @@ public struct RewardSpec: Codable, Sendable, Equatable {
     }
 
     /// The registry's rewards and the judge (Sources/Judge), which needs the store and may start a server.
-    public static let ids = RewardRegistry.ids + ["judge"]
+    public static let ids = RewardRegistry.ids + ["judge", "reward_model"]
 
     /// The judge's configuration, from `params` (JudgeConfig.swift lists the keys).
     public func judgeConfig() throws -> JudgeConfig {
@@ -190,6 +190,12 @@ public struct RewardSpec: Codable, Sendable, Equatable {
 
     /// Checks the parameters by building the function, and fills in every default.
     mutating func resolveParams(at path: [CodingKey]) throws {
+        if name == "reward_model" {
+            do { params = try ConfigValueEncoder.encode(try RewardModelSettings(params)) } catch {
+                throw ConfigIssue(path: path, message: "reward_model: \(error)")
+            }
+            return
+        }
         if name == "judge" {
             do {
                 let config = try judgeConfig()
@@ -233,8 +239,13 @@ public struct RewardSpec: Codable, Sendable, Equatable {
 extension Array where Element == RewardSpec {
     /// The weighted reward set a GRPO trainer scores with; a judge caches its replies in `store`
     /// (and a `serve:` judge starts its server here, living as long as the set).
-    public func rewardSet(store: RunStore? = nil) throws -> RewardSet {
+    public func rewardSet(store: RunStore? = nil,
+                          rewardModel: ((ConfigValue) throws -> any RewardFunction)? = nil) throws -> RewardSet {
         RewardSet(try map { spec in
+            if spec.name == "reward_model" {
+                guard let rewardModel else { throw RunnerError("a reward_model reward is loaded by the experiment runner") }
+                return WeightedReward(try rewardModel(spec.params), weight: spec.weight)
+            }
             if spec.name == "judge" {
                 let (judge, server) = try spec.judgeConfig().makeJudge(store: store)
                 return WeightedReward(JudgeReward(judge: judge, server: server), weight: spec.weight)

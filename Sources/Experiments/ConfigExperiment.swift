@@ -235,6 +235,19 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                 for j in s.rewards.indices { try s.rewards[j].resolveParams(at: path("stages", i, "rewards", j, "params")) }
                 s.environments = try subset(s.environments, i)
                 stages[i] = .grpo(s)
+            case .rewardModel(var s):
+                try fits(s.preferences.maxNewTokens, i, "preferences.max_new_tokens", strict: true)
+                s.preferences.environments = try subset(s.preferences.environments, i)
+                stages[i] = .rewardModel(s)
+            case .dpo(var s):
+                try fits(s.preferences.maxNewTokens, i, "preferences.max_new_tokens", strict: true)
+                s.preferences.environments = try subset(s.preferences.environments, i)
+                stages[i] = .dpo(s)
+            case .ppo(var s):
+                try fits(s.rollout.maxCompletionLength, i, "max_completion_length", strict: true)
+                for j in s.rewards.indices { try s.rewards[j].resolveParams(at: path("stages", i, "rewards", j, "params")) }
+                s.environments = try subset(s.environments, i)
+                stages[i] = .ppo(s)
             }
         }
     }

@@ -15,8 +15,7 @@ public enum StageKind: String, Codable, Sendable, CaseIterable, ConfigChoice {
 
     public var isAvailable: Bool {
         switch self {
-        case .tokenizer, .pretrain, .sft, .eval, .grpo: return true
-        case .ppo, .rewardModel, .dpo: return false
+        case .tokenizer, .pretrain, .sft, .eval, .grpo, .ppo, .rewardModel, .dpo: return true
         }
     }
 }
@@ -45,6 +44,9 @@ public enum Stage: Codable, Sendable, Equatable {
     case sft(SFTStage)
     case eval(EvalStage)
     case grpo(GRPOStage)
+    case rewardModel(RewardModelStage)
+    case dpo(DPOStage)
+    case ppo(PPOStage)
 
     public var kind: StageKind {
         switch self {
@@ -53,6 +55,9 @@ public enum Stage: Codable, Sendable, Equatable {
         case .sft: return .sft
         case .eval: return .eval
         case .grpo: return .grpo
+        case .rewardModel: return .rewardModel
+        case .dpo: return .dpo
+        case .ppo: return .ppo
         }
     }
 
@@ -65,6 +70,9 @@ public enum Stage: Codable, Sendable, Equatable {
             case .sft(let s): return s.name
             case .eval(let s): return s.name
             case .grpo(let s): return s.name
+            case .rewardModel(let s): return s.name
+            case .dpo(let s): return s.name
+            case .ppo(let s): return s.name
             }
         }
         set {
@@ -74,6 +82,9 @@ public enum Stage: Codable, Sendable, Equatable {
             case .sft(var s): s.name = newValue; self = .sft(s)
             case .eval(var s): s.name = newValue; self = .eval(s)
             case .grpo(var s): s.name = newValue; self = .grpo(s)
+            case .rewardModel(var s): s.name = newValue; self = .rewardModel(s)
+            case .dpo(var s): s.name = newValue; self = .dpo(s)
+            case .ppo(var s): s.name = newValue; self = .ppo(s)
             }
         }
     }
@@ -101,7 +112,9 @@ public enum Stage: Codable, Sendable, Equatable {
         case .sft: self = .sft(try SFTStage(from: decoder))
         case .eval: self = .eval(try EvalStage(from: decoder))
         case .grpo: self = .grpo(try GRPOStage(from: decoder))
-        case .ppo, .rewardModel, .dpo: fatalError("unreachable: rejected above")
+        case .rewardModel: self = .rewardModel(try RewardModelStage(from: decoder))
+        case .dpo: self = .dpo(try DPOStage(from: decoder))
+        case .ppo: self = .ppo(try PPOStage(from: decoder))
         }
     }
 
@@ -114,6 +127,9 @@ public enum Stage: Codable, Sendable, Equatable {
         case .sft(let s): try s.encode(to: encoder)
         case .eval(let s): try s.encode(to: encoder)
         case .grpo(let s): try s.encode(to: encoder)
+        case .rewardModel(let s): try s.encode(to: encoder)
+        case .dpo(let s): try s.encode(to: encoder)
+        case .ppo(let s): try s.encode(to: encoder)
         }
     }
 }

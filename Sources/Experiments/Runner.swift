@@ -84,6 +84,8 @@ public final class ExperimentRunner {
     var tokenizer: Tokenizer?
     /// The checkpoint the next stage starts from.
     var latestCheckpoint: URL?
+    /// Trained reward models by stage name (a `reward_model` reward's `stage:`).
+    var rewardModels: [String: URL] = [:]
     public private(set) var evals: [EvalSummary] = []
     /// What the stages learn from, rebuilt once for the contamination counts of eval stages.
     lazy var trainingStream = TrainingStream.build(config, envs: envs)
@@ -163,6 +165,9 @@ public final class ExperimentRunner {
             case .sft(let s): try runSFT(s, stage: stage, runID: runID, directory: dir, resume: resumed)
             case .eval(let s): try runEval(s, stage: stage, runID: runID)
             case .grpo(let s): try runGRPO(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            case .rewardModel(let s): try runRewardModel(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            case .dpo(let s): try runDPO(s, stage: stage, runID: runID, directory: dir, resume: resumed)
+            case .ppo(let s): try runPPO(s, stage: stage, runID: runID, directory: dir, resume: resumed)
             }
         } catch {
             try? store.setStatus(run: runID, .failed)
@@ -186,7 +191,9 @@ public final class ExperimentRunner {
         switch stage {
         case .tokenizer:
             tokenizer = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
-        case .pretrain, .sft, .grpo:
+        case .rewardModel:
+            rewardModels[stage.name] = dir
+        case .pretrain, .sft, .grpo, .dpo, .ppo:
             latestCheckpoint = dir
             if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
@@ -375,7 +382,7 @@ public final class ExperimentRunner {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.parameters.evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
-        let rewards = try s.rewards.rewardSet(store: store)
+        let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         let curriculum = try s.curriculum.map { try Self.curriculum($0, envs: chosen, stage: s.name) }
         for (i, tier) in (curriculum?.tiers ?? []).enumerated() {
             var rng = RNG(seed: config.seed).fork("curriculum-check")

@@ -58,6 +58,14 @@ struct TrainingStream {
         func chosen(_ names: [String]) -> [LabEnvironment] {
             names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
         }
+        // Every training prompt pair building may draw (at most tasks_per_pair per pair; fewer are
+        // used when pairs come quickly, so this counts a superset); a file's prompts are untracked.
+        func preferencePrompts(_ p: PreferenceSettings, stage: String) -> [EnvTask?] {
+            if p.source == .file { return Array(repeating: nil, count: p.pairs) }
+            let next = ExperimentRunner.preferenceTasks(chosen(p.environments), split: .train, seed: config.seed,
+                                                        label: "\(stage)/preferences/train")
+            return next(p.pairs * ExperimentRunner.tasksPerPair)
+        }
         for stage in config.stages {
             switch stage {
             case .tokenizer(let s):
@@ -76,6 +84,18 @@ struct TrainingStream {
                 for step in 0..<s.parameters.steps {
                     var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
                     prompts += GRPOTrainer.drawTasks(weighted, count: s.parameters.promptsPerStep, toolsOverride: s.parameters.tools, &rng)
+                }
+                add(s.name, "prompts", prompts)
+            case .rewardModel(let s):
+                add(s.name, "preference prompts", preferencePrompts(s.preferences, stage: s.name))
+            case .dpo(let s):
+                add(s.name, "preference prompts", preferencePrompts(s.preferences, stage: s.name))
+            case .ppo(let s):
+                let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
+                var prompts: [EnvTask] = []
+                for step in 0..<s.rollout.steps {
+                    var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
+                    prompts += GRPOTrainer.drawTasks(weighted, count: s.rollout.promptsPerStep, toolsOverride: s.rollout.tools, &rng)
                 }
                 add(s.name, "prompts", prompts)
             case .eval:

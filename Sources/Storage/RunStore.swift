@@ -82,6 +82,30 @@ public struct NewRollout: Sendable, Equatable {
 }
 
 /// One graded answer as an evaluation hands it over.
+/// A preference pair as the store keeps it (texts as the chat format would show them).
+public struct NewPreferencePair: Sendable, Equatable {
+    public var split: String
+    public var pairIndex: Int
+    public var source: String
+    public var taskID: String?
+    public var environment: String?
+    /// The prompt's messages, JSON.
+    public var prompt: String
+    public var chosen: String
+    public var rejected: String
+    public var margin: Double?
+    public var goldAgrees: Bool?
+    /// A JSON object of the line's other keys (file pairs).
+    public var extra: String?
+
+    public init(split: String, pairIndex: Int, source: String, taskID: String?, environment: String?, prompt: String,
+                chosen: String, rejected: String, margin: Double?, goldAgrees: Bool?, extra: String?) {
+        self.split = split; self.pairIndex = pairIndex; self.source = source; self.taskID = taskID; self.environment = environment
+        self.prompt = prompt; self.chosen = chosen; self.rejected = rejected; self.margin = margin; self.goldAgrees = goldAgrees
+        self.extra = extra
+    }
+}
+
 public struct NewEvalItem: Sendable, Equatable {
     public var itemIndex: Int
     public var sampleIndex: Int
@@ -306,6 +330,31 @@ public struct RunStore: Sendable {
                 try db.execute(sql: "DELETE FROM \(table) WHERE run_id = ?", arguments: [run])
             }
             try touch(run: run, db)
+        }
+    }
+
+    /// Replaces the run's preference pairs of `split` with `pairs`, in one transaction.
+    public func recordPreferences(run: Int64, split: String, _ pairs: [NewPreferencePair]) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM preference_pairs WHERE run_id = ? AND split = ?", arguments: [run, split])
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO preference_pairs (run_id, split, pair_index, source, task_id, environment, prompt, chosen, rejected,
+                    margin, gold_agrees, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for p in pairs {
+                try insert.execute(arguments: [run, p.split, p.pairIndex, p.source, p.taskID, p.environment, p.prompt, p.chosen,
+                                               p.rejected, p.margin, p.goldAgrees, p.extra])
+            }
+            try touch(run: run, db)
+        }
+    }
+
+    /// How many preference pairs of `split` the run has, and how many of those the verifier agrees with.
+    public func preferenceCounts(run: Int64, split: String) throws -> (pairs: Int, goldAgrees: Int) {
+        try database.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(gold_agrees), 0) FROM preference_pairs WHERE run_id = ? AND split = ?",
+                                       arguments: [run, split])!
+            return (row[0], row[1])
         }
     }
 

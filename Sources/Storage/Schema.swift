@@ -27,6 +27,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
         migrator.registerMigration("v2", migrate: addSplitsAndItemMetadata)
+        migrator.registerMigration("v3", migrate: addPreferencePairs)
         return migrator
     }()
 
@@ -37,6 +38,25 @@ enum Schema {
     /// as `ponder eval --data`), each item's task metadata (JSON: a JSONL line's extra keys, a
     /// counting task's kind, a code task's family and held-out kind) for breakdowns, and the
     /// machinery failure that kept an item out of the accuracy.
+    /// The pairs a reward_model or dpo stage learned from (and was evaluated on), with their source.
+    private static func addPreferencePairs(_ db: Database) throws {
+        try db.create(table: "preference_pairs", options: .withoutRowID) { t in
+            t.column("run_id", .integer).notNull().references("runs", onDelete: .cascade)
+            t.column("split", .text).notNull()
+            t.column("pair_index", .integer).notNull()
+            t.column("source", .text).notNull()
+            t.column("task_id", .text)
+            t.column("environment", .text)
+            t.column("prompt", .jsonText).notNull()
+            t.column("chosen", .text).notNull()
+            t.column("rejected", .text).notNull()
+            t.column("margin", .double)
+            t.column("gold_agrees", .boolean)
+            t.column("extra", .jsonText)
+            t.primaryKey(["run_id", "split", "pair_index"])
+        }
+    }
+
     private static func addSplitsAndItemMetadata(_ db: Database) throws {
         try db.alter(table: "evals") { t in t.add(column: "split", .text) }
         try db.alter(table: "eval_items") { t in

@@ -404,5 +404,5 @@ struct GRPORun {
 }
 
 extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -33,6 +33,8 @@ struct StageLoop {
     var collective: any Collective = SingleProcess.shared
     /// Steps between weight comparisons across ranks (besides every checkpoint).
     var fingerprintEvery = 10
+    /// Files saved in every checkpoint beside the model (a reward or value head).
+    var extraFiles: () -> [String: Data] = { [:] }
 
     /// The state of the checkpoint to resume from (weights and moments loaded into `model` and
     /// `optimizer`), or nil to start at step 1. A checkpoint of another stage or seed is an error.
@@ -86,7 +88,8 @@ struct StageLoop {
         var s = state(step)
         s.extras["stage"] = .string(stage)
         s.extras["seed"] = .string(String(seed))  // a string: UInt64 may exceed Int
-        try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: s, tokenizer: tokenizer, to: directory) {
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: s, tokenizer: tokenizer, extraFiles: extraFiles(),
+                                    to: directory) {
             faults.reached(.midCheckpoint, stage: stage, step: step)
         }
     }

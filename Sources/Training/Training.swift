@@ -192,9 +192,10 @@ struct OptimizationLoop {
 /// same atomic swap (a crash leaves either the old or the new checkpoint, each with its tokenizer).
 enum TrainingCheckpoint {
     static func save(model: Transformer, optimizer: AdamW, state: TrainerState, tokenizer: Tokenizer,
-                     to directory: URL, betweenRenames: () -> Void = {}) throws {
+                     extraFiles: [String: Data] = [:], to directory: URL, betweenRenames: () -> Void = {}) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state,
-                            extraFiles: [Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()], to: directory,
+                            extraFiles: extraFiles.merging([Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()]) { $1 },
+                            to: directory,
                             betweenRenames: betweenRenames)
     }
 

@@ -1,0 +1,231 @@
+// The runner's RLHF stages (Runner.swift's contract: resumable, one store transaction per step).
+//
+//   reward_model  preference pairs (train split; held-out pairs from the validation split) are
+//                 built from the latest checkpoint (the SFT model, usually) and stored in
+//                 preference_pairs; then each ensemble member is that checkpoint plus a scalar
+//                 head, trained on its own data order (seed + member). One member is saved in
+//                 runs/NAME/STAGE/, several in STAGE/member-K/ with STAGE/ensemble.json. Members'
+//                 steps follow one another in the run's metrics (member K's step s is K * steps
+//                 + s). The policy's latest checkpoint is unchanged: later stages name the reward
+//                 model through the `reward_model` reward's `stage:` parameter.
+//   dpo           pairs as above, then DPO from the latest checkpoint against a frozen copy.
+//   ppo           PPO from the latest checkpoint (frozen copy as the reference) on the stage's
+//                 rewards, with rollouts stored as GRPO's are.
+// Pair building is deterministic (seed, stage name), so a resumed stage rebuilds the same pairs.
+
+import Environments
+import Foundation
+import Judge
+import Model
+import PonderCore
+import Rewards
+import Storage
+import Tokenization
+import Training
+
+extension ExperimentRunner {
+    /// How many tasks pair building may draw per pair wanted before giving up.
+    static let tasksPerPair = 8
+
+    /// The task stream preference building draws from: `split` tasks of the chosen environments
+    /// in turn, from the stream of (seed, label).
+    static func preferenceTasks(_ envs: [LabEnvironment], split: Split, seed: UInt64, label: String) -> (Int) -> [EnvTask] {
+        var rng = RNG(seed: seed).fork(label)
+        var turn = 0
+        let views = envs.map { view($0, split) }
+        return { n in
+            (0..<n).map { _ in
+                defer { turn += 1 }
+                return views[turn % views.count].sample(&rng)
+            }
+        }
+    }
+
+    /// The preference pairs of a stage: (train, validation).
+    func preferencePairs(_ s: PreferenceSettings, stage: String, model: Transformer, tokenizer tok: Tokenizer) throws -> (train: [PreferencePair], validation: [PreferencePair]) {
+        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
+        let byName = Dictionary(chosen.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
+        switch s.source {
+        case .file:
+            let train = try Preferences.read(file: URL(fileURLWithPath: s.file))
+            let validation = s.validationFile.isEmpty ? [] : try Preferences.read(file: URL(fileURLWithPath: s.validationFile))
+            return (Array(train.prefix(s.pairs)), Array(validation.prefix(s.validationPairs)))
+        case .synthetic:
+            func build(_ split: Split, _ count: Int) -> [PreferencePair] {
+                let label = "\(stage)/preferences/\(split.rawValue)"
+                let next = Self.preferenceTasks(chosen, split: split, seed: config.seed, label: label)
+                // The wrong answers' tasks: the same environment's, from a stream of their own.
+                let views = Dictionary(chosen.map { ($0.environment.name, Self.view($0, split)) }, uniquingKeysWith: { a, _ in a })
+                var others = RNG(seed: config.seed).fork(label + "/others")
+                var out: [PreferencePair] = []
+                var kind = 0, tries = 0
+                while out.count < count && tries < count * Self.tasksPerPair {
+                    let task = next(1)[0]
+                    tries += 1
+                    guard let env = byName[task.environment], let view = views[task.environment] else { continue }
+                    let other = view.sample(&others)
+                    if let p = Preferences.synthetic(s.kinds[kind % s.kinds.count], task: task, other: other, environment: env) {
+                        out.append(p)
+                    }
+                    kind += 1
+                }
+                return out
+            }
+            return (build(.train, s.pairs), build(.validation, s.validationPairs))
+        case .verifier, .judge:
+            var scorer: Preferences.AnswerScorer?
+            var served: ServedJudge?
+            if s.source == .judge {
+                let spec = RewardSpec(name: "judge", params: s.judge)
+                let (judge, server) = try spec.judgeConfig().makeJudge(store: store)
+                served = server
+                let reward = JudgeReward(judge: judge, server: server)
+                scorer = { tasks, answers in
+                    let inputs = zip(tasks, answers).flatMap { task, group in group.map { RewardInput(task: task, completion: $0) } }
+                    var results = reward.score(batch: inputs).map { try? $0.get() }[...]
+                    return answers.map { group in group.map { _ in results.removeFirst() } }
+                }
+            }
+            defer { _ = served }
+            let sampling = SamplingParameters(temperature: Float(s.temperature), topK: 0, topP: 1, maxNewTokens: s.maxNewTokens)
+            let tools = RunnerData.tools(envs)
+            func build(_ split: Split, _ count: Int) -> [PreferencePair] {
+                let label = "\(stage)/preferences/\(split.rawValue)"
+                return Preferences.fromSamples(model: model, tokenizer: tok, count: count, samples: s.samples, sampling: sampling, tools: tools,
+                                               environments: byName, seed: config.seed, label: label, source: s.source.rawValue,
+                                               maxTasks: count * Self.tasksPerPair,
+                                               nextTasks: Self.preferenceTasks(chosen, split: split, seed: config.seed, label: label),
+                                               scorer: scorer).pairs
+            }
+            var train = build(.train, s.pairs)
+            var noise = RNG(seed: config.seed).fork("\(stage)/preferences/noise")
+            train = Preferences.addNoise(train, rate: s.noise, &noise)
+            let validation = s.validationPairs > 0 ? build(.validation, s.validationPairs) : []
+            if train.count < s.pairs {
+                report(.note("\(stage): found \(train.count) of \(s.pairs) training pairs in \(s.pairs * Self.tasksPerPair) prompts "
+                             + "(a prompt gives a pair only when its \(s.samples) answers differ in label)"))
+            }
+            return (train, validation)
+        }
+    }
+
+    static func view(_ env: LabEnvironment, _ split: Split) -> any Environment {
+        split == .train ? env.training : SplitView(env.environment, split: split, shares: env.shares)
+    }
+
+    /// How an answer reads in the store: its turn as the model would write it.
+    static func answerText(_ prompt: Conversation, _ answer: Message, tokenizer: Tokenizer) -> String {
+        guard let r = try? PreferencePair.render(prompt, answer, tokenizer: tokenizer) else { return answer.plainText }
+        return tokenizer.decode(Array(r.ids[r.promptLength...]))
+    }
+
+    /// Stores the pairs (replacing earlier ones of the run) and reports their counts.
+    func recordPairs(_ pairs: (train: [PreferencePair], validation: [PreferencePair]), runID: Int64, stage: String, tokenizer: Tokenizer) throws {
+        for (split, list) in [("train", pairs.train), ("validation", pairs.validation)] {
+            try store.recordPreferences(run: runID, split: split, list.enumerated().map { i, p in
+                NewPreferencePair(split: split, pairIndex: i, source: p.source, taskID: p.taskID, environment: p.environment,
+                                  prompt: Self.json(p.prompt.messages), chosen: Self.answerText(p.prompt, p.chosen, tokenizer: tokenizer),
+                                  rejected: Self.answerText(p.prompt, p.rejected, tokenizer: tokenizer), margin: p.margin, goldAgrees: p.goldAgrees,
+                                  extra: p.extra.isEmpty ? nil : Self.json(p.extra))
+            })
+        }
+        let known = pairs.train.compactMap(\.goldAgrees)
+        let agreement = known.isEmpty ? "" : String(format: "; the verifier agrees with %.1f%% of the %d training labels it can judge",
+                                                     100 * Double(known.filter { $0 }.count) / Double(known.count), known.count)
+        report(.note("\(stage): \(pairs.train.count) training pairs, \(pairs.validation.count) held out (\(Set(pairs.train.map(\.source)).sorted().joined(separator: ", ")))\(agreement)"))
+    }
+
+    func runRewardModel(_ s: RewardModelStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        let start = try requireCheckpoint(s.name)
+        let (sampler, _) = try Checkpoint.load(from: start)
+        report(.stageStarted(stage: s.name, kind: .rewardModel, run: runID, resumedFrom: resume ? 0 : nil))
+        let pairs = try preferencePairs(s.preferences, stage: s.name, model: sampler, tokenizer: tok)
+        if options.collective.isLeader { try recordPairs(pairs, runID: runID, stage: s.name, tokenizer: tok) }
+        guard !pairs.train.isEmpty else { throw RunnerError("stage \(s.name): no training pairs (see the note above)") }
+        let train = try RewardModelTraining.encode(pairs.train, tokenizer: tok, maxSeqLen: sampler.config.maxSeqLen, useMargins: s.parameters.useMargins)
+        let validation = try RewardModelTraining.encode(pairs.validation, tokenizer: tok, maxSeqLen: sampler.config.maxSeqLen)
+        let recorder = recorder(stage, runID: runID)
+        let steps = s.parameters.steps
+        var members: [String] = []
+        for k in 0..<s.ensemble {
+            let folder = s.ensemble == 1 ? "" : "member-\(k)"
+            let dir = s.ensemble == 1 ? directory : directory.appendingPathComponent(folder)
+            members.append(folder)
+            let (trunk, _) = try Checkpoint.load(from: start)
+            let model = RewardModel(trunk: trunk)
+            _ = try RewardModelTraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: s.parameters,
+                                              seed: config.seed &+ UInt64(k) &* 1_000_003, faults: options.faults.scoped(to: s.name),
+                                              checkpointDirectory: dir, resume: resume) { p in
+                var shifted = p
+                shifted.step += k * steps
+                shifted.totalSteps = s.ensemble * steps
+                shifted.resumedFromStep += k * steps
+                if s.ensemble > 1 { shifted.metrics["member"] = Double(k) }
+                return try recorder.commit(shifted)
+            }
+            if interrupted { return }
+        }
+        if s.ensemble > 1 && options.collective.isLeader { try RewardEnsemble.writeManifest(members: members, to: directory) }
+        try store.recordCheckpoint(run: runID, step: s.ensemble * steps, path: directory.path)
+        rewardModels[s.name] = directory
+    }
+
+    func runDPO(_ s: DPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        let start = try requireCheckpoint(s.name)
+        let (policy, _) = try Checkpoint.load(from: start)
+        let (reference, _) = try Checkpoint.load(from: start)
+        report(.stageStarted(stage: s.name, kind: .dpo, run: runID, resumedFrom: resume ? 0 : nil))
+        let pairs = try preferencePairs(s.preferences, stage: s.name, model: reference, tokenizer: tok)
+        if options.collective.isLeader { try recordPairs(pairs, runID: runID, stage: s.name, tokenizer: tok) }
+        guard !pairs.train.isEmpty else { throw RunnerError("stage \(s.name): no training pairs (see the note above)") }
+        let train = try DPO.samples(pairs.train, tokenizer: tok, maxSeqLen: policy.config.maxSeqLen)
+        let validation = try DPO.samples(pairs.validation, tokenizer: tok, maxSeqLen: policy.config.maxSeqLen)
+        _ = try DPO.train(policy: policy, reference: reference, tokenizer: tok, train: train, validation: validation, parameters: s.parameters,
+                          seed: config.seed, faults: options.faults.scoped(to: s.name), checkpointDirectory: directory, resume: resume,
+                          progress: recorder(stage, runID: runID).commit)
+        if interrupted { return }
+        try store.recordCheckpoint(run: runID, step: s.parameters.steps, path: directory.path)
+        latestCheckpoint = directory
+    }
+
+    func runPPO(_ s: PPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let tok = try requireTokenizer(s.name)
+        let start = try requireCheckpoint(s.name)
+        let (policy, _) = try Checkpoint.load(from: start)
+        let (reference, _) = try Checkpoint.load(from: start)
+        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
+        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.rollout.evalTasks, seed: config.heldOutSeed, split: .validation) }
+        for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
+        let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
+        report(.stageStarted(stage: s.name, kind: .ppo, run: runID, resumedFrom: resume ? 0 : nil))
+        let recorder = recorder(stage, runID: runID)
+        _ = try PPO.train(policy: policy, reference: reference, tokenizer: tok, environments: weighted, rewards: rewards,
+                          tools: RunnerData.tools(chosen), rollout: s.rollout, parameters: s.parameters, seed: config.seed,
+                          faults: options.faults.scoped(to: s.name), checkpointDirectory: directory, resume: resume) { stepReport in
+            try recorder.commit(stepReport.progress, rollouts: stepReport.rollouts.map(Self.newRollout))
+        }
+        if interrupted { return }
+        try store.recordCheckpoint(run: runID, step: s.rollout.steps, path: directory.path)
+        latestCheckpoint = directory
+    }
+
+    /// A stage's reward set, with `reward_model` rewards loaded from their stage or checkpoint.
+    func rewardSet(_ specs: [RewardSpec], stage: String, tokenizer: Tokenizer) throws -> RewardSet {
+        try specs.rewardSet(store: store) { params in
+            let settings = try RewardModelSettings(params)
+            let directory: URL
+            if let name = settings.stage {
+                guard let dir = self.rewardModels[name] else {
+                    throw RunnerError("stage \(stage): rewards.reward_model.stage `\(name)` names no reward_model stage that ran before it")
+                }
+                directory = dir
+            } else {
+                directory = URL(fileURLWithPath: settings.checkpoint!)
+            }
+            let ensemble = try RewardEnsemble.load(from: directory, rule: settings.combine, lambda: settings.lambda)
+            return RewardModelReward(ensemble: ensemble, tokenizer: tokenizer)
+        }
+    }
+}
