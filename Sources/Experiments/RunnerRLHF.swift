@@ -119,6 +119,18 @@ extension ExperimentRunner {
         return tokenizer.decode(Array(r.ids[r.promptLength...]))
     }
 
+    /// The pairs whose two answers fit the model's context (the others are dropped, with a note).
+    func fitting(_ pairs: (train: [PreferencePair], validation: [PreferencePair]), stage: String, tokenizer: Tokenizer,
+                 maxSeqLen: Int) -> (train: [PreferencePair], validation: [PreferencePair]) {
+        func fits(_ p: PreferencePair) -> Bool {
+            [p.chosen, p.rejected].allSatisfy { ((try? PreferencePair.render(p.prompt, $0, tokenizer: tokenizer).ids.count) ?? Int.max) <= maxSeqLen }
+        }
+        let kept = (pairs.train.filter(fits), pairs.validation.filter(fits))
+        let dropped = pairs.train.count + pairs.validation.count - kept.0.count - kept.1.count
+        if dropped > 0 { report(.note("\(stage): \(dropped) preference pairs dropped: longer than max_seq_len \(maxSeqLen)")) }
+        return kept
+    }
+
     /// Stores the pairs (replacing earlier ones of the run) and reports their counts.
     func recordPairs(_ pairs: (train: [PreferencePair], validation: [PreferencePair]), runID: Int64, stage: String, tokenizer: Tokenizer) throws {
         for (split, list) in [("train", pairs.train), ("validation", pairs.validation)] {
@@ -140,7 +152,8 @@ extension ExperimentRunner {
         let start = try requireCheckpoint(s.name)
         let (sampler, _) = try Checkpoint.load(from: start)
         report(.stageStarted(stage: s.name, kind: .rewardModel, run: runID, resumedFrom: resume ? 0 : nil))
-        let pairs = try preferencePairs(s.preferences, stage: s.name, model: sampler, tokenizer: tok)
+        let pairs = fitting(try preferencePairs(s.preferences, stage: s.name, model: sampler, tokenizer: tok), stage: s.name, tokenizer: tok,
+                            maxSeqLen: sampler.config.maxSeqLen)
         if options.collective.isLeader { try recordPairs(pairs, runID: runID, stage: s.name, tokenizer: tok) }
         guard !pairs.train.isEmpty else { throw RunnerError("stage \(s.name): no training pairs (see the note above)") }
         let train = try RewardModelTraining.encode(pairs.train, tokenizer: tok, maxSeqLen: sampler.config.maxSeqLen, useMargins: s.parameters.useMargins)
@@ -177,7 +190,8 @@ extension ExperimentRunner {
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         report(.stageStarted(stage: s.name, kind: .dpo, run: runID, resumedFrom: resume ? 0 : nil))
-        let pairs = try preferencePairs(s.preferences, stage: s.name, model: reference, tokenizer: tok)
+        let pairs = fitting(try preferencePairs(s.preferences, stage: s.name, model: reference, tokenizer: tok), stage: s.name, tokenizer: tok,
+                            maxSeqLen: policy.config.maxSeqLen)
         if options.collective.isLeader { try recordPairs(pairs, runID: runID, stage: s.name, tokenizer: tok) }
         guard !pairs.train.isEmpty else { throw RunnerError("stage \(s.name): no training pairs (see the note above)") }
         let train = try DPO.samples(pairs.train, tokenizer: tok, maxSeqLen: policy.config.maxSeqLen)

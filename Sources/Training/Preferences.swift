@@ -157,9 +157,12 @@ public enum Preferences {
         var out: [PreferencePair] = []
         var used = 0, round = 0
         while out.count < count && used < maxTasks {
-            let tasks = nextTasks(min(chunk, maxTasks - used))
-            if tasks.isEmpty { break }
-            used += tasks.count
+            let drawn = nextTasks(min(chunk, maxTasks - used))
+            if drawn.isEmpty { break }
+            used += drawn.count
+            // A prompt whose answer could not fit the model's context is skipped.
+            let tasks = drawn.filter { ((try? tokenizer.renderForCompletion($0.prompt).count) ?? Int.max) + sampling.maxNewTokens < model.config.maxSeqLen }
+            if tasks.isEmpty { continue }
             var streams = tasks.indices.map { RNG(seed: seed).fork("\(label)/round-\(round)/task-\($0)") }
             round += 1
             let rollouts = Rollouts.generate(engine: engine, tokenizer: tokenizer, tasks: tasks, samplesPerTask: samples,
