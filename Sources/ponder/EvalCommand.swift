@@ -42,6 +42,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Most new tokens per answer.") var maxNewTokens: Int?
     @Option(help: "With --env: a text file whose contents become every question's system message (e.g. an identity and a refusal policy).")
     var systemPrompt: String?
+    @Option(help: "Best-of-n against --reward-model: sample N answers per task, keep the reward model's favourite; report gold accuracy and KL for n = 1, 2, 4 ... N.")
+    var bestOf: Int?
+    @Option(help: "A reward model (a reward_model stage's directory) for --best-of.") var rewardModel: String?
+    @Option(help: "How an ensemble reward model combines its members: mean, min, mean_minus_std.") var combine: String = "mean"
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
@@ -55,6 +59,9 @@ struct EvalCommand: ParsableCommand {
         if split == .train { throw ValidationError("--split: an eval grades held-out tasks: validation or test") }
         if data == nil && (by != nil || !tools.isEmpty) { throw ValidationError("--by and --tools apply to --data FILE.jsonl") }
         if systemPrompt != nil && (data != nil || experiment != nil) { throw ValidationError("--system-prompt applies to CHECKPOINT --env NAME") }
+        if (bestOf == nil) != (rewardModel == nil) { throw ValidationError("--best-of N and --reward-model DIR go together") }
+        if let n = bestOf, n < 1 || n > 256 { throw ValidationError("--best-of must be between 1 and 256") }
+        if RewardEnsemble.Rule(rawValue: combine) == nil { throw ValidationError("--combine: mean, min or mean_minus_std") }
         if samples < 0 || samples > 1024 { throw ValidationError("--samples must be between 0 and 1024") }
         if samples > 0, let big = k.first(where: { $0 < 1 || $0 > samples }) {
             throw ValidationError("--k \(big): each k must be between 1 and --samples (\(samples))")
@@ -68,6 +75,7 @@ struct EvalCommand: ParsableCommand {
         let (model, tokenizer): (Transformer, Tokenizer)
         do { (model, tokenizer) = try ExperimentEval.loadCheckpoint(dir) } catch { throw fail("\(error)") }
         if let data { return try evaluateFile(data, model: model, tokenizer: tokenizer) }
+        if let bestOf, let rewardModel { return try bestOfN(bestOf, rewardModel: rewardModel, model: model, tokenizer: tokenizer, dir: dir) }
 
         let summary: EvalSummary, result: Evaluation.Result, source: String
         var system: String?
@@ -94,6 +102,30 @@ struct EvalCommand: ParsableCommand {
             }
         } catch { throw fail("\(error)") }
         try report(summary, result, source: source + (system.map { "; system message from \(systemPrompt!): \"\($0.prefix(60))\"" } ?? ""))
+    }
+
+    /// Best-of-n points (BestOfN.swift) as a table or JSON.
+    func bestOfN(_ n: Int, rewardModel: String, model: Transformer, tokenizer: Tokenizer, dir: URL) throws {
+        do {
+            let ensemble = try RewardEnsemble.load(from: URL(fileURLWithPath: rewardModel), rule: RewardEnsemble.Rule(rawValue: combine)!)
+            let config = try ExperimentEval.experiment(ofCheckpoint: dir)?.config
+                ?? ExperimentConfig(name: "eval", environments: [EnvironmentSpec(name: env)], stages: [.tokenizer(TokenizerStage())])
+            let rows = try BestOfN.run(environment: env, of: config, model: model, tokenizer: tokenizer, rewardModel: ensemble,
+                                       split: split ?? .validation, tasks: tasks ?? 100, samples: n, temperature: Double(temperature),
+                                       maxNewTokens: maxNewTokens ?? 64, seed: 0)
+            if json {
+                printJSON(["checkpoint": dir.path, "reward_model": rewardModel, "environment": env, "rows": rows.map {
+                    ["n": $0.n, "kl": $0.kl, "sqrt_kl": $0.kl.squareRoot(), "proxy": $0.proxy, "gold": $0.gold.estimate,
+                     "gold_lower": $0.gold.lower, "gold_upper": $0.gold.upper] as [String: Any]
+                }] as [String: Any])
+                return
+            }
+            print("best-of-n on \(env) (\((split ?? .validation).rawValue) split, \(tasks ?? 100) tasks): the reward model's pick among n samples")
+            print("  n      KL      sqrt_kl  proxy     gold accuracy (95% CI)")
+            for r in rows {
+                print(String(format: "  %-6d %-7.3f %-8.3f %-9.4f ", r.n, r.kl, r.kl.squareRoot(), r.proxy) + r.gold.formatted())
+            }
+        } catch { throw fail("\(error)") }
     }
 
     /// Reruns an experiment's eval stage on every replicate asked for.
