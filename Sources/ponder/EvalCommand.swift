@@ -125,7 +125,23 @@ struct EvalCommand: ParsableCommand {
             for r in rows {
                 print(String(format: "  %-6d %-7.3f %-8.3f %-9.4f ", r.n, r.kl, r.kl.squareRoot(), r.proxy) + r.gold.formatted())
             }
+            let base = rows[0].gold.estimate
+            if let fit = Overoptimization.fit(d: rows.map { $0.kl.squareRoot() }, gain: rows.map { $0.gold.estimate - base }, form: .bestOfN) {
+                let peak = fit.peak.map { String(format: "peak gold %.1f%% at d = %.2f (n about %.0f)", 100 * (base + $0.gold), $0.d, Self.n(forSqrtKL: $0.d)) }
+                    ?? "no peak (beta <= 0: gold still rising)"
+                print(String(format: "  fit gold - gold(n=1) = d (alpha - beta d): alpha %.4f, beta %.4f, R^2 %.3f; ", fit.alpha, fit.beta, fit.rSquared) + peak)
+            }
         } catch { throw fail("\(error)") }
+    }
+
+    /// The n whose best-of-n KL is d^2 (bisection on log n - (n - 1) / n, increasing in n).
+    static func n(forSqrtKL d: Double) -> Double {
+        var lo = 1.0, hi = 1e9
+        for _ in 0..<200 {
+            let mid = (lo * hi).squareRoot()
+            if log(mid) - (mid - 1) / mid < d * d { lo = mid } else { hi = mid }
+        }
+        return lo
     }
 
     /// Reruns an experiment's eval stage on every replicate asked for.
