@@ -58,6 +58,16 @@ struct TrainingStream {
         func chosen(_ names: [String]) -> [LabEnvironment] {
             names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
         }
+        // The prompts a grpo or ppo stage draws, step by step.
+        func rolloutPrompts(_ names: [String], _ p: GRPO.Parameters) -> [EnvTask?] {
+            let weighted = ExperimentRunner.grpoEnvironments(chosen(names), heldOut: { _ in [] })
+            var prompts: [EnvTask] = []
+            for step in 0..<p.steps {
+                var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
+                prompts += GRPOTrainer.drawTasks(weighted, count: p.promptsPerStep, toolsOverride: p.tools, &rng)
+            }
+            return prompts
+        }
         // Every training prompt pair building may draw (at most tasks_per_pair per pair; fewer are
         // used when pairs come quickly, so this counts a superset); a file's prompts are untracked.
         func preferencePrompts(_ p: PreferenceSettings, stage: String) -> [EnvTask?] {
@@ -79,25 +89,13 @@ struct TrainingStream {
                                                                         seed: config.seed, label: "sft/train", split: .train,
                                                                         part: s.questions).map(\.task))
             case .grpo(let s):
-                let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
-                var prompts: [EnvTask] = []
-                for step in 0..<s.parameters.steps {
-                    var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
-                    prompts += GRPOTrainer.drawTasks(weighted, count: s.parameters.promptsPerStep, toolsOverride: s.parameters.tools, &rng)
-                }
-                add(s.name, "prompts", prompts)
+                add(s.name, "prompts", rolloutPrompts(s.environments, s.parameters))
             case .rewardModel(let s):
                 add(s.name, "preference prompts", preferencePrompts(s.preferences, stage: s.name))
             case .dpo(let s):
                 add(s.name, "preference prompts", preferencePrompts(s.preferences, stage: s.name))
             case .ppo(let s):
-                let weighted = ExperimentRunner.grpoEnvironments(chosen(s.environments), heldOut: { _ in [] })
-                var prompts: [EnvTask] = []
-                for step in 0..<s.rollout.steps {
-                    var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
-                    prompts += GRPOTrainer.drawTasks(weighted, count: s.rollout.promptsPerStep, toolsOverride: s.rollout.tools, &rng)
-                }
-                add(s.name, "prompts", prompts)
+                add(s.name, "prompts", rolloutPrompts(s.environments, s.rollout))
             case .eval:
                 break
             }

@@ -134,12 +134,16 @@ func configError(_ text: String) -> ExperimentConfigError? {
         #expect(error.message.contains("empty"))
     }
 
-    @Test func stagesNotAvailableYet() throws {
-        for kind in ["ppo", "reward_model", "dpo"] {
-            let error = try #require(configError(experimentText(stages: "  - stage: \(kind)")))
-            #expect(error.message.contains("not available yet"), "\(kind)")
-            #expect(error.keyPath == "stages[2].\(kind).stage")
-        }
+    @Test func rlhfStageKeysAreChecked() throws {
+        // A grpo-only key in a ppo stage names the key and what to use instead.
+        let beta = try #require(configError(experimentText(stages: "  - stage: ppo\n    beta: 0.1")))
+        #expect(beta.message.contains("`beta` is a grpo key, not a ppo one: use kl_coef"), "\(beta)")
+        let noise = try #require(configError(experimentText(stages: "  - stage: reward_model\n    preferences: {noise: 0.9}")))
+        #expect(noise.message.contains("must be"), "\(noise)")
+        let file = try #require(configError(experimentText(stages: "  - stage: dpo\n    preferences: {source: file}")))
+        #expect(file.message.contains("source: file needs `file: PATH.jsonl`"), "\(file)")
+        let loss = try #require(configError(experimentText(stages: "  - stage: dpo\n    loss_type: sigmod")))
+        #expect(loss.message.contains("did you mean `sigmoid`?"), "\(loss)")
         let typo = try #require(configError(experimentText(stages: "  - stage: grp")))
         #expect(typo.message.contains("did you mean `grpo`?"))
     }
