@@ -374,14 +374,22 @@ public final class ExperimentRunner {
         chosen.map { GRPOTrainer.WeightedEnvironment(environment: $0.training, weight: $0.spec.weight, heldOut: heldOut($0)) }
     }
 
+    /// A grpo or ppo stage's environments (`names`, or all) and their weighted train views with
+    /// `evalTasks` validation tasks each, whose prompts are checked to fit the model.
+    func rolloutEnvironments(_ names: [String], evalTasks: Int, tokenizer: Tokenizer,
+                             model: Transformer) throws -> (chosen: [LabEnvironment], weighted: [GRPOTrainer.WeightedEnvironment]) {
+        let chosen = names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
+        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: evalTasks, seed: config.heldOutSeed, split: .validation) }
+        for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tokenizer, model: model) }
+        return (chosen, weighted)
+    }
+
     func runGRPO(_ s: GRPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
         let tok = try requireTokenizer(s.name)
         let start = try requireCheckpoint(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
-        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.parameters.evalTasks, seed: config.heldOutSeed, split: .validation) }
-        for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
+        let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.parameters.evalTasks, tokenizer: tok, model: policy)
         let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         let curriculum = try s.curriculum.map { try Self.curriculum($0, envs: chosen, stage: s.name) }
         for (i, tier) in (curriculum?.tiers ?? []).enumerated() {

@@ -32,7 +32,10 @@ struct LabEnvironment {
     var shares: SplitShares { spec.split }
 
     /// The environment as training stages see it: it samples `train` tasks only.
-    var training: any Environment { SplitView(environment, split: .train, shares: shares) }
+    var training: any Environment { view(.train) }
+
+    /// The environment seen through one split: its tasks are that split's only.
+    func view(_ split: Split) -> any Environment { SplitView(environment, split: split, shares: shares) }
 
     /// Up to `count` distinct tasks of `split`, the same for every stage that asks with this seed.
     func heldOut(count: Int, seed: UInt64, split: Split) -> [EnvTask] {

@@ -32,7 +32,7 @@ extension ExperimentRunner {
     static func preferenceTasks(_ envs: [LabEnvironment], split: Split, seed: UInt64, label: String) -> (Int) -> [EnvTask] {
         var rng = RNG(seed: seed).fork(label)
         var turn = 0
-        let views = envs.map { view($0, split) }
+        let views = envs.map { $0.view(split) }
         return { n in
             (0..<n).map { _ in
                 defer { turn += 1 }
@@ -55,7 +55,7 @@ extension ExperimentRunner {
                 let label = "\(stage)/preferences/\(split.rawValue)"
                 let next = Self.preferenceTasks(chosen, split: split, seed: config.seed, label: label)
                 // The wrong answers' tasks: the same environment's, from a stream of their own.
-                let views = Dictionary(chosen.map { ($0.environment.name, Self.view($0, split)) }, uniquingKeysWith: { a, _ in a })
+                let views = Dictionary(chosen.map { ($0.environment.name, $0.view(split)) }, uniquingKeysWith: { a, _ in a })
                 var others = RNG(seed: config.seed).fork(label + "/others")
                 var out: [PreferencePair] = []
                 var kind = 0, tries = 0
@@ -74,19 +74,16 @@ extension ExperimentRunner {
             return (build(.train, s.pairs), build(.validation, s.validationPairs))
         case .verifier, .judge:
             var scorer: Preferences.AnswerScorer?
-            var served: ServedJudge?
             if s.source == .judge {
                 let spec = RewardSpec(name: "judge", params: s.judge)
                 let (judge, server) = try spec.judgeConfig().makeJudge(store: store)
-                served = server
-                let reward = JudgeReward(judge: judge, server: server)
+                let reward = JudgeReward(judge: judge, server: server)  // keeps a started server alive while it scores
                 scorer = { tasks, answers in
                     let inputs = zip(tasks, answers).flatMap { task, group in group.map { RewardInput(task: task, completion: $0) } }
                     var results = reward.score(batch: inputs).map { try? $0.get() }[...]
                     return answers.map { group in group.map { _ in results.removeFirst() } }
                 }
             }
-            defer { _ = served }
             let sampling = SamplingParameters(temperature: Float(s.temperature), topK: 0, topP: 1, maxNewTokens: s.maxNewTokens)
             let tools = RunnerData.tools(envs)
             func build(_ split: Split, _ count: Int) -> [PreferencePair] {
@@ -107,10 +104,6 @@ extension ExperimentRunner {
             }
             return (train, validation)
         }
-    }
-
-    static func view(_ env: LabEnvironment, _ split: Split) -> any Environment {
-        split == .train ? env.training : SplitView(env.environment, split: split, shares: env.shares)
     }
 
     /// How an answer reads in the store: its turn as the model would write it.
@@ -209,9 +202,7 @@ extension ExperimentRunner {
         let start = try requireCheckpoint(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
-        let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
-        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: s.rollout.evalTasks, seed: config.heldOutSeed, split: .validation) }
-        for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tok, model: policy) }
+        let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.rollout.evalTasks, tokenizer: tok, model: policy)
         let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         report(.stageStarted(stage: s.name, kind: .ppo, run: runID, resumedFrom: resume ? 0 : nil))
         let recorder = recorder(stage, runID: runID)

@@ -344,8 +344,9 @@ struct GRPORun {
         return metrics
     }
 
-    /// The step's rollout statistics (DESIGN.md §7's list), timings and failure counts.
-    static func statistics(_ batch: Batch, _ advantages: Advantages) -> [String: Double] {
+    /// The step's rollout statistics (DESIGN.md §7's list), timings and failure counts; with
+    /// the advantages, the groups left out of the update.
+    static func statistics(_ batch: Batch, _ advantages: Advantages? = nil) -> [String: Double] {
         var metrics: [String: Double] = [:]
         let allScores = batch.groups.flatMap(\.scores), allRollouts = batch.groups.flatMap(\.rollouts)
         let totals = allScores.filter { !$0.failed }.map(\.total)
@@ -358,7 +359,7 @@ struct GRPORun {
             metrics["reward_failures/\(name)"] = Double(entries.count - values.count)
         }
         metrics["reward_failures"] = Double(allScores.filter(\.failed).count)
-        metrics["groups_dropped"] = Double(advantages.filter { $0.allSatisfy { $0 == nil } }.count)
+        if let advantages { metrics["groups_dropped"] = Double(advantages.filter { $0.allSatisfy { $0 == nil } }.count) }
         metrics["frac_zero_std_groups"] = Double(batch.zeroSpreadGroups) / Double(max(1, batch.totalGroups))
         metrics["resample_rounds"] = Double(batch.rounds - 1)
         let lengths = allRollouts.map { Double($0.sampledTokenCount) }

@@ -172,7 +172,7 @@ public enum PPO {
         var head = ScalarHead(width: policy.config.dModel)
         var loop = StageLoop(stage: "ppo", steps: r.steps, checkpointEvery: r.checkpointEvery, seed: seed, faults: faults)
         var klCoef = p.klCoef
-        loop.extraFiles = { [valueHeadFile: head.safetensors(withMoments: true)] }
+        loop.extraFiles = { [valueHeadFile: head.safetensors()] }
         let restored = try loop.restore(model: policy, optimizer: optimizer, from: checkpointDirectory, resume: resume)
         if let restored {
             head = try ScalarHead.load(from: checkpointDirectory.appendingPathComponent(valueHeadFile), width: policy.config.dModel)
@@ -265,8 +265,7 @@ public enum PPO {
                 }
             }
             var metrics = sums.mapValues { $0 / max(passes, 1) }
-            metrics.merge(GRPORun.statistics(batch, batch.groups.map { $0.rollouts.map { _ in Optional(0.0) } })) { _, new in new }
-            metrics["advantage_mean"] = nil; metrics["groups_dropped"] = nil
+            metrics.merge(GRPORun.statistics(batch)) { _, new in new }
             let meanKL = klSums.reduce(0, +) / Double(max(1, klSums.count))
             metrics["score"] = scores.reduce(0, +) / Double(max(1, scores.count))
             if !golds.isEmpty { metrics["gold_reward"] = golds.reduce(0, +) / Double(golds.count) }
@@ -354,16 +353,7 @@ public enum PPO {
             }
             policy.backward(dlogp: dlogp, dhidden: dhidden)
         }
-        let trunkNorm = Double(clipGradientNorm(policy.grads, maxNorm: 0))
-        let norm = (trunkNorm * trunkNorm + head.gradSquaredNorm).squareRoot()
-        if r.gradClip > 0 && norm > r.gradClip {
-            let k = Float(r.gradClip / norm)
-            let g = policy.grads.pointer
-            for i in 0..<policy.grads.count { g[i] *= k }
-            head.scaleGrads(k)
-        }
-        optimizer.update(params: policy.params, grads: policy.grads, lr: lr)
-        head.update(lr: lr, beta1: Float(r.adamBeta1), beta2: Float(r.adamBeta2))
+        let norm = head.step(with: policy, optimizer: optimizer, maxNorm: r.gradClip, lr: lr, beta1: r.adamBeta1, beta2: r.adamBeta2)
         s["loss"] = s["policy_loss"]! + p.vfCoef * s["value_loss"]!
         s["grad_norm"] = norm
         return s

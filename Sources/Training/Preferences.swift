@@ -133,7 +133,8 @@ public enum Preferences {
         guard let best = scored.map({ scores[$0]! }).max(), let worst = scored.map({ scores[$0]! }).min(), best > worst else { return nil }
         let top = scored.filter { scores[$0]! == best }, rest = scored.filter { scores[$0]! < best }
         let c = top[rng.nextInt(below: top.count)], r = rest[rng.nextInt(below: rest.count)]
-        let agrees = gold.map { $0[c] && !$0[r] ? true : ($0[c] == $0[r] ? nil : false) } ?? nil
+        // The verifier agrees when it marks the chosen answer right and the rejected one wrong.
+        let agrees = gold.flatMap { $0[c] == $0[r] ? nil : $0[c] }
         return PreferencePair(prompt: task.prompt, chosen: answers[c], rejected: answers[r], source: source, taskID: task.id,
                               environment: task.environment, goldAgrees: agrees)
     }

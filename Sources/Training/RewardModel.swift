@@ -62,11 +62,6 @@ public final class RewardModel {
         }
         return out
     }
-
-    /// The score of an answer to a prompt.
-    public func score(prompt: Conversation, answer: Message, tokenizer: Tokenizer) throws -> Float {
-        scores([try PreferencePair.render(prompt, answer, tokenizer: tokenizer).ids])[0]
-    }
 }
 
 public enum RewardModelTraining {
@@ -221,7 +216,7 @@ public enum RewardModelTraining {
         let optimizer = AdamW(layout: trunk.layout, parameters: AdamWParameters(beta1: Float(p.adamBeta1), beta2: Float(p.adamBeta2),
                                                                                weightDecay: Float(p.weightDecay)))
         var loop = StageLoop(stage: "reward_model", steps: p.steps, checkpointEvery: p.checkpointEvery, seed: seed, faults: faults)
-        loop.extraFiles = { [RewardModel.headFile: model.head.safetensors(withMoments: true)] }
+        loop.extraFiles = { [RewardModel.headFile: model.head.safetensors()] }
         let restored = try loop.restore(model: trunk, optimizer: optimizer, from: checkpointDirectory, resume: resume)
         if restored != nil {
             model.head = try ScalarHead.load(from: checkpointDirectory.appendingPathComponent(RewardModel.headFile), width: trunk.config.dModel)
@@ -261,18 +256,8 @@ public enum RewardModelTraining {
                 }
                 trunk.backward(dhidden: dhidden)
             }
-            // One global norm over trunk and head.
-            let trunkNorm = Double(clipGradientNorm(trunk.grads, maxNorm: 0))
-            let norm = (trunkNorm * trunkNorm + model.head.gradSquaredNorm).squareRoot()
-            if p.gradClip > 0 && norm > p.gradClip {
-                let k = Float(p.gradClip / norm)
-                let g = trunk.grads.pointer
-                for i in 0..<trunk.grads.count { g[i] *= k }
-                model.head.scaleGrads(k)
-            }
             let lr = p.schedule.lr(step: step - 1, peak: Float(p.learningRate))
-            optimizer.update(params: trunk.params, grads: trunk.grads, lr: lr)
-            model.head.update(lr: lr, beta1: Float(p.adamBeta1), beta2: Float(p.adamBeta2))
+            let norm = model.head.step(with: trunk, optimizer: optimizer, maxNorm: p.gradClip, lr: lr, beta1: p.adamBeta1, beta2: p.adamBeta2)
             let mean = rewards.reduce(0, +) / Double(rewards.count)
             var metrics: [String: Double] = [
                 "loss": loss, "accuracy": Double(right) / B, "margin": margin, "reward_mean": mean,

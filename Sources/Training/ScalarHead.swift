@@ -4,7 +4,7 @@
 // (whose `backward(dhidden:)` takes what the head feeds back) and is saved beside a checkpoint
 // as HEAD.safetensors: `score.weight` [1, C] and `score.bias` [1] (the names Hugging Face's
 // LlamaForSequenceClassification uses for its head, which has no bias), plus `exp_avg.score` and
-// `exp_avg_sq.score` [C + 1] and the Adam step in the metadata when it is saved for resuming.
+// `exp_avg_sq.score` [C + 1] and the Adam step in the metadata, for resuming.
 // Initialised to zero: the first step's score is 0 for every sequence, and the trunk receives
 // its first gradient one step later.
 
@@ -44,9 +44,7 @@ public struct ScalarHead: Sendable, Equatable {
 
     public mutating func zeroGrad() { for i in grads.indices { grads[i] = 0 } }
 
-    public var gradSquaredNorm: Double { grads.reduce(0) { $0 + Double($1) * Double($1) } }
-
-    public mutating func scaleGrads(_ k: Float) { for i in grads.indices { grads[i] *= k } }
+    var gradSquaredNorm: Double { grads.reduce(0) { $0 + Double($1) * Double($1) } }
 
     /// One Adam step (no weight decay: the head is a handful of numbers).
     public mutating func update(lr: Float, beta1: Float, beta2: Float, eps: Float = 1e-8) {
@@ -61,15 +59,30 @@ public struct ScalarHead: Sendable, Equatable {
 
     // MARK: Files
 
-    public func safetensors(withMoments: Bool) -> Data {
-        var w = SafeTensorsWriter(metadata: withMoments ? ["step": String(step)] : [:])
+    /// The head and its Adam state, as saved in every checkpoint (resuming needs the moments).
+    public func safetensors() -> Data {
+        var w = SafeTensorsWriter(metadata: ["step": String(step)])
         w.add("score.weight", shape: [1, width], floats: Array(values[0..<width]))
         w.add("score.bias", shape: [1], floats: [values[width]])
-        if withMoments {
-            w.add("exp_avg.score", shape: [width + 1], floats: m)
-            w.add("exp_avg_sq.score", shape: [width + 1], floats: v)
-        }
+        w.add("exp_avg.score", shape: [width + 1], floats: m)
+        w.add("exp_avg_sq.score", shape: [width + 1], floats: v)
         return w.encoded()
+    }
+
+    /// One optimizer step of a trunk and this head together: their joint gradient norm clipped
+    /// to `maxNorm` (0 = off), AdamW on the trunk, Adam on the head. Returns the norm before clipping.
+    mutating func step(with trunk: Transformer, optimizer: AdamW, maxNorm: Double, lr: Float, beta1: Double, beta2: Double) -> Double {
+        let trunkNorm = Double(clipGradientNorm(trunk.grads, maxNorm: 0))
+        let norm = (trunkNorm * trunkNorm + gradSquaredNorm).squareRoot()
+        if maxNorm > 0 && norm > maxNorm {
+            let k = Float(maxNorm / norm)
+            let g = trunk.grads.pointer
+            for i in 0..<trunk.grads.count { g[i] *= k }
+            for i in grads.indices { grads[i] *= k }
+        }
+        optimizer.update(params: trunk.params, grads: trunk.grads, lr: lr)
+        update(lr: lr, beta1: Float(beta1), beta2: Float(beta2))
+        return norm
     }
 
     /// Reads a head of `width` from `url`; its moments too when present.

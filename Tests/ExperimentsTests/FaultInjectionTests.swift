@@ -38,22 +38,26 @@ import Glibc
         "after_rl/eval:1",
     ]
 
+    /// A fresh directory in which `run` runs `experiment` with its store and runs folder there;
+    /// `weights` is the model file of the stage whose weights are compared (relative to runs/).
     struct Workspace {
         let directory: URL
         let ponder: URL
+        var experiment = FaultInjectionTests.experiment
+        var finalModel = "tiny-grpo/grpo"
         func run(_ extra: [String], environment: [String: String] = [:]) throws -> PonderTool.Outcome {
-            try PonderTool.run(ponder, ["run", FaultInjectionTests.experiment, "--db", "ponder.sqlite", "--runs", "runs"] + extra,
+            try PonderTool.run(ponder, ["run", experiment, "--db", "ponder.sqlite", "--runs", "runs"] + extra,
                                in: directory, environment: environment)
         }
         var store: String { directory.appendingPathComponent("ponder.sqlite").path }
-        var weights: URL { directory.appendingPathComponent("runs/tiny-grpo/grpo/model.safetensors") }
+        var weights: URL { directory.appendingPathComponent("runs/\(finalModel)/model.safetensors") }
     }
 
-    static func workspace() throws -> Workspace {
+    static func workspace(experiment: String = FaultInjectionTests.experiment, finalModel: String = "tiny-grpo/grpo") throws -> Workspace {
         let ponder = try #require(PonderTool.executable(), Comment(rawValue: PonderTool.missing))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-faults-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return Workspace(directory: dir, ponder: ponder)
+        return Workspace(directory: dir, ponder: ponder, experiment: experiment, finalModel: finalModel)
     }
 
     /// The uninterrupted run, computed once, with its wall time.

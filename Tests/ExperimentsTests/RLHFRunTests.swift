@@ -21,22 +21,8 @@ import Glibc
         "dpo/before_commit:3", "dpo/mid_checkpoint:4",
     ]
 
-    struct Workspace {
-        let directory: URL
-        let ponder: URL
-        func run(_ extra: [String], environment: [String: String] = [:]) throws -> PonderTool.Outcome {
-            try PonderTool.run(ponder, ["run", RLHFRunTests.experiment, "--db", "ponder.sqlite", "--runs", "runs"] + extra,
-                               in: directory, environment: environment)
-        }
-        var store: String { directory.appendingPathComponent("ponder.sqlite").path }
-        var weights: URL { directory.appendingPathComponent("runs/tiny-rlhf/dpo/model.safetensors") }
-    }
-
-    static func workspace() throws -> Workspace {
-        let ponder = try #require(PonderTool.executable(), Comment(rawValue: PonderTool.missing))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-rlhf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return Workspace(directory: dir, ponder: ponder)
+    static func workspace() throws -> FaultInjectionTests.Workspace {
+        try FaultInjectionTests.workspace(experiment: experiment, finalModel: "tiny-rlhf/dpo")
     }
 
     /// Store rows as the fault tests compare them, plus the preference pairs.
