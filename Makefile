@@ -8,7 +8,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev
 PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 
-.PHONY: deps build test demo bench bench-peers results scaling wording clean
+.PHONY: deps build test demo bench bench-peers results scaling wording rlhf clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -53,6 +53,11 @@ scaling: build
 # hand-written questions; the README's wording table (about 20 minutes on 2 cores).
 wording: build
 	python3 scripts/wording.py --readme README.md
+
+# experiments/rlhf.yaml (reward model + PPO) and dpo.yaml before and after on the test split:
+# the README's RLHF table (about 40 minutes on 2 cores).
+rlhf: build
+	python3 scripts/rlhf.py --readme README.md
 
 # Side-by-side figures from PyTorch on the same configs (optional; never needed by the tests).
 bench-peers: build
