@@ -201,6 +201,8 @@ struct GRPORun {
         var groups: [(task: EnvTask, rollouts: [Rollout], scores: [RewardBreakdown])] = []
         var zeroSpreadGroups = 0, totalGroups = 0, rounds = 0
         var generationSeconds = 0.0, rewardSeconds = 0.0
+        /// Drawn tasks whose prompt left no room to answer, replaced by further draws.
+        var skippedPrompts = 0
     }
 
     /// Per kept group, per rollout: its advantage, or nil when it is left out of the update.
@@ -215,6 +217,8 @@ struct GRPORun {
     let collective: any Collective
     let curriculum: GRPOTrainer.Curriculum?
     let engine: Engine
+    /// The longest prompt the engine can answer (its context less one token).
+    let promptLimit: Int
     let began = ContinuousClock.now
 
     init(policy: Transformer, reference: Transformer?, optimizer: AdamW, tokenizer: Tokenizer,
@@ -228,6 +232,28 @@ struct GRPORun {
         let longestPrompt = environments.flatMap(\.heldOut).map { (try? tokenizer.renderForCompletion($0.prompt).count) ?? 0 }.max() ?? 0
         let maxLength = min(policy.config.maxSeqLen, max(longestPrompt, 256) + parameters.maxCompletionLength)
         engine = Engine(model: policy, sequences: parameters.promptsPerStep * parameters.numGenerations, maxLength: maxLength)
+        promptLimit = maxLength - 1
+    }
+
+    /// `drawTasks`, with every task whose prompt does not fit the engine replaced by the next
+    /// draw (counted in `batch.skippedPrompts`): a rare overlong training prompt is skipped, not a
+    /// crash. The draws are `drawTasks`' own, so runs without such prompts are unchanged.
+    func drawFitting(_ environments: [GRPOTrainer.WeightedEnvironment], count: Int, _ rng: inout RNG, _ batch: inout Batch) -> [EnvTask] {
+        var out: [EnvTask] = []
+        var skipped = 0
+        while out.count < count {
+            let task = GRPOTrainer.drawTasks(environments, count: 1, toolsOverride: p.tools, &rng)[0]
+            let length = (try? tokenizer.renderForCompletion(task.prompt).count) ?? Int.max
+            if length <= promptLimit {
+                out.append(task)
+                continue
+            }
+            skipped += 1
+            precondition(skipped <= 64 * count, "grpo: \(skipped) training prompts in a row leave no room to answer in "
+                         + "\(promptLimit + 1) tokens; raise model.max_seq_len or shorten the environment's tasks")
+        }
+        batch.skippedPrompts += skipped
+        return out
     }
 
     var elapsed: Double { (ContinuousClock.now - began).seconds }
@@ -249,7 +275,7 @@ struct GRPORun {
         var sampling = p.sampling
         sampling.stopTokens = [tokenizer.id(of: .imEnd)]
         var batch = Batch()
-        var pending = GRPOTrainer.drawTasks(environments, count: p.promptsPerStep, toolsOverride: p.tools, &rng)
+        var pending = drawFitting(environments, count: p.promptsPerStep, &rng, &batch)
         var drawn = 0  // groups drawn before this round (their index names their sampling stream)
         while !pending.isEmpty {
             let mine = collective.share(of: pending.count)
@@ -281,7 +307,7 @@ struct GRPORun {
                 }
             }
             batch.rounds += 1
-            pending = dropped > 0 ? GRPOTrainer.drawTasks(environments, count: dropped, toolsOverride: p.tools, &rng) : []
+            pending = dropped > 0 ? drawFitting(environments, count: dropped, &rng, &batch) : []
         }
         return batch
     }
@@ -362,6 +388,7 @@ struct GRPORun {
         if let advantages { metrics["groups_dropped"] = Double(advantages.filter { $0.allSatisfy { $0 == nil } }.count) }
         metrics["frac_zero_std_groups"] = Double(batch.zeroSpreadGroups) / Double(max(1, batch.totalGroups))
         metrics["resample_rounds"] = Double(batch.rounds - 1)
+        if batch.skippedPrompts > 0 { metrics["skipped_long_prompts"] = Double(batch.skippedPrompts) }
         let lengths = allRollouts.map { Double($0.sampledTokenCount) }
         metrics["completion_length"] = lengths.reduce(0, +) / Double(max(1, lengths.count))
         metrics["completion_length_min"] = lengths.min() ?? 0

@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 import PonderCore
+import Model
 import Rewards
 @testable import Training
 
@@ -62,5 +63,50 @@ import Rewards
         // The mean reward is over the scored rollouts only: 1.5, 0.5, 1.5 and group 1's 1.5.
         #expect(abs(metrics["reward"]! - (1.5 + 0.5 + 1.5 + 1.5) / 4) < 1e-12)
         #expect(metrics["sandbox_failures"] == 4)
+    }
+}
+
+/// A training prompt longer than the context is skipped and replaced by the next draw (counted
+/// in `skipped_long_prompts`), not a crash in the engine; the batch keeps its size.
+@Suite struct OverlongPromptTests {
+    /// Arithmetic, with one task in three asked at a length no context holds.
+    struct Overlong: Environment {
+        let inner = Fixtures.arithmetic
+        var name: String { inner.name }
+        var tools: [Tool] { inner.tools }
+        var styles: [DemonstrationStyle] { inner.styles }
+        func sample(_ rng: inout RNG) -> EnvTask {
+            var task = inner.sample(&rng)
+            if rng.nextInt(below: 3) == 0 { task.prompt = Conversation(user: String(repeating: "Please add carefully. ", count: 80)) }
+            return task
+        }
+        func splitKey(_ task: EnvTask) -> String { inner.splitKey(task) }
+        func verify(_ task: EnvTask, _ completion: Message) -> Verdict { inner.verify(task, completion) }
+        func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] { inner.verify(batch: items) }
+        func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message { inner.demonstration(task, style: style) }
+        func document(_ task: EnvTask) -> String { inner.document(task) }
+    }
+
+    @Test func overlongTrainingPromptsAreSkipped() throws {
+        let tok = Fixtures.tokenizer
+        let policy = Fixtures.model(seed: 3, maxSeqLen: 96)
+        var p = GRPO.Parameters()
+        p.promptsPerStep = 6
+        p.numGenerations = 2
+        p.maxCompletionLength = 8
+        let run = GRPORun(policy: policy, reference: nil, optimizer: AdamW(layout: policy.layout, parameters: p.adamW), tokenizer: tok,
+                          environments: [GRPOTrainer.WeightedEnvironment(environment: Overlong(), weight: 1, heldOut: [])],
+                          rewards: RewardSet([WeightedReward(GRPOFailureTests.ConstantReward())]), tools: nil, parameters: p, seed: 1)
+        var skipped = 0
+        for step in 1...3 {
+            let batch = run.rollouts(step: step)
+            #expect(batch.groups.count == 6)
+            for group in batch.groups {
+                #expect(try tok.renderForCompletion(group.task.prompt).count < 96)
+            }
+            skipped += batch.skippedPrompts
+            if batch.skippedPrompts > 0 { #expect(GRPORun.statistics(batch)["skipped_long_prompts"] == Double(batch.skippedPrompts)) }
+        }
+        #expect(skipped > 0, "no overlong prompt drawn in 18 tasks")
     }
 }
