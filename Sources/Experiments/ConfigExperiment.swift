@@ -218,6 +218,47 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                                   message: "must be \(strict ? "<" : "<=") model.max_seq_len (\(model.maxSeqLen)), found \(value)")
             }
         }
+        // `from:` names an earlier stage: one that wrote a checkpoint, or (preferences.from) one
+        // that built preference pairs of its own.
+        func earlier(_ name: String, before i: Int, _ key: String, kinds: Set<StageKind>, what: String) throws {
+            guard !name.isEmpty else { return }
+            let candidates = stages[..<i].filter { kinds.contains($0.kind) }
+            guard candidates.contains(where: { $0.name == name }) else {
+                let names = candidates.map(\.name)
+                throw ConfigIssue(path: path("stages", i, key), message: "`\(name)` is not \(what) before this one"
+                                  + (names.isEmpty ? " (there is none)" : Suggest.didYouMean(name, in: names) + " (earlier: " + names.joined(separator: ", ") + ")"))
+            }
+        }
+        let trained: Set<StageKind> = [.pretrain, .sft, .grpo, .dpo, .ppo]
+        func ownPairs(_ stage: Stage) -> Bool {
+            switch stage {
+            case .rewardModel(let s): return s.preferences.from.isEmpty
+            case .dpo(let s): return s.preferences.from.isEmpty
+            default: return false
+            }
+        }
+        for i in stages.indices {
+            let pairsFrom: String
+            switch stages[i] {
+            case .rewardModel(let s):
+                try earlier(s.from, before: i, "from", kinds: trained, what: "a training stage")
+                pairsFrom = s.preferences.from
+            case .dpo(let s):
+                try earlier(s.from, before: i, "from", kinds: trained, what: "a training stage")
+                pairsFrom = s.preferences.from
+            case .ppo(let s):
+                try earlier(s.from, before: i, "from", kinds: trained, what: "a training stage")
+                pairsFrom = ""
+            default: pairsFrom = ""
+            }
+            if !pairsFrom.isEmpty {
+                try earlier(pairsFrom, before: i, "preferences.from", kinds: [.rewardModel, .dpo], what: "a reward_model or dpo stage")
+                if let source = stages[..<i].first(where: { $0.name == pairsFrom }), !ownPairs(source) {
+                    throw ConfigIssue(path: path("stages", i, "preferences", "from"),
+                                      message: "`\(pairsFrom)` reuses another stage's pairs itself; name the stage that built them")
+                }
+            }
+        }
         for i in stages.indices {
             switch stages[i] {
             case .tokenizer: break

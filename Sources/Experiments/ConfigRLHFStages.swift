@@ -46,12 +46,16 @@ public struct PreferenceSettings: Codable, Sendable, Equatable {
     public var judge: ConfigValue = .map([])
     /// Environments to draw prompts from. Default: all.
     public var environments: [String] = []
+    /// Reuse the pairs of this earlier reward_model or dpo stage (its noise-free labels, the first
+    /// `pairs` and `validation_pairs` of them) instead of building new ones; this stage's `noise`
+    /// then flips its own share. Sweeps over noise and data size share one set of samples.
+    public var from = ""
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source, pairs, validationPairs = "validation_pairs", samples, temperature, maxNewTokens = "max_new_tokens", noise
-        case file, validationFile = "validation_file", kinds, judge, environments
+        case file, validationFile = "validation_file", kinds, judge, environments, from
     }
 
     public init(from decoder: Decoder) throws {
@@ -69,11 +73,35 @@ public struct PreferenceSettings: Codable, Sendable, Equatable {
         try c.fill(&kinds, .kinds)
         try c.fill(&judge, .judge)
         try c.fill(&environments, .environments)
+        try c.fill(&from, .from)
+        if !from.isEmpty {
+            let own: [CodingKeys] = [.source, .samples, .temperature, .maxNewTokens, .file, .validationFile, .kinds, .judge, .environments]
+            if let key = own.first(where: { c.contains($0) }) {
+                throw c.issue(key, "`\(key.stringValue)` belongs to the stage whose pairs `from: \(from)` reuses; set it there")
+            }
+        }
         if source == .file && file.isEmpty { throw c.issue(.file, "source: file needs `file: PATH.jsonl`") }
         if source == .synthetic && kinds.isEmpty { throw c.issue(.kinds, "source: synthetic needs at least one kind") }
         if source == .judge {
             guard case .map(let entries) = judge, !entries.isEmpty else { throw c.issue(.judge, "source: judge needs the judge's settings (as the judge reward's params)") }
         }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(source, forKey: .source)
+        try c.encode(pairs, forKey: .pairs)
+        try c.encode(validationPairs, forKey: .validationPairs)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(maxNewTokens, forKey: .maxNewTokens)
+        try c.encode(noise, forKey: .noise)
+        try c.encode(file, forKey: .file)
+        try c.encode(validationFile, forKey: .validationFile)
+        try c.encode(kinds, forKey: .kinds)
+        try c.encode(judge, forKey: .judge)
+        try c.encode(environments, forKey: .environments)
+        if !from.isEmpty { try c.encode(from, forKey: .from) }
     }
 }
 
@@ -85,10 +113,15 @@ public struct RewardModelStage: TrainerStage, Codable, Sendable, Equatable {
     public var preferences = PreferenceSettings()
     /// Members trained one after another, each on its own data order. Default 1.
     public var ensemble = 1
+    /// The reward model's size: keep only the first `layers` transformer blocks of the starting
+    /// checkpoint (its embedding, final norm and those blocks). Default 0: all of them.
+    public var layers = 0
+    /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
+    public var from = ""
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, ensemble }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, ensemble, layers, from }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -102,14 +135,18 @@ public struct RewardModelStage: TrainerStage, Codable, Sendable, Equatable {
         parameters = p
         try mine.fill(&preferences, .preferences)
         try mine.fill(&ensemble, .ensemble, .between(1, 16))
+        try mine.fill(&layers, .layers, .atLeast(0))
+        try mine.fill(&from, .from)
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        if !from.isEmpty { try c.encode(from, forKey: .from) }
         try parameters.encode(to: encoder)
         try c.encode(preferences, forKey: .preferences)
         try c.encode(ensemble, forKey: .ensemble)
+        if layers > 0 { try c.encode(layers, forKey: .layers) }
     }
 }
 
@@ -118,10 +155,12 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
     public var name = ""
     public var parameters = DPO.Parameters()
     public var preferences = PreferenceSettings()
+    /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
+    public var from = ""
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, from }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -133,11 +172,13 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
         if let problem = p.problems().first { throw c.issue(problem.key, problem.message) }
         parameters = p
         try mine.fill(&preferences, .preferences)
+        try mine.fill(&from, .from)
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        if !from.isEmpty { try c.encode(from, forKey: .from) }
         try parameters.encode(to: encoder)
         try c.encode(preferences, forKey: .preferences)
     }
@@ -152,13 +193,15 @@ public struct PPOStage: Codable, Sendable, Equatable {
     public var parameters = PPO.Parameters()
     public var rewards = [RewardSpec(name: "accuracy")]
     public var environments: [String] = []
+    /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
+    public var from = ""
 
     public init() {
         rollout.numGenerations = 4
         rollout.learningRate = 5e-5
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, rewards, environments }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, rewards, environments, from }
 
     /// GRPO keys that belong to GRPO's objective, which PPO replaces.
     static let grpoOnly: [GRPO.Parameters.CodingKeys: String] = [
@@ -192,11 +235,13 @@ public struct PPOStage: Codable, Sendable, Equatable {
         try mine.fill(&rewards, .rewards)
         if rewards.isEmpty { throw mine.issue(.rewards, "needs at least one reward function") }
         try mine.fill(&environments, .environments)
+        try mine.fill(&from, .from)
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        if !from.isEmpty { try c.encode(from, forKey: .from) }
         var flat = encoder.container(keyedBy: AnyKey.self)
         if case .map(let entries) = try ConfigValueEncoder.encode(rollout) {
             let allowed = Set(Self.rolloutKeys.map(\.stringValue))

@@ -86,6 +86,11 @@ public final class ExperimentRunner {
     var latestCheckpoint: URL?
     /// Trained reward models by stage name (a `reward_model` reward's `stage:`).
     var rewardModels: [String: URL] = [:]
+    /// Checkpoints by the stage that wrote them (a stage's `from:`).
+    var checkpoints: [String: URL] = [:]
+    /// Noise-free preference pairs by the stage that built them (`preferences.from`), rebuilt
+    /// on demand when that stage completed in an earlier process.
+    var pairCache: [String: (train: [PreferencePair], validation: [PreferencePair])] = [:]
     public private(set) var evals: [EvalSummary] = []
     /// What the stages learn from, rebuilt once for the contamination counts of eval stages.
     lazy var trainingStream = TrainingStream.build(config, envs: envs)
@@ -181,6 +186,7 @@ public final class ExperimentRunner {
             return runID
         }
         try store.setStatus(run: runID, .completed)
+        if Self.writesCheckpoint(stage) { checkpoints[stage.name] = dir }
         report(.stageFinished(stage: stage.name, run: runID, seconds: Date().timeIntervalSince(started)))
         return runID
     }
@@ -195,6 +201,7 @@ public final class ExperimentRunner {
             rewardModels[stage.name] = dir
         case .pretrain, .sft, .grpo, .dpo, .ppo:
             latestCheckpoint = dir
+            checkpoints[stage.name] = dir
             if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
             // Its figures are in the store; the final table and later before/after pairs need them.
@@ -210,6 +217,22 @@ public final class ExperimentRunner {
             throw RunnerError("stage \(stage) needs a tokenizer: put a `stage: tokenizer` before it")
         }
         return tokenizer
+    }
+
+    static func writesCheckpoint(_ stage: Stage) -> Bool {
+        switch stage {
+        case .pretrain, .sft, .grpo, .dpo, .ppo: return true
+        case .tokenizer, .eval, .rewardModel: return false
+        }
+    }
+
+    /// The checkpoint a stage starts from: its `from:` stage's, or the latest.
+    func requireCheckpoint(_ stage: String, from: String) throws -> URL {
+        guard from.isEmpty else {
+            guard let dir = checkpoints[from] else { throw RunnerError("stage \(stage): `from: \(from)` has no checkpoint yet") }
+            return dir
+        }
+        return try requireCheckpoint(stage)
     }
 
     func requireCheckpoint(_ stage: String) throws -> URL {

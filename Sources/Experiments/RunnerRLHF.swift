@@ -12,6 +12,10 @@
 //   ppo           PPO from the latest checkpoint (frozen copy as the reference) on the stage's
 //                 rewards, with rollouts stored as GRPO's are.
 // Pair building is deterministic (seed, stage name), so a resumed stage rebuilds the same pairs.
+// `from: STAGE` starts a stage from that earlier stage's checkpoint instead of the latest (a
+// sweep of PPO runs from one SFT model); `preferences.from: STAGE` reuses that stage's
+// noise-free pairs (a prefix of them, with this stage's own label noise); `layers: K` keeps the
+// first K blocks of the reward model's starting checkpoint (a smaller reward model).
 
 import Environments
 import Foundation
@@ -41,8 +45,48 @@ extension ExperimentRunner {
         }
     }
 
-    /// The preference pairs of a stage: (train, validation).
+    /// The preference pairs of a stage: (train, validation), the training labels flipped at the
+    /// stage's `noise` rate. Built pairs are kept noise-free for stages that reuse them.
     func preferencePairs(_ s: PreferenceSettings, stage: String, model: Transformer, tokenizer tok: Tokenizer) throws -> (train: [PreferencePair], validation: [PreferencePair]) {
+        var pairs: (train: [PreferencePair], validation: [PreferencePair])
+        if s.from.isEmpty {
+            pairs = try buildPairs(s, stage: stage, model: model, tokenizer: tok)
+            pairCache[stage] = pairs
+        } else {
+            let built = try builtPairs(of: s.from, tokenizer: tok)
+            pairs = (Array(built.train.prefix(s.pairs)), Array(built.validation.prefix(s.validationPairs)))
+            if pairs.train.count < s.pairs {
+                report(.note("\(stage): stage \(s.from) built \(built.train.count) training pairs, fewer than the \(s.pairs) asked for"))
+            }
+        }
+        var noise = RNG(seed: config.seed).fork("\(stage)/preferences/noise")
+        pairs.train = Preferences.addNoise(pairs.train, rate: s.noise, &noise)
+        return pairs
+    }
+
+    /// The noise-free pairs an earlier stage built: from memory, or rebuilt (deterministically,
+    /// from that stage's settings and starting checkpoint) when it completed in an earlier process.
+    func builtPairs(of name: String, tokenizer: Tokenizer) throws -> (train: [PreferencePair], validation: [PreferencePair]) {
+        if let cached = pairCache[name] { return cached }
+        guard let index = config.stages.firstIndex(where: { $0.name == name }) else { throw RunnerError("no stage \(name)") }
+        let (settings, from): (PreferenceSettings, String)
+        switch config.stages[index] {
+        case .rewardModel(let s): (settings, from) = (s.preferences, s.from)
+        case .dpo(let s): (settings, from) = (s.preferences, s.from)
+        default: throw RunnerError("stage \(name) builds no preference pairs")
+        }
+        // Its starting checkpoint: its `from:`, else the last checkpoint written before it.
+        let start = from.isEmpty ? config.stages[..<index].last(where: Self.writesCheckpoint)?.name : from
+        guard let start, let dir = checkpoints[start] else { throw RunnerError("stage \(name): no checkpoint to rebuild its pairs from") }
+        report(.note("rebuilding the preference pairs of stage \(name) (it completed in an earlier run)"))
+        let (model, _) = try Checkpoint.load(from: dir)
+        let built = try buildPairs(settings, stage: name, model: model, tokenizer: tokenizer)
+        pairCache[name] = built
+        return built
+    }
+
+    /// New pairs from the stage's source, before label noise.
+    func buildPairs(_ s: PreferenceSettings, stage: String, model: Transformer, tokenizer tok: Tokenizer) throws -> (train: [PreferencePair], validation: [PreferencePair]) {
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         let byName = Dictionary(chosen.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
         switch s.source {
@@ -94,9 +138,7 @@ extension ExperimentRunner {
                                                nextTasks: Self.preferenceTasks(chosen, split: split, seed: config.seed, label: label),
                                                scorer: scorer).pairs
             }
-            var train = build(.train, s.pairs)
-            var noise = RNG(seed: config.seed).fork("\(stage)/preferences/noise")
-            train = Preferences.addNoise(train, rate: s.noise, &noise)
+            let train = build(.train, s.pairs)
             let validation = s.validationPairs > 0 ? build(.validation, s.validationPairs) : []
             if train.count < s.pairs {
                 report(.note("\(stage): found \(train.count) of \(s.pairs) training pairs in \(s.pairs * Self.tasksPerPair) prompts "
@@ -142,8 +184,11 @@ extension ExperimentRunner {
 
     func runRewardModel(_ s: RewardModelStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name)
+        let start = try requireCheckpoint(s.name, from: s.from)
         let (sampler, _) = try Checkpoint.load(from: start)
+        if s.layers > sampler.config.nLayers {
+            throw RunnerError("stage \(s.name): layers \(s.layers) is more than the \(sampler.config.nLayers) layers of \(start.path); give 1 to \(sampler.config.nLayers), or 0 for all")
+        }
         report(.stageStarted(stage: s.name, kind: .rewardModel, run: runID, resumedFrom: resume ? 0 : nil))
         let pairs = fitting(try preferencePairs(s.preferences, stage: s.name, model: sampler, tokenizer: tok), stage: s.name, tokenizer: tok,
                             maxSeqLen: sampler.config.maxSeqLen)
@@ -158,7 +203,8 @@ extension ExperimentRunner {
             let folder = s.ensemble == 1 ? "" : "member-\(k)"
             let dir = s.ensemble == 1 ? directory : directory.appendingPathComponent(folder)
             members.append(folder)
-            let (trunk, _) = try Checkpoint.load(from: start)
+            let (full, _) = try Checkpoint.load(from: start)
+            let trunk = s.layers > 0 && s.layers < full.config.nLayers ? try full.keepingLayers(s.layers) : full
             let model = RewardModel(trunk: trunk)
             _ = try RewardModelTraining.train(model: model, tokenizer: tok, train: train, validation: validation, parameters: s.parameters,
                                               seed: config.seed &+ UInt64(k) &* 1_000_003, faults: options.faults.scoped(to: s.name),
@@ -179,7 +225,7 @@ extension ExperimentRunner {
 
     func runDPO(_ s: DPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name)
+        let start = try requireCheckpoint(s.name, from: s.from)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         report(.stageStarted(stage: s.name, kind: .dpo, run: runID, resumedFrom: resume ? 0 : nil))
@@ -199,7 +245,7 @@ extension ExperimentRunner {
 
     func runPPO(_ s: PPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name)
+        let start = try requireCheckpoint(s.name, from: s.from)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.rollout.evalTasks, tokenizer: tok, model: policy)

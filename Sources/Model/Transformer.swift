@@ -271,3 +271,22 @@ func withOptional<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) ->
     guard let array else { return body(nil) }
     return array.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+extension Transformer {
+    /// A copy of the model with only its first `layers` blocks (the embedding, final norm and
+    /// head kept): a smaller model that starts from what this one learned, e.g. a smaller reward
+    /// model from the same checkpoint.
+    public func keepingLayers(_ layers: Int) throws -> Transformer {
+        guard (1...config.nLayers).contains(layers) else {
+            throw ModelError.invalidConfig("cannot keep \(layers) of the model's \(config.nLayers) layers: give 1 to \(config.nLayers)")
+        }
+        var smaller = config
+        smaller.nLayers = layers
+        let copy = try Transformer(config: smaller)
+        for t in copy.layout.tensors {
+            guard let source = layout.tensor(named: t.name) else { preconditionFailure("\(t.name) is in every layout with more layers") }
+            (copy.params.pointer + t.offset).update(from: params.pointer + source.offset, count: t.count)
+        }
+        return copy
+    }
+}

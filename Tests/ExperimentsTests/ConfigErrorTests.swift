@@ -146,6 +146,19 @@ func configError(_ text: String) -> ExperimentConfigError? {
         #expect(loss.message.contains("did you mean `sigmoid`?"), "\(loss)")
         let typo = try #require(configError(experimentText(stages: "  - stage: grp")))
         #expect(typo.message.contains("did you mean `grpo`?"))
+        // `from:` names an earlier training stage; preferences.from an earlier stage with pairs of its own.
+        let from = try #require(configError(experimentText(stages: "  - stage: ppo\n    from: pretrian")))
+        #expect(from.keyPath == "stages[2].ppo.from" && from.message.contains("did you mean `pretrain`?"), "\(from)")
+        let later = try #require(configError(experimentText(stages: "  - stage: dpo\n    from: sft\n  - stage: sft\n")))
+        #expect(later.message.contains("`sft` is not a training stage before this one"), "\(later)")
+        let rm = "  - stage: reward_model\n    name: rm\n"
+        let own = try #require(configError(experimentText(stages: rm + "  - stage: reward_model\n    preferences: {from: rm, samples: 8}")))
+        #expect(own.message.contains("`samples` belongs to the stage whose pairs `from: rm` reuses"), "\(own)")
+        let chain = try #require(configError(experimentText(stages: rm + "  - stage: dpo\n    name: d\n    preferences: {from: rm}\n"
+                                                             + "  - stage: dpo\n    preferences: {from: d}")))
+        #expect(chain.message.contains("`d` reuses another stage's pairs itself"), "\(chain)")
+        let none = try #require(configError(experimentText(stages: "  - stage: dpo\n    preferences: {from: pretrain}")))
+        #expect(none.message.contains("is not a reward_model or dpo stage before this one"), "\(none)")
     }
 
     @Test func pipelineRules() throws {

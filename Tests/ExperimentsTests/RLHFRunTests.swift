@@ -1,6 +1,7 @@
 // The RLHF stages in a real run (experiments/tiny-rlhf.yaml: tokenizer, pretrain, SFT,
-// verifier-labelled pairs and a two-member reward-model ensemble, PPO on its min score with the
-// gold reward beside it, DPO on synthetic pairs, eval): a process killed by SIGKILL at fault
+// verifier-labelled pairs and a two-member reward-model ensemble, a one-layer reward model on a
+// prefix of the same pairs with its own label noise, PPO on the ensemble's min score with the
+// gold reward beside it, DPO from the SFT model on synthetic pairs, eval): a process killed by SIGKILL at fault
 // points of each new stage resumes with `--resume` to exactly the uninterrupted run's store
 // rows and final weights; the pairs are stored with their source; the run's figures are there.
 import Foundation
@@ -17,6 +18,8 @@ import Glibc
 
     static let points = [
         "reward_model/before_commit:8", "reward_model/mid_checkpoint:6", "reward_model/after_commit:2",
+        // The resumed process rebuilds reward_model's pairs for rm_small (preferences.from).
+        "rm_small/before_commit:3",
         "ppo/after_commit:3", "ppo/mid_checkpoint:4",
         "dpo/before_commit:3", "dpo/mid_checkpoint:4",
     ]
@@ -38,14 +41,41 @@ import Glibc
         return try FaultInjectionTests.dump(path) + pairs
     }
 
-    static let baseline: (rows: [String], weights: Data) = {
+    struct StoredPair: Sendable { var chosen, rejected: String; var goldAgrees: Bool? }
+
+    static let baseline: (rows: [String], weights: Data, pairs: [String: [StoredPair]], smallConfig: String) = {
         let w = try! workspace()
         let outcome = try! w.run([])
         precondition(outcome.status == 0, "the uninterrupted run failed: \(outcome.stderr)")
-        let result = (try! rows(w.store), try! Data(contentsOf: w.weights))
+        let queue = try! DatabaseQueue(path: w.store)
+        let pairs = try! queue.read { db in
+            Dictionary(grouping: try Row.fetchAll(db, sql: """
+                SELECT r.stage, p.pair_index, p.chosen, p.rejected, p.gold_agrees FROM preference_pairs p JOIN runs r ON r.id = p.run_id
+                WHERE p.split = 'train' ORDER BY p.pair_index
+                """), by: { $0["stage"] as String }).mapValues { rows in
+                rows.map { StoredPair(chosen: $0["chosen"], rejected: $0["rejected"], goldAgrees: $0["gold_agrees"]) }
+            }
+        }
+        try? queue.close()
+        let smallConfig = (try? String(contentsOf: w.directory.appendingPathComponent("runs/tiny-rlhf/rm_small/config.json"), encoding: .utf8)) ?? ""
+        let result = (try! rows(w.store), try! Data(contentsOf: w.weights), pairs, smallConfig)
         try? FileManager.default.removeItem(at: w.directory)
         return result
     }()
+
+    /// rm_small reuses reward_model's answers (the first 10 of its pairs, the same two answers each)
+    /// with its own 25% label noise, and keeps one layer of the SFT model.
+    @Test func aStageReusesAnEarlierStagesPairs() throws {
+        let big = Self.baseline.pairs["reward_model"] ?? [], small = Self.baseline.pairs["rm_small"] ?? []
+        #expect(big.count == 12 && small.count == 10, "pairs: reward_model \(big.count), rm_small \(small.count)")
+        for (i, (a, b)) in zip(big, small).enumerated() {
+            #expect(Set([a.chosen, a.rejected]) == Set([b.chosen, b.rejected]), "pair \(i) of rm_small is not reward_model's")
+        }
+        let flipped = small.filter { $0.goldAgrees == false }.count
+        #expect(flipped > 0 && flipped < small.count, "rm_small: \(flipped) of \(small.count) labels against the verifier")
+        #expect(Self.baseline.smallConfig.contains("\"num_hidden_layers\":1") || Self.baseline.smallConfig.contains("\"num_hidden_layers\" : 1"),
+                "rm_small's config.json: \(Self.baseline.smallConfig)")
+    }
 
     @Test func theRunStoresPairsAndFigures() throws {
         let rows = Self.baseline.rows

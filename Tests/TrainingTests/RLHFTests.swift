@@ -180,6 +180,53 @@ struct RewardModelLearningTests {
         #expect(loaded.scores([held[0].chosen]) == model.scores([held[0].chosen]))
     }
 
+    /// PPO's first minibatch of its first epoch sees the policy that sampled: every ratio is 1,
+    /// nothing is clipped and the update's KL is 0 (at a sampling temperature other than 1 too);
+    /// after that step the next minibatch's ratios have moved.
+    @Test func ppoRatioIsOneOnTheFirstMinibatch() throws {
+        let policy = Fixtures.model(seed: 6)
+        var r = GRPO.Parameters()
+        r.temperature = 0.7
+        r.microBatch = 2
+        var p = PPO.Parameters()
+        p.cliprange = 0.2
+        let samples = (0..<4).map { i in
+            GRPO.Sample(group: i, promptIDs: [1, 2, 3, Int32(4 + i)], completionIDs: [5, 6, Int32(7 + i), 8], reward: Double(i))
+        }
+        let old = GRPO.completionLogProbs(model: policy, samples: samples, temperature: r.samplingTemperature, microBatch: 3)
+        let trajectories = samples.enumerated().map { i, s in
+            PPO.Trajectory(sample: s, oldLogp: old[i].map(Double.init), oldValues: [0, 0, 0, 0],
+                           advantages: [1, -1, 0.5, i % 2 == 0 ? 1 : -1], returns: [1, 1, 1, 1])
+        }
+        let optimizer = AdamW(layout: policy.layout, parameters: r.adamW)
+        var head = ScalarHead(width: policy.config.dModel)
+        let first = PPO.minibatchStep(policy: policy, head: &head, optimizer: optimizer, trajectories, p: p, r: r, lr: 1e-2)
+        #expect(abs(first["ratio_mean"]! - 1) < 1e-5, "first minibatch ratio \(first["ratio_mean"]!)")
+        #expect(first["clipfrac"]! == 0 && first["approx_kl"]! < 1e-9, "clipfrac \(first["clipfrac"]!), approx_kl \(first["approx_kl"]!)")
+        let second = PPO.minibatchStep(policy: policy, head: &head, optimizer: optimizer, trajectories, p: p, r: r, lr: 1e-2)
+        #expect(abs(second["ratio_mean"]! - 1) > 1e-4 && second["approx_kl"]! > 1e-9, "second minibatch ratio \(second["ratio_mean"]!)")
+    }
+
+    /// A smaller model kept from a bigger one: the same tensors for the layers it keeps; all
+    /// layers kept gives the same log-probabilities; asking for more layers than there are is an error.
+    @Test func keepingLayersCopiesTheFirstBlocks() throws {
+        let model = try Transformer(config: ModelConfig(vocabSize: 64, dModel: 32, nLayers: 3, nHeads: 2, maxSeqLen: 32), seed: 3)
+        let small = try model.keepingLayers(1)
+        #expect(small.config.nLayers == 1 && model.config.nLayers > 1)
+        for t in small.layout.tensors {
+            let source = try #require(model.layout.tensor(named: t.name))
+            #expect(Array(UnsafeBufferPointer(start: small.params.pointer + t.offset, count: t.count))
+                    == Array(UnsafeBufferPointer(start: model.params.pointer + source.offset, count: t.count)), "\(t.name) differs")
+        }
+        let same = try model.keepingLayers(model.config.nLayers)
+        let sample = [GRPO.Sample(group: 0, promptIDs: [1, 2, 3], completionIDs: [4, 5, 6], reward: 0)]
+        let a = GRPO.completionLogProbs(model: model, samples: sample, temperature: 1, microBatch: 1)
+        let b = GRPO.completionLogProbs(model: same, samples: sample, temperature: 1, microBatch: 1)
+        let c = GRPO.completionLogProbs(model: small, samples: sample, temperature: 1, microBatch: 1)
+        #expect(a == b && a != c)
+        #expect(throws: ModelError.self) { try model.keepingLayers(model.config.nLayers + 1) }
+    }
+
     /// DPO's first step: ratio-free, the implicit rewards are 0 and the loss is log 2 exactly.
     @Test func dpoStartsAtLogTwo() throws {
         let tok = Fixtures.tokenizer
