@@ -1,6 +1,6 @@
-// Best-of-n against a reward model (`ponder eval CHECKPOINT --best-of N --reward-model DIR`):
-// for each held-out task, N answers are sampled once; for every n = 1, 2, 4, ... N the answer
-// the reward model scores highest among n is kept, and the expected proxy score and gold accuracy
+// Best-of-n against reward models (`ponder eval CHECKPOINT --best-of N --reward-model DIR...`):
+// for each held-out task, N answers are sampled once (and shared by every reward model); for
+// every n = 1, 2, 4, ... N the answer each reward model scores highest among n is kept, and the expected proxy score and gold accuracy
 // of that pick are computed exactly over all n-subsets of the N samples
 // (Overoptimization.bestOfN), beside the analytic KL log n - (n - 1) / n and d = sqrt(KL): the
 // best-of-n points of Gao et al.'s over-optimisation curve, with the fit d (alpha - beta d).
@@ -19,9 +19,10 @@ public struct BestOfNRow: Sendable {
 }
 
 public enum BestOfN {
+    /// The rows of each reward model, in the order given.
     public static func run(environment name: String, of config: ExperimentConfig, model: Transformer, tokenizer: Tokenizer,
-                           rewardModel: RewardEnsemble, split: Split, tasks count: Int, samples N: Int, temperature: Double,
-                           maxNewTokens: Int, seed: UInt64) throws -> [BestOfNRow] {
+                           rewardModels: [RewardEnsemble], split: Split, tasks count: Int, samples N: Int, temperature: Double,
+                           maxNewTokens: Int, seed: UInt64) throws -> [[BestOfNRow]] {
         let envs = try config.environments.map(LabEnvironment.init)
         guard let env = envs.first(where: { $0.environment.name == name }) else {
             throw RunnerError("experiment \(config.name) has no environment `\(name)`")
@@ -33,7 +34,7 @@ public enum BestOfN {
         let chunk = max(1, 256 / N)
         let engine = Engine(model: model, sequences: chunk * N, maxLength: model.config.maxSeqLen)
         let ns = sequence(first: 1) { $0 * 2 }.prefix { $0 <= N }
-        var proxyByN = [Int: [Double]](), goldByN = [Int: [Double]]()
+        var proxyByN = rewardModels.map { _ in [Int: [Double]]() }, goldByN = proxyByN
         var start = 0
         while start < tasks.count {
             let part = Array(tasks[start..<min(tasks.count, start + chunk)])
@@ -46,20 +47,30 @@ public enum BestOfN {
                 let sequences = group.map { r -> [Int32] in
                     (try? PreferencePair.render(task.prompt, r.message, tokenizer: tokenizer).ids) ?? (r.promptIDs + r.tokens)
                 }
-                let limit = rewardModel.members[0].trunk.config.maxSeqLen
-                let proxy = rewardModel.scores(sequences.map { Array($0.suffix(limit)) }).combined
-                for n in ns {
-                    proxyByN[n, default: []].append(Overoptimization.bestOfN(proxy: proxy, values: proxy, n: n))
-                    goldByN[n, default: []].append(Overoptimization.bestOfN(proxy: proxy, values: gold, n: n))
+                for (k, rewardModel) in rewardModels.enumerated() {
+                    let limit = rewardModel.members[0].trunk.config.maxSeqLen
+                    let proxy = rewardModel.scores(sequences.map { Array($0.suffix(limit)) }).combined
+                    for n in ns {
+                        proxyByN[k][n, default: []].append(Overoptimization.bestOfN(proxy: proxy, values: proxy, n: n))
+                        goldByN[k][n, default: []].append(Overoptimization.bestOfN(proxy: proxy, values: gold, n: n))
+                    }
                 }
             }
         }
-        return ns.map { n in
-            let gold = goldByN[n] ?? []
-            let mean = gold.reduce(0, +) / Double(max(1, gold.count))
-            let interval = (Statistics.meanInterval(gold) ?? Interval(estimate: mean, lower: mean, upper: mean)).clamped(to: 0...1)
-            return BestOfNRow(n: n, kl: Overoptimization.bestOfNKL(n), proxy: (proxyByN[n] ?? []).reduce(0, +) / Double(max(1, gold.count)),
-                              gold: interval)
+        return rewardModels.indices.map { k in
+            ns.map { n in
+                let gold = goldByN[k][n] ?? []
+                let mean = gold.reduce(0, +) / Double(max(1, gold.count))
+                let interval = (Statistics.meanInterval(gold) ?? Interval(estimate: mean, lower: mean, upper: mean)).clamped(to: 0...1)
+                return BestOfNRow(n: n, kl: Overoptimization.bestOfNKL(n), proxy: (proxyByN[k][n] ?? []).reduce(0, +) / Double(max(1, gold.count)),
+                                  gold: interval)
+            }
         }
+    }
+
+    /// Gao et al.'s best-of-n form fitted to the rows: gold - gold(n = 1) = d (alpha - beta d).
+    public static func fit(_ rows: [BestOfNRow]) -> Overoptimization.Fit? {
+        guard let base = rows.first?.gold.estimate else { return nil }
+        return Overoptimization.fit(d: rows.map { $0.kl.squareRoot() }, gain: rows.map { $0.gold.estimate - base }, form: .bestOfN)
     }
 }

@@ -76,6 +76,11 @@ public struct ChartOptions: Sendable {
     public var metric: String
     /// EMA weight in [0, 1); 0 draws the raw curves only.
     public var smoothing: Double
+    /// The x axis: "step", or the metric drawn against (`ponder compare --x sqrt_kl`).
+    public var xLabel = "step"
+    /// Points carry x * xScale rounded in their `step` (a metric's value on an integer axis);
+    /// tick labels divide it back out. 1 for steps.
+    public var xScale = 1.0
 
     public init(title: String = "", metric: String = "value", smoothing: Double = 0.6) {
         self.title = title

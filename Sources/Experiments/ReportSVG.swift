@@ -69,7 +69,7 @@ extension Report {
         }
         svg += "</g>\n<g class=\"ticks\" fill=\"#444\">\n"
         for tick in layout.xTicks {
-            svg += "<text x=\"\(f(layout.x(tick)))\" y=\"\(f(layout.bottom + 18))\" text-anchor=\"middle\">\(formatNumber(tick))</text>\n"
+            svg += "<text x=\"\(f(layout.x(tick)))\" y=\"\(f(layout.bottom + 18))\" text-anchor=\"middle\">\(formatNumber(tick / options.xScale))</text>\n"
         }
         for tick in layout.yTicks {
             svg += "<text x=\"\(f(layout.left - 8))\" y=\"\(f(layout.y(tick) + 4))\" text-anchor=\"end\">\(formatNumber(tick))</text>\n"
@@ -77,7 +77,7 @@ extension Report {
         svg += "</g>\n"
         svg += "<rect class=\"frame\" x=\"\(f(layout.left))\" y=\"\(f(layout.top))\" width=\"\(f(layout.right - layout.left))\" "
             + "height=\"\(f(layout.bottom - layout.top))\" fill=\"none\" stroke=\"#999\"/>\n"
-        svg += "<text x=\"\(f((layout.left + layout.right) / 2))\" y=\"\(f(layout.bottom + 40))\" text-anchor=\"middle\">step</text>\n"
+        svg += "<text x=\"\(f((layout.left + layout.right) / 2))\" y=\"\(f(layout.bottom + 40))\" text-anchor=\"middle\">\(escapeXML(options.xLabel))</text>\n"
         svg += "<text transform=\"translate(16 \(f((layout.top + layout.bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">"
             + "\(escapeXML(options.metric))</text>\n"
 

@@ -130,8 +130,8 @@ extension Report {
                     axis[start + offset] = character
                 }
             }
-            let low = formatNumber(domain.minStep), high = formatNumber(domain.maxStep)
-            let name = "step"
+            let low = formatNumber(domain.minStep / options.xScale), high = formatNumber(domain.maxStep / options.xScale)
+            let name = options.xLabel
             place(low, at: 0)
             place(high, at: plotWidth - high.count)
             if plotWidth > low.count + high.count + name.count + 4 { place(name, at: (plotWidth - name.count) / 2) }

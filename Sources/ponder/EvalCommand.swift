@@ -27,7 +27,7 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "A checkpoint directory, e.g. runs/quickstart/sft (not with --experiment).") var checkpoint: String?
     @Option(help: "An experiment file: rerun one of its eval stages (with --stage).") var experiment: String?
     @Option(help: "The eval stage of --experiment to rerun, e.g. after_rl.") var stage: String?
-    @Option(help: "With --experiment: the replicate of this seed, also of a run made with `ponder run --seeds` (default: every seed of the experiment).") var seed: UInt64?
+    @Option(help: "With --experiment: the replicate of this seed, also of a run made with `ponder run --seeds` (default: every seed of the experiment). With --best-of: the sampling seed (default 0).") var seed: UInt64?
     @Option(help: "With --experiment: where its checkpoints are.") var runs: String = "runs"
     @Option(name: .customLong("set"), help: "With --experiment: change a key of the file (as `ponder run --set`).") var overrides: [String] = []
     @Option(help: "Environment: \(EnvironmentRegistry.names.joined(separator: ", ")).") var env: String = "arithmetic"
@@ -44,8 +44,9 @@ struct EvalCommand: ParsableCommand {
     var systemPrompt: String?
     @Option(help: "Best-of-n against --reward-model: sample N answers per task, keep the reward model's favourite; report gold accuracy and KL for n = 1, 2, 4 ... N.")
     var bestOf: Int?
-    @Option(help: "A reward model (a reward_model stage's directory) for --best-of.") var rewardModel: String?
-    @Option(help: "How an ensemble reward model combines its members: mean, min, mean_minus_std.") var combine: String = "mean"
+    @Option(help: "A reward model (a reward_model stage's directory) for --best-of; several share one set of samples.") var rewardModel: [String] = []
+    @Option(help: "How an ensemble reward model combines its members: mean, min, mean_minus_std; one for all reward models, or one per --reward-model in order.")
+    var combine: [String] = []
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON only.") var json = false
 
@@ -59,9 +60,13 @@ struct EvalCommand: ParsableCommand {
         if split == .train { throw ValidationError("--split: an eval grades held-out tasks: validation or test") }
         if data == nil && (by != nil || !tools.isEmpty) { throw ValidationError("--by and --tools apply to --data FILE.jsonl") }
         if systemPrompt != nil && (data != nil || experiment != nil) { throw ValidationError("--system-prompt applies to CHECKPOINT --env NAME") }
-        if (bestOf == nil) != (rewardModel == nil) { throw ValidationError("--best-of N and --reward-model DIR go together") }
+        if (bestOf == nil) != rewardModel.isEmpty { throw ValidationError("--best-of N and --reward-model DIR go together") }
+        if seed != nil && experiment == nil && bestOf == nil { throw ValidationError("--seed goes with --experiment or --best-of") }
         if let n = bestOf, n < 1 || n > 256 { throw ValidationError("--best-of must be between 1 and 256") }
-        if RewardEnsemble.Rule(rawValue: combine) == nil { throw ValidationError("--combine: mean, min or mean_minus_std") }
+        if let bad = combine.first(where: { RewardEnsemble.Rule(rawValue: $0) == nil }) { throw ValidationError("--combine \(bad): mean, min or mean_minus_std") }
+        if combine.count > 1 && combine.count != rewardModel.count {
+            throw ValidationError("--combine: give one rule for all, or one per --reward-model (\(rewardModel.count)), found \(combine.count)")
+        }
         if samples < 0 || samples > 1024 { throw ValidationError("--samples must be between 0 and 1024") }
         if samples > 0, let big = k.first(where: { $0 < 1 || $0 > samples }) {
             throw ValidationError("--k \(big): each k must be between 1 and --samples (\(samples))")
@@ -75,7 +80,7 @@ struct EvalCommand: ParsableCommand {
         let (model, tokenizer): (Transformer, Tokenizer)
         do { (model, tokenizer) = try ExperimentEval.loadCheckpoint(dir) } catch { throw fail("\(error)") }
         if let data { return try evaluateFile(data, model: model, tokenizer: tokenizer) }
-        if let bestOf, let rewardModel { return try bestOfN(bestOf, rewardModel: rewardModel, model: model, tokenizer: tokenizer, dir: dir) }
+        if let bestOf { return try bestOfN(bestOf, rewardModels: rewardModel, model: model, tokenizer: tokenizer, dir: dir) }
 
         let summary: EvalSummary, result: Evaluation.Result, source: String
         var system: String?
@@ -104,32 +109,44 @@ struct EvalCommand: ParsableCommand {
         try report(summary, result, source: source + (system.map { "; system message from \(systemPrompt!): \"\($0.prefix(60))\"" } ?? ""))
     }
 
-    /// Best-of-n points (BestOfN.swift) as a table or JSON.
-    func bestOfN(_ n: Int, rewardModel: String, model: Transformer, tokenizer: Tokenizer, dir: URL) throws {
+    /// Best-of-n points (BestOfN.swift) as a table or JSON, one per reward model.
+    func bestOfN(_ n: Int, rewardModels: [String], model: Transformer, tokenizer: Tokenizer, dir: URL) throws {
         do {
-            let ensemble = try RewardEnsemble.load(from: URL(fileURLWithPath: rewardModel), rule: RewardEnsemble.Rule(rawValue: combine)!)
+            let rules = rewardModels.indices.map { combine.isEmpty ? "mean" : combine[combine.count == 1 ? 0 : $0] }
+            let ensembles = try zip(rewardModels, rules).map { try RewardEnsemble.load(from: URL(fileURLWithPath: $0), rule: RewardEnsemble.Rule(rawValue: $1)!) }
             let config = try ExperimentEval.experiment(ofCheckpoint: dir)?.config
                 ?? ExperimentConfig(name: "eval", environments: [EnvironmentSpec(name: env)], stages: [.tokenizer(TokenizerStage())])
-            let rows = try BestOfN.run(environment: env, of: config, model: model, tokenizer: tokenizer, rewardModel: ensemble,
-                                       split: split ?? .validation, tasks: tasks ?? 100, samples: n, temperature: Double(temperature),
-                                       maxNewTokens: maxNewTokens ?? 64, seed: 0)
+            let tables = try BestOfN.run(environment: env, of: config, model: model, tokenizer: tokenizer, rewardModels: ensembles,
+                                         split: split ?? .validation, tasks: tasks ?? 100, samples: n, temperature: Double(temperature),
+                                         maxNewTokens: maxNewTokens ?? 64, seed: seed ?? 0)
             if json {
-                printJSON(["checkpoint": dir.path, "reward_model": rewardModel, "environment": env, "rows": rows.map {
-                    ["n": $0.n, "kl": $0.kl, "sqrt_kl": $0.kl.squareRoot(), "proxy": $0.proxy, "gold": $0.gold.estimate,
-                     "gold_lower": $0.gold.lower, "gold_upper": $0.gold.upper] as [String: Any]
-                }] as [String: Any])
+                printJSON(zip(zip(rewardModels, rules), tables).map { model, rows -> [String: Any] in
+                    var out: [String: Any] = ["checkpoint": dir.path, "reward_model": model.0, "combine": model.1, "environment": env,
+                                              "split": (split ?? .validation).rawValue, "seed": seed ?? 0, "rows": rows.map {
+                        ["n": $0.n, "kl": $0.kl, "sqrt_kl": $0.kl.squareRoot(), "proxy": $0.proxy, "gold": $0.gold.estimate,
+                         "gold_lower": $0.gold.lower, "gold_upper": $0.gold.upper] as [String: Any]
+                    }]
+                    if let fit = BestOfN.fit(rows) {
+                        var f: [String: Any] = ["alpha": fit.alpha, "beta": fit.beta, "r_squared": fit.rSquared]
+                        if let peak = fit.peak { f["peak_d"] = peak.d; f["peak_gold"] = rows[0].gold.estimate + peak.gold }
+                        out["fit"] = f
+                    }
+                    return out
+                })
                 return
             }
-            print("best-of-n on \(env) (\((split ?? .validation).rawValue) split, \(tasks ?? 100) tasks): the reward model's pick among n samples")
-            print("  n      KL      sqrt_kl  proxy     gold accuracy (95% CI)")
-            for r in rows {
-                print(String(format: "  %-6d %-7.3f %-8.3f %-9.4f ", r.n, r.kl, r.kl.squareRoot(), r.proxy) + r.gold.formatted())
-            }
-            let base = rows[0].gold.estimate
-            if let fit = Overoptimization.fit(d: rows.map { $0.kl.squareRoot() }, gain: rows.map { $0.gold.estimate - base }, form: .bestOfN) {
-                let peak = fit.peak.map { String(format: "peak gold %.1f%% at d = %.2f (n about %.0f)", 100 * (base + $0.gold), $0.d, Self.n(forSqrtKL: $0.d)) }
-                    ?? "no peak (beta <= 0: gold still rising)"
-                print(String(format: "  fit gold - gold(n=1) = d (alpha - beta d): alpha %.4f, beta %.4f, R^2 %.3f; ", fit.alpha, fit.beta, fit.rSquared) + peak)
+            for ((path, rule), rows) in zip(zip(rewardModels, rules), tables) {
+                print("best-of-n on \(env) (\((split ?? .validation).rawValue) split, \(tasks ?? 100) tasks): the pick of \(path) (\(rule)) among n samples")
+                print("  n      KL      sqrt_kl  proxy     gold accuracy (95% CI)")
+                for r in rows {
+                    print(String(format: "  %-6d %-7.3f %-8.3f %-9.4f ", r.n, r.kl, r.kl.squareRoot(), r.proxy) + r.gold.formatted())
+                }
+                if let fit = BestOfN.fit(rows) {
+                    let base = rows[0].gold.estimate
+                    let peak = fit.peak.map { String(format: "peak gold %.1f%% at d = %.2f (n about %.0f)", 100 * (base + $0.gold), $0.d, Self.n(forSqrtKL: $0.d)) }
+                        ?? "no peak (beta <= 0: gold still rising)"
+                    print(String(format: "  fit gold - gold(n=1) = d (alpha - beta d): alpha %.4f, beta %.4f, R^2 %.3f; ", fit.alpha, fit.beta, fit.rSquared) + peak)
+                }
             }
         } catch { throw fail("\(error)") }
     }
