@@ -89,19 +89,21 @@ public struct PreferenceSettings: Codable, Sendable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(source, forKey: .source)
         try c.encode(pairs, forKey: .pairs)
         try c.encode(validationPairs, forKey: .validationPairs)
+        try c.encode(noise, forKey: .noise)
+        // The keys that describe how pairs are built belong to the stage named by `from`; writing
+        // them here would make the saved experiment.yaml fail its own validation.
+        guard from.isEmpty else { return try c.encode(from, forKey: .from) }
+        try c.encode(source, forKey: .source)
         try c.encode(samples, forKey: .samples)
         try c.encode(temperature, forKey: .temperature)
         try c.encode(maxNewTokens, forKey: .maxNewTokens)
-        try c.encode(noise, forKey: .noise)
         try c.encode(file, forKey: .file)
         try c.encode(validationFile, forKey: .validationFile)
         try c.encode(kinds, forKey: .kinds)
         try c.encode(judge, forKey: .judge)
         try c.encode(environments, forKey: .environments)
-        if !from.isEmpty { try c.encode(from, forKey: .from) }
     }
 }
 
