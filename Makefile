@@ -8,7 +8,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 bubblewrap libseccomp-dev
 PY_PACKAGES  := numpy safetensors tokenizers openai
 PONDER := .build/release/ponder
 
-.PHONY: deps build test demo bench bench-peers results scaling wording rlhf clean
+.PHONY: deps build test demo bench bench-peers results scaling wording rlhf overoptimization clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,6 +58,12 @@ wording: build
 # the README's RLHF table (about 40 minutes on 2 cores).
 rlhf: build
 	python3 scripts/rlhf.py --readme README.md
+
+# Reward-model over-optimisation (experiments/overoptimization.yaml, two seeds): best-of-n, PPO
+# and DPO against reward models of different size, data and label noise, ensembles and the KL
+# penalty as mitigations; the README's over-optimisation tables (about 70 minutes on 2 cores).
+overoptimization: build
+	python3 scripts/overoptimization.py --readme README.md
 
 # Side-by-side figures from PyTorch on the same configs (optional; never needed by the tests).
 bench-peers: build
