@@ -61,7 +61,7 @@ rlhf: build
 
 # Reward-model over-optimisation (experiments/overoptimization.yaml, two seeds): best-of-n, PPO
 # and DPO against reward models of different size, data and label noise, ensembles and the KL
-# penalty as mitigations; the README's over-optimisation tables (about 70 minutes on 2 cores).
+# penalty as mitigations; the README's over-optimisation tables (about 100 minutes on 2 cores).
 overoptimization: build
 	python3 scripts/overoptimization.py --readme README.md
 

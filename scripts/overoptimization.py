@@ -19,6 +19,8 @@ Tables (d = sqrt(KL) from the SFT model; gold = the verifier's verdict):
              last five steps, sqrt(KL) at the end, the fit d (alpha - beta log d) to the per-step
              (sqrt_kl, gold_reward) points (`ponder compare RUN --metric gold_reward --x sqrt_kl --fit rl
              --json`), and the policy's greedy test accuracy after (Wilson interval) against before.
+  mitigations  the KL penalty and the ensemble's min against the same run without them: test accuracy
+             with and without, the change paired on the same tasks.
   DPO        test accuracy before and after with the paired change, per label-noise rate.
 With --readme the text between `<!-- overoptimization:begin -->` and `<!-- overoptimization:end -->` is replaced.
 """
@@ -44,6 +46,10 @@ PPO_RUNS = [("ppo", "rm", "0.05"), ("ppo_noise10", "rm_noise10", "0.05"), ("ppo_
             ("ppo_noise25_nokl", "rm_noise25", "0"), ("ppo_pairs250", "rm_pairs250", "0.05"), ("ppo_small", "rm_small", "0.05"),
             ("ppo_ensemble_min", "rm_ensemble (min of 3, 25% noise)", "0.05"),
             ("ppo_weak", "rm_weak (120 steps, lr x2)", "0"), ("ppo_weak_kl", "rm_weak (120 steps, lr x2)", "0.1")]
+# (what is compared, with it, without it): test-split evaluations paired on the same tasks.
+MITIGATIONS = [("KL penalty 0.05 vs none, rm_noise25", "after_ppo_noise25", "after_ppo_noise25_nokl"),
+               ("KL penalty 0.1 vs none, rm_weak", "after_ppo_weak_kl", "after_ppo_weak"),
+               ("ensemble min vs one model, 25% noise", "after_ppo_ensemble_min", "after_ppo_noise25")]
 DPO_RUNS = [("dpo", "after_dpo", "0%"), ("dpo_noise25", "after_dpo_noise25", "25%")]
 
 
@@ -70,11 +76,16 @@ def best_of(args, seed, runs):
         return json.load(f)
 
 
-def fit_cells(fit):
+def fit_cells(fit, max_d):
+    """alpha, beta, R^2 and the peak; a peak past the largest d measured is an extrapolation, said as such."""
     if not fit:
         return "| - | - | - | - |"
-    peak = (f"d* {fit['peak_d']:.2f}, gold* {pct(fit.get('peak', fit.get('peak_gold')))}%"
-            if "peak_d" in fit else "none (beta <= 0)")
+    if "peak_d" not in fit:
+        peak = "none (beta <= 0)"
+    elif fit["peak_d"] > max_d:
+        peak = f"past the measured range (d* {fit['peak_d']:.3g} > {max_d:.2f})"
+    else:
+        peak = f"d* {fit['peak_d']:.2f}, gold* {pct(fit.get('peak', fit.get('peak_gold')))}%"
     return f"| {fit['alpha']:.3f} | {fit['beta']:.3f} | {fit['r_squared']:.2f} | {peak} |"
 
 
@@ -103,11 +114,14 @@ def main():
            "| reward model | seed | held-out pair accuracy | gold, n = 1 | gold, n = N | alpha | beta | R^2 | peak |",
            "|---|---|---|---|---|---|---|---|---|"]
     ppo = ["PPO from the SFT model (40 steps of 16 prompts x 4 samples unless said); gold and proxy are the rollouts' mean verifier "
-           "verdict and reward-model score, first and last five steps; fit: gold(d) - gold(0) = d (alpha - beta log d) "
+           "verdict and reward-model score over five steps (the first, the best for gold, the last); fit: gold(d) - gold(0) = d (alpha - beta log d) "
            "on the per-step points.", "",
-           "| run | seed | reward model | kl_coef | gold | proxy | sqrt(KL) at the end | alpha | beta | R^2 | peak | "
+           "| run | seed | reward model | kl_coef | gold: first -> best -> last | proxy | sqrt(KL) at the end | alpha | beta | R^2 | peak | "
            "test accuracy before -> after |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    mitigations = ["What the mitigations changed in PPO: greedy test accuracy with and without, and the change paired on "
+                   "the same 200 tasks.", "", "| comparison | seed | with | without | change (points, paired) |",
+                   "|---|---|---|---|---|"]
     dpo = ["DPO from the SFT model (100 steps) on the same pairs, greedy test accuracy (200 tasks):", "",
            "| label noise | seed | before | after | change (points, paired) |", "|---|---|---|---|---|"]
     for seed in seeds:
@@ -123,23 +137,29 @@ def main():
             first, last = rows[0], rows[-1]
             gold = lambda r: f"{pct(r['gold'])}% [{pct(r['gold_lower'])}, {pct(r['gold_upper'])}]"  # noqa: E731
             bon.append(f"| {stage} ({what}) | {seed} | {rm_accuracy(db, stage)} | {gold(first)} | {gold(last)} "
-                       + fit_cells(table.get("fit")))
+                       + fit_cells(table.get("fit"), max(r["sqrt_kl"] for r in rows)))
         before, before_items = evaluation(db, "before")
         for stage, model, kl in PPO_RUNS:
             out = run([args.ponder, "compare", f"{NAME}/{stage}", "--metric", "gold_reward", "--x", "sqrt_kl", "--fit", "rl",
                        "--json", "--db", store], stdout=subprocess.PIPE, text=True).stdout
             curve = json.loads(out)[0]
-            g0, g1 = first_last(metric(db, stage, "gold_reward"))
+            golds = metric(db, stage, "gold_reward")
+            g0, g1 = first_last(golds)
+            means = [sum(golds[i:i + 5]) / 5 for i in range(len(golds) - 4)]
+            best = max(range(len(means)), key=means.__getitem__)
             s0, s1 = first_last(metric(db, stage, "score"))
             _, d1 = first_last(metric(db, stage, "sqrt_kl"))
             after, after_items = evaluation(db, f"after_{stage}")
-            ppo.append(f"| {stage} | {seed} | {model} | {kl} | {g0:.2f} -> {g1:.2f} | {s0:+.2f} -> {s1:+.2f} | {d1:.2f} "
-                       + fit_cells(curve.get("fit"))
+            ppo.append(f"| {stage} | {seed} | {model} | {kl} | {g0:.2f} -> {means[best]:.2f} (steps {best + 1}-{best + 5}) -> {g1:.2f} | {s0:+.2f} -> {s1:+.2f} | {d1:.2f} "
+                       + fit_cells(curve.get("fit"), max(x for x, _ in curve["points"]))
                        + f" {interval(before)} -> {interval(after)} ({paired(before_items, after_items)}) |")
+        for what, with_stage, without_stage in MITIGATIONS:
+            (a, a_items), (b, b_items) = evaluation(db, with_stage), evaluation(db, without_stage)
+            mitigations.append(f"| {what} | {seed} | {interval(a)} | {interval(b)} | {paired(b_items, a_items)} |")
         for stage, eval_stage, noise in DPO_RUNS:
             after, after_items = evaluation(db, eval_stage)
             dpo.append(f"| {noise} | {seed} | {interval(before)} | {interval(after)} | {paired(before_items, after_items)} |")
-    text = "\n".join(bon + [""] + ppo + [""] + dpo)
+    text = "\n".join(bon + [""] + ppo + [""] + mitigations + [""] + dpo)
     print(text)
     if args.readme:
         write_section(args.readme, NAME, text)
