@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "PonderCoreTests", dependencies: ["PonderCore"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "PonderCore"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "PonderCore"],
-                    exclude: ["Golden", "safetensors_check.py"]),
+                    exclude: ["Golden", "HuggingFace", "safetensors_check.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "PonderCore"], exclude: ["interop.py"]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),

@@ -8,9 +8,17 @@ public func ropeTables(
     _ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>,
     _ S: Int, _ D: Int, theta: Float
 ) {
-    let half = D / 2
-    for i in 0..<half {
-        let freq = 1 / pow(Double(theta), Double(2 * i) / Double(D))
+    ropeTables(cos, sin, S, inverseFrequencies: (0..<D / 2).map { 1 / pow(Double(theta), Double(2 * $0) / Double(D)) })
+}
+
+/// As above, with pair i turning by `inverseFrequencies[i]` radians per position (a scaled RoPE
+/// changes these, not the rotation).
+public func ropeTables(
+    _ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>,
+    _ S: Int, inverseFrequencies: [Double]
+) {
+    let half = inverseFrequencies.count
+    for (i, freq) in inverseFrequencies.enumerated() {
         for p in 0..<S {
             let angle = Double(p) * freq
             cos[p * half + i] = Float(libmCos(angle))

@@ -16,7 +16,9 @@
 // Loading validates config.json, then checks every tensor of model.safetensors against it before
 // the model is allocated: a missing, extra or misshapen tensor, a wrong dtype, a truncated or
 // unreadable file is an error naming the file, the tensor and the expected shape.
-// What it is not: a reader of sharded checkpoints (model.safetensors.index.json) or of tokenizers.
+// Loading also reads what `transformers` saves: config.json of Llama, Qwen2 and Mistral
+// (`HuggingFaceConfig`), F16 / BF16 weights, and shards named by model.safetensors.index.json.
+// What it is not: a reader of tokenizers.
 
 import Foundation
 
@@ -174,7 +176,7 @@ public enum Checkpoint {
     private static func load(_ directory: URL, _ config: ModelConfig) throws -> (model: Transformer, trainerState: TrainerState?) {
         // The weights must fit config.json before the model is allocated: a config.json whose
         // sizes were damaged is reported against the file, not tried as gigabytes of memory.
-        let file = try SafeTensorsFile(contentsOf: existing(modelFile, in: directory, writtenBy: "Checkpoint.save"))
+        let file = try WeightFiles(directory: directory)
         try checkTensors(of: file, fit: ParameterLayout(config), config, in: directory)
         let model: Transformer
         do {
@@ -186,19 +188,10 @@ public enum Checkpoint {
         return (model, try readTrainerState(from: directory))
     }
 
-    /// config.json, decoded and validated (`ModelConfig.validate`).
+    /// config.json, read as Hugging Face writes it (`HuggingFaceConfig`) and validated.
     public static func readConfig(from directory: URL) throws -> ModelConfig {
         let url = try existing(configFile, in: directory, writtenBy: "Checkpoint.save")
-        let data = try contents(of: url)
-        do {
-            let config = try JSONDecoder().decode(ModelConfig.self, from: data)
-            try config.validate()
-            return config
-        } catch let error as DecodingError {
-            throw ModelError.checkpoint("\(url.path): not a valid model config (\(describe(error)))")
-        } catch let error as ModelError {
-            throw ModelError.checkpoint("\(url.path): \(error)")
-        }
+        return try HuggingFaceConfig.modelConfig(from: contents(of: url), file: url.path)
     }
 
     /// trainer_state.json, or nil when the checkpoint has none.
@@ -215,7 +208,7 @@ public enum Checkpoint {
 
     /// Reads model.safetensors into an existing model of the same config.
     public static func loadWeights(into model: Transformer, from directory: URL) throws {
-        let file = try SafeTensorsFile(contentsOf: existing(modelFile, in: directory, writtenBy: "Checkpoint.save"))
+        let file = try WeightFiles(directory: directory)
         try checkTensors(of: file, fit: model.layout, model.config, in: directory)
         try readWeights(from: file, into: model)
     }
@@ -223,7 +216,7 @@ public enum Checkpoint {
     /// Every tensor of `layout` is in the file with its shape, and the file has no tensor the
     /// model has no place for (except what HF checkpoints carry without meaning: RoPE tables,
     /// a tied head's copy). Errors name config.json too: either file may be the wrong one.
-    static func checkTensors(of file: SafeTensorsFile, fit layout: ParameterLayout, _ config: ModelConfig, in directory: URL) throws {
+    static func checkTensors(of file: WeightFiles, fit layout: ParameterLayout, _ config: ModelConfig, in directory: URL) throws {
         let configPath = directory.appendingPathComponent(configFile).path
         for t in layout.tensors {
             guard let found = file.info(t.name) else {
@@ -237,13 +230,16 @@ public enum Checkpoint {
         let unexpected = file.names.filter { name in
             !known.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(name == "lm_head.weight" && config.tieEmbeddings)
         }
+        if let bias = unexpected.first(where: { $0.hasSuffix("self_attn.o_proj.bias") }) {
+            throw SafeTensorsError(file: file.path, tensor: bias, "attention_bias: true with a bias on o_proj (Llama's layout) is not supported: Ponder's attention has q/k/v biases only (Qwen2's)")
+        }
         if !unexpected.isEmpty {
             throw SafeTensorsError(file: file.path, "tensors the model config has no place for: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "") (is \(configPath) from another model?)")
         }
     }
 
     /// Copies every tensor of the model's layout out of a checked file.
-    static func readWeights(from file: SafeTensorsFile, into model: Transformer) throws {
+    static func readWeights(from file: WeightFiles, into model: Transformer) throws {
         for t in model.layout.tensors {
             try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
         }
@@ -305,8 +301,6 @@ public enum Checkpoint {
             if let left = try? FileManager.default.contentsOfDirectory(atPath: parent.path).first(where: { $0.hasPrefix(prefix) }) {
                 message += "; an interrupted save left the previous checkpoint at \(parent.appendingPathComponent(left).path)"
             }
-        } else if file == modelFile, FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors.index.json").path) {
-            message += "; sharded checkpoints (model.safetensors.index.json) are not supported"
         }
         throw ModelError.checkpoint(message)
     }

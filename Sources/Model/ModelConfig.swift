@@ -18,11 +18,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var normEps: Float
     public var tieEmbeddings: Bool
     public var qkvBias: Bool
+    /// Scaled RoPE frequencies (Hugging Face `rope_scaling`); nil: plain RoPE.
+    public var ropeScaling: RopeScaling?
 
     public init(
         vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, nKVHeads: Int? = nil,
         ffnHidden: Int? = nil, maxSeqLen: Int, ropeTheta: Float = 10_000, normEps: Float = 1e-5,
-        tieEmbeddings: Bool = true, qkvBias: Bool = false
+        tieEmbeddings: Bool = true, qkvBias: Bool = false, ropeScaling: RopeScaling? = nil
     ) {
         self.vocabSize = vocabSize
         self.dModel = dModel
@@ -35,6 +37,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.normEps = normEps
         self.tieEmbeddings = tieEmbeddings
         self.qkvBias = qkvBias
+        self.ropeScaling = ropeScaling
     }
 
     /// SwiGLU width: 8/3 of the model width, rounded up to a multiple of 64 (Llama practice,
@@ -78,6 +81,39 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try check(maxSeqLen, "max_position_embeddings", in: 1...ModelConfig.maximumPositions)
         if !(ropeTheta > 0) { try fail("rope_theta", "must be > 0, got \(ropeTheta)") }
         if !(normEps > 0) { try fail("rms_norm_eps", "must be > 0, got \(normEps)") }
+        if let r = ropeScaling {
+            if !(r.factor >= 1) { try fail("rope_scaling.factor", "must be >= 1, got \(r.factor)") }
+            if r.type == .llama3 {
+                if !(r.lowFreqFactor > 0 && r.highFreqFactor > r.lowFreqFactor) {
+                    try fail("rope_scaling", "llama3 needs 0 < low_freq_factor < high_freq_factor, got \(r.lowFreqFactor) and \(r.highFreqFactor)")
+                }
+                if r.originalMaxPositions < 1 { try fail("rope_scaling.original_max_position_embeddings", "must be >= 1, got \(r.originalMaxPositions)") }
+            }
+        }
+    }
+
+    /// RoPE's angle per position for each of the head's D/2 pairs: theta^(-2i/D), then scaled
+    /// as `transformers` scales them (`linear`: divided by the factor; `llama3`: divided for
+    /// wavelengths longer than original / low_freq_factor, kept below original / high_freq_factor,
+    /// interpolated between).
+    public func ropeInverseFrequencies() -> [Double] {
+        let D = headDim
+        let plain = (0..<D / 2).map { 1 / pow(Double(ropeTheta), Double(2 * $0) / Double(D)) }
+        guard let r = ropeScaling else { return plain }
+        let factor = Double(r.factor)
+        switch r.type {
+        case .linear:
+            return plain.map { $0 / factor }
+        case .llama3:
+            let original = Double(r.originalMaxPositions), low = Double(r.lowFreqFactor), high = Double(r.highFreqFactor)
+            return plain.map { f in
+                let wavelength = 2 * Double.pi / f
+                if wavelength > original / low { return f / factor }
+                if wavelength < original / high { return f }
+                let smooth = (original / wavelength - low) / (high - low)
+                return (1 - smooth) * f / factor + smooth * f
+            }
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,6 +128,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case normEps = "rms_norm_eps"
         case tieEmbeddings = "tie_word_embeddings"
         case qkvBias = "attention_bias"
+        case ropeScaling = "rope_scaling"
     }
 
     public init(from decoder: Decoder) throws {
@@ -109,14 +146,32 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             ropeTheta: try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000,
             normEps: try c.decodeIfPresent(Float.self, forKey: .normEps) ?? 1e-5,
             tieEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? false,
-            qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? false)
+            qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? false,
+            ropeScaling: try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling))
     }
 
-    /// The config.json text: LlamaConfig keys plus the fixed ones HF tools expect.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(dModel, forKey: .dModel)
+        try c.encode(nLayers, forKey: .nLayers)
+        try c.encode(nHeads, forKey: .nHeads)
+        try c.encode(nKVHeads, forKey: .nKVHeads)
+        try c.encode(ffnHidden, forKey: .ffnHidden)
+        try c.encode(maxSeqLen, forKey: .maxSeqLen)
+        try c.encode(ropeTheta, forKey: .ropeTheta)
+        try c.encode(normEps, forKey: .normEps)
+        try c.encode(tieEmbeddings, forKey: .tieEmbeddings)
+        try c.encode(qkvBias, forKey: .qkvBias)
+        try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling)
+    }
+
+    /// The config.json text: LlamaConfig keys plus the fixed ones HF tools expect. A model with
+    /// q/k/v biases is written as Qwen2 (Llama's `attention_bias` would add one to o_proj too).
     public func configJSON() throws -> Data {
         var object: [String: Any] = [
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
+            "architectures": [qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
+            "model_type": qkvBias ? "qwen2" : "llama",
             "hidden_act": "silu",
             "torch_dtype": "float32",
             "head_dim": headDim,
@@ -124,7 +179,51 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         ]
         let own = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         object.merge(own) { _, new in new }
+        if qkvBias { object["attention_bias"] = nil }
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+}
+
+/// Hugging Face's `rope_scaling` of the kinds Ponder computes exactly (`rope_type` linear or
+/// llama3); HF names in JSON.
+public struct RopeScaling: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case linear, llama3 }
+    public var type: Kind
+    public var factor: Float
+    /// llama3 only.
+    public var lowFreqFactor: Float = 1, highFreqFactor: Float = 4
+    public var originalMaxPositions: Int = 8192
+
+    public init(type: Kind, factor: Float, lowFreqFactor: Float = 1, highFreqFactor: Float = 4, originalMaxPositions: Int = 8192) {
+        self.type = type
+        self.factor = factor
+        self.lowFreqFactor = lowFreqFactor
+        self.highFreqFactor = highFreqFactor
+        self.originalMaxPositions = originalMaxPositions
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type = "rope_type", factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+        case originalMaxPositions = "original_max_position_embeddings"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(type: try c.decode(Kind.self, forKey: .type), factor: try c.decode(Float.self, forKey: .factor),
+                  lowFreqFactor: try c.decodeIfPresent(Float.self, forKey: .lowFreqFactor) ?? 1,
+                  highFreqFactor: try c.decodeIfPresent(Float.self, forKey: .highFreqFactor) ?? 4,
+                  originalMaxPositions: try c.decodeIfPresent(Int.self, forKey: .originalMaxPositions) ?? 8192)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encode(factor, forKey: .factor)
+        if type == .llama3 {
+            try c.encode(lowFreqFactor, forKey: .lowFreqFactor)
+            try c.encode(highFreqFactor, forKey: .highFreqFactor)
+            try c.encode(originalMaxPositions, forKey: .originalMaxPositions)
+        }
     }
 }
 

@@ -50,7 +50,7 @@ public final class Transformer {
         grads = FloatBuffer(count: layout.count)
         ropeCos = FloatBuffer(count: config.maxSeqLen * half)
         ropeSin = FloatBuffer(count: config.maxSeqLen * half)
-        ropeTables(ropeCos.pointer, ropeSin.pointer, config.maxSeqLen, config.headDim, theta: config.ropeTheta)
+        ropeTables(ropeCos.pointer, ropeSin.pointer, config.maxSeqLen, inverseFrequencies: config.ropeInverseFrequencies())
     }
 
     /// A model initialised as GPT-2 and Llama training recipes do: normal(0, 0.02) matrices and
