@@ -155,3 +155,47 @@ let huggingFaceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCompo
         }
     }
 }
+
+/// The other direction: checkpoints Ponder saves load in `transformers` (as Llama, or as Qwen2 when
+/// they have q/k/v biases), and `transformers` computes Ponder's logits on them.
+@Suite struct PonderCheckpointsInTransformersTests {
+    static let cases: [(name: String, config: ModelConfig)] = [
+        ("ponder_llama_tied", ModelConfig(vocabSize: 96, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, ffnHidden: 64, maxSeqLen: 64)),
+        ("ponder_qwen2_bias", ModelConfig(vocabSize: 96, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, ffnHidden: 64, maxSeqLen: 64,
+                                          ropeTheta: 1_000_000, tieEmbeddings: false, qkvBias: true)),
+    ]
+
+    struct Expected: Decodable {
+        var prompts: [[Int32]]
+        var logits: [[[Float]]]
+        var architecture: String
+    }
+
+    @Test(arguments: [0, 1])
+    func transformersComputesPondersLogits(_ index: Int) throws {
+        let (name, config) = Self.cases[index]
+        let directory = huggingFaceDirectory.appendingPathComponent(name)
+        let model = try Transformer(config: config, seed: 7)
+        if ProcessInfo.processInfo.environment["PONDER_WRITE_HF_FIXTURES"] != nil {
+            try Checkpoint.save(model: model, to: directory)
+            return
+        }
+        // The committed checkpoint is what Checkpoint.save writes for this model today.
+        #expect(try String(contentsOf: directory.appendingPathComponent(Checkpoint.configFile), encoding: .utf8)
+                == String(decoding: config.configJSON(), as: UTF8.self), "\(name): config.json is not what Ponder writes now")
+        let saved = try Checkpoint.load(from: directory).model
+        #expect(Array(saved.params.slice(0, saved.layout.count)) == Array(model.params.slice(0, model.layout.count)))
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
+        #expect(expected.architecture == (config.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"))
+        let V = config.vocabSize
+        var worst = 0.0
+        for (prompt, reference) in zip(expected.prompts, expected.logits) {
+            saved.forward(tokens: prompt, B: 1, T: prompt.count)
+            for t in prompt.indices {
+                for v in 0..<V { worst = max(worst, abs(Double(saved.logits[t * V + v]) - Double(reference[t][v]))) }
+            }
+        }
+        #expect(worst <= 1e-4, "\(name): transformers' logits differ from Ponder's by up to \(worst)")
+        print("\(name): largest logit difference, transformers on Ponder's checkpoint: \(worst)")
+    }
+}

@@ -11,13 +11,19 @@ every position, and the greedy continuation of each prompt, computed by `transfo
 the saved files back in float32 (for the BF16 case: the BF16 weights, widened, as Ponder reads
 them). The tests never run Python or PyTorch; the committed files
 are the fixtures.
+
+The other direction: ponder_llama_tied/ and ponder_qwen2_bias/ hold checkpoints that Ponder's
+Checkpoint.save wrote (`PONDER_WRITE_HF_FIXTURES=1 swift test --filter HuggingFaceTests` writes
+them); this script loads each with AutoModelForCausalLM, says so if transformers misses or
+ignores a tensor, and writes the logits it computes to their expected.json, which the tests hold
+Ponder's own logits to.
 """
 import json
 import os
 import shutil
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB = 96
@@ -43,6 +49,9 @@ CASES = {
         **COMMON, num_key_value_heads=2, tie_word_embeddings=False, rope_theta=1000000.0,
         use_sliding_window=False), {"max_shard_size": "40KB"}),
 }
+
+
+PONDER_SAVED = ["ponder_llama_tied", "ponder_qwen2_bias"]
 
 
 def build(name, cls, config, options):
@@ -80,9 +89,31 @@ def build(name, cls, config, options):
     print(f"{name}: {files}, smallest greedy margin {min(margins):.4f}")
 
 
+def check_ponder_saved(name):
+    out = os.path.join(HERE, name)
+    model, info = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager",
+                                                       output_loading_info=True)
+    problems = {k: v for k, v in info.items() if v}
+    if problems:
+        raise SystemExit(f"{name}: transformers did not load Ponder's checkpoint cleanly: {problems}")
+    model.eval()
+    vocab = model.config.vocab_size
+    prompts = [[p % vocab for p in prompt] for prompt in PROMPTS]
+    with torch.no_grad():
+        logits = [model(torch.tensor([p])).logits[0].tolist() for p in prompts]
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"prompts": prompts, "logits": logits, "architecture": type(model).__name__}, f)
+    print(f"{name}: loaded as {type(model).__name__}, no missing or unexpected tensors")
+
+
 def main():
     for name, (cls, config, options) in CASES.items():
         build(name, cls, config, options)
+    for name in PONDER_SAVED:
+        if os.path.exists(os.path.join(HERE, name, "config.json")):
+            check_ponder_saved(name)
+        else:
+            print(f"{name}: not written yet (PONDER_WRITE_HF_FIXTURES=1 swift test --filter HuggingFaceTests)")
 
 
 if __name__ == "__main__":
