@@ -8,6 +8,19 @@ import PonderCore
 
 let huggingFaceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("HuggingFace")
 
+/// max |logit - reference| over every position of every prompt.
+func largestLogitDifference(_ model: Transformer, _ prompts: [[Int32]], _ references: [[[Float]]]) -> Double {
+    let V = model.config.vocabSize
+    var worst = 0.0
+    for (prompt, reference) in zip(prompts, references) {
+        model.forward(tokens: prompt, B: 1, T: prompt.count)
+        for t in prompt.indices {
+            for v in 0..<V { worst = max(worst, abs(Double(model.logits[t * V + v]) - Double(reference[t][v]))) }
+        }
+    }
+    return worst
+}
+
 @Suite struct HuggingFaceTests {
     struct Expected: Decodable {
         var prompts: [[Int32]]
@@ -23,14 +36,7 @@ let huggingFaceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCompo
         let directory = huggingFaceDirectory.appendingPathComponent(name)
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
         let model = try Checkpoint.load(from: directory).model
-        let V = model.config.vocabSize
-        var worst = 0.0
-        for (prompt, reference) in zip(expected.prompts, expected.logits) {
-            model.forward(tokens: prompt, B: 1, T: prompt.count)
-            for t in prompt.indices {
-                for v in 0..<V { worst = max(worst, abs(Double(model.logits[t * V + v]) - Double(reference[t][v]))) }
-            }
-        }
+        let worst = largestLogitDifference(model, expected.prompts, expected.logits)
         #expect(worst <= 1e-4, "\(name): logits differ from transformers' by up to \(worst)")
         let engine = Engine(model: model, sequences: expected.prompts.count, maxLength: 32)
         var rng = RNG(seed: 0)
@@ -187,14 +193,7 @@ let huggingFaceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCompo
         #expect(Array(saved.params.slice(0, saved.layout.count)) == Array(model.params.slice(0, model.layout.count)))
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
         #expect(expected.architecture == (config.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"))
-        let V = config.vocabSize
-        var worst = 0.0
-        for (prompt, reference) in zip(expected.prompts, expected.logits) {
-            saved.forward(tokens: prompt, B: 1, T: prompt.count)
-            for t in prompt.indices {
-                for v in 0..<V { worst = max(worst, abs(Double(saved.logits[t * V + v]) - Double(reference[t][v]))) }
-            }
-        }
+        let worst = largestLogitDifference(saved, expected.prompts, expected.logits)
         #expect(worst <= 1e-4, "\(name): transformers' logits differ from Ponder's by up to \(worst)")
         print("\(name): largest logit difference, transformers on Ponder's checkpoint: \(worst)")
     }
