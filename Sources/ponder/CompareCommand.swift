@@ -64,39 +64,39 @@ struct CompareCommand: ParsableCommand {
         var plotted: [(label: String, points: [(x: Double, y: Double)])] = []  // --x: the raw (x, y) of each curve, in step order
         let metrics = metric.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for metric in metrics {
-        let named = metrics.count > 1 ? " \(metric)" : ""
-        func curve(_ record: RunRecord, _ key: String, _ name: String = metric) throws -> [(step: Int, value: Double)] {
-            let points = try db.metricSeries(run: record.id!, name: name)
-            if points.isEmpty {
-                let names = try db.metricNames(run: record.id!)
-                throw fail("run \(key) has no metric `\(name)`; it has: \(names.joined(separator: ", "))")
-            }
-            return points.map { ($0.step, $0.value) }
-        }
-        for key in runs {
-            let record: RunRecord
-            do { record = try db.findRun(key) } catch { throw fail("\(error)") }
-            let group = Int64(key) == nil ? try db.seedGroup(of: record) : [record]
-            if let x {
-                for run in group {
-                    let against = Dictionary(try curve(run, key, x).map { ($0.step, $0.value) }, uniquingKeysWith: { a, _ in a })
-                    let joined = try curve(run, key).compactMap { p in against[p.step].map { (x: $0, y: p.value) } }
-                    let label = "\(run.id!) \(run.name)\(named)" + (group.count > 1 ? " seed \(run.seed)" : "")
-                    plotted.append((label, joined))
-                    series.append(ChartSeries(label: label, points: joined.sorted { $0.x < $1.x }.map { (Int(($0.x * Self.xScale).rounded()), $0.y) }))
+            let named = metrics.count > 1 ? " \(metric)" : ""
+            func curve(_ record: RunRecord, _ key: String, _ name: String = metric) throws -> [(step: Int, value: Double)] {
+                let points = try db.metricSeries(run: record.id!, name: name)
+                if points.isEmpty {
+                    let names = try db.metricNames(run: record.id!)
+                    throw fail("run \(key) has no metric `\(name)`; it has: \(names.joined(separator: ", "))")
                 }
-            } else if group.count > 1 && !each {
-                let seeds = group.map { String($0.seed) }.joined(separator: ",")
-                let what = band == "none" ? "mean" : "mean, band \(band == "ci" ? "95% CI" : "min-max")"
-                series.append(ChartSeries.seedGroup(label: "\(record.name)\(named) (seeds \(seeds); \(what))",
-                                                    runs: try group.map { try curve($0, key) }, band: ChartSeries.Band(rawValue: band)!))
-            } else {
-                for run in group {
-                    series.append(ChartSeries(label: "\(run.id!) \(run.name)\(named)" + (group.count > 1 ? " seed \(run.seed)" : ""),
-                                              points: try curve(run, key)))
+                return points.map { ($0.step, $0.value) }
+            }
+            for key in runs {
+                let record: RunRecord
+                do { record = try db.findRun(key) } catch { throw fail("\(error)") }
+                let group = Int64(key) == nil ? try db.seedGroup(of: record) : [record]
+                if let x {
+                    for run in group {
+                        let against = Dictionary(try curve(run, key, x).map { ($0.step, $0.value) }, uniquingKeysWith: { a, _ in a })
+                        let joined = try curve(run, key).compactMap { p in against[p.step].map { (x: $0, y: p.value) } }
+                        let label = "\(run.id!) \(run.name)\(named)" + (group.count > 1 ? " seed \(run.seed)" : "")
+                        plotted.append((label, joined))
+                        series.append(ChartSeries(label: label, points: joined.sorted { $0.x < $1.x }.map { (Int(($0.x * Self.xScale).rounded()), $0.y) }))
+                    }
+                } else if group.count > 1 && !each {
+                    let seeds = group.map { String($0.seed) }.joined(separator: ",")
+                    let what = band == "none" ? "mean" : "mean, band \(band == "ci" ? "95% CI" : "min-max")"
+                    series.append(ChartSeries.seedGroup(label: "\(record.name)\(named) (seeds \(seeds); \(what))",
+                                                        runs: try group.map { try curve($0, key) }, band: ChartSeries.Band(rawValue: band)!))
+                } else {
+                    for run in group {
+                        series.append(ChartSeries(label: "\(run.id!) \(run.name)\(named)" + (group.count > 1 ? " seed \(run.seed)" : ""),
+                                                  points: try curve(run, key)))
+                    }
                 }
             }
-        }
         }
         var options = ChartOptions(title: "\(metrics.joined(separator: ", ")) by \(x ?? "step")", metric: metrics.joined(separator: ", "), smoothing: smoothing)
         if let x { options.xLabel = x; options.xScale = Self.xScale }

@@ -43,7 +43,10 @@ import Glibc
 
     struct StoredPair: Sendable { var chosen, rejected: String; var goldAgrees: Bool? }
 
-    static let baseline: (rows: [String], weights: Data, pairs: [String: [StoredPair]], smallConfig: String) = {
+    /// The run's store rows, final weights, pairs, rm_small's config.json, and what `ponder compare
+    /// --x sqrt_kl --fit rl` and `ponder eval --best-of` with two reward models print on it.
+    static let baseline: (rows: [String], weights: Data, pairs: [String: [StoredPair]], smallConfig: String,
+                          compare: PonderTool.Outcome, bestOf: PonderTool.Outcome, sqrtKL: [Int: Double]) = {
         let w = try! workspace()
         let outcome = try! w.run([])
         precondition(outcome.status == 0, "the uninterrupted run failed: \(outcome.stderr)")
@@ -56,9 +59,20 @@ import Glibc
                 rows.map { StoredPair(chosen: $0["chosen"], rejected: $0["rejected"], goldAgrees: $0["gold_agrees"]) }
             }
         }
+        let sqrtKL = try! queue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                SELECT m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = 'ppo' AND m.name = 'sqrt_kl'
+                """).map { ($0["step"] as Int, $0["value"] as Double) })
+        }
         try? queue.close()
+        let compare = try! PonderTool.run(w.ponder, ["compare", "tiny-rlhf/ppo", "--metric", "gold_reward", "--x", "sqrt_kl", "--fit", "rl",
+                                                     "--json", "--db", "ponder.sqlite"], in: w.directory)
+        let bestOf = try! PonderTool.run(w.ponder, ["eval", "runs/tiny-rlhf/sft", "--env", "arithmetic", "--split", "test", "--tasks", "6",
+                                                    "--max-new-tokens", "16", "--best-of", "4", "--seed", "3", "--json",
+                                                    "--reward-model", "runs/tiny-rlhf/reward_model", "--reward-model", "runs/tiny-rlhf/rm_small",
+                                                    "--combine", "min", "--combine", "mean"], in: w.directory)
         let smallConfig = (try? String(contentsOf: w.directory.appendingPathComponent("runs/tiny-rlhf/rm_small/config.json"), encoding: .utf8)) ?? ""
-        let result = (try! rows(w.store), try! Data(contentsOf: w.weights), pairs, smallConfig)
+        let result = (try! rows(w.store), try! Data(contentsOf: w.weights), pairs, smallConfig, compare, bestOf, sqrtKL)
         try? FileManager.default.removeItem(at: w.directory)
         return result
     }()
@@ -76,6 +90,36 @@ import Glibc
         #expect(flipped > 0 && flipped < small.count, "rm_small: \(flipped) of \(small.count) labels against the verifier")
         #expect(Self.baseline.smallConfig.contains("\"num_hidden_layers\":1") || Self.baseline.smallConfig.contains("\"num_hidden_layers\" : 1"),
                 "rm_small's config.json: \(Self.baseline.smallConfig)")
+    }
+
+    /// PPO's gold reward against its sqrt(KL), joined by step, with the RL fit.
+    @Test func compareDrawsAMetricAgainstAnother() throws {
+        let out = Self.baseline.compare
+        #expect(out.status == 0, "compare failed: \(out.stderr)")
+        let curves = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]], "\(out.stdout)")
+        #expect(curves.count == 1 && curves.first?["x"] as? String == "sqrt_kl")
+        let points = try #require(curves.first?["points"] as? [[Double]])
+        #expect(points.count == Self.baseline.sqrtKL.count && points.count == 4, "\(points.count) points")
+        let stored = Self.baseline.sqrtKL.values.sorted(), drawn = points.map { $0[0] }.sorted()
+        #expect(zip(stored, drawn).allSatisfy { abs($0 - $1) <= 1e-9 }, "x must be the run's sqrt_kl \(stored): \(drawn)")
+        #expect(points.allSatisfy { (0...1).contains($0[1]) }, "y must be a gold reward: \(points)")
+        let fit = try #require(curves.first?["fit"] as? [String: Any], "no fit: \(curves)")
+        #expect(fit["form"] as? String == "rl" && (fit["r_squared"] as? Double).map { $0 <= 1 } == true, "\(fit)")
+    }
+
+    /// Two reward models pick from one set of samples: at n = 1 their gold accuracy (the mean over
+    /// every sample) is the same number, the combine rules are each model's own.
+    @Test func bestOfNSharesSamplesAcrossRewardModels() throws {
+        let out = Self.baseline.bestOf
+        #expect(out.status == 0, "eval --best-of failed: \(out.stderr)")
+        let tables = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]], "\(out.stdout)")
+        #expect(tables.count == 2)
+        #expect(tables.map { $0["combine"] as? String } == ["min", "mean"] && tables.allSatisfy { $0["seed"] as? Int == 3 })
+        #expect(tables.map { ($0["reward_model"] as? String)?.hasSuffix("rm_small") } == [false, true])
+        let rows = tables.map { $0["rows"] as? [[String: Any]] ?? [] }
+        #expect(rows.map { $0.map { $0["n"] as? Int } } == [[1, 2, 4], [1, 2, 4]])
+        let gold1 = rows.compactMap { $0.first?["gold"] as? Double }
+        #expect(gold1.count == 2 && gold1[0] == gold1[1], "gold at n = 1: \(gold1)")
     }
 
     @Test func theRunStoresPairsAndFigures() throws {
