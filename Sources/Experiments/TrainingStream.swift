@@ -7,7 +7,8 @@
 // whose key occurs in that set: 0 by construction, and measured rather than assumed.
 //
 // Not replayed: prompts that dynamic sampling draws to replace flat groups (they depend on the
-// rewards the model earned). They come from the same train view as the first draw, so the
+// rewards the model earned), and the next draws that replace a prompt too long for the context
+// (they depend on the tokenizer). They come from the same train view as the first draw, so the
 // disjointness test checks that view directly. Documents without a task (the knowledge world's
 // passages, which are the world a model reads rather than questions) carry no key.
 
