@@ -55,7 +55,7 @@ wording: build
 	python3 scripts/wording.py --readme README.md
 
 # experiments/rlhf.yaml (reward model + PPO) and dpo.yaml before and after on the test split:
-# the README's RLHF table (about 40 minutes on 2 cores).
+# the README's RLHF table, seeds 0, 1 and 2 (about 45 minutes on 2 cores).
 rlhf: build
 	python3 scripts/rlhf.py --readme README.md
 

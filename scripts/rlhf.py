@@ -1,7 +1,7 @@
 """RLHF and DPO before and after, from the stores of experiments/rlhf.yaml and dpo.yaml: the
 README's RLHF table.
 
-    python3 scripts/rlhf.py [--ponder .build/release/ponder] [--out rlhf-runs] [--seeds 0]
+    python3 scripts/rlhf.py [--ponder .build/release/ponder] [--out rlhf-runs] [--seeds 0,1,2]
                             [--reuse] [--readme README.md]
 
 Runs each experiment once per seed (`ponder run FILE --set seed=S`, store OUT/NAME-S.sqlite,
@@ -89,7 +89,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ponder", default=os.path.join(ROOT, ".build", "release", "ponder"))
     parser.add_argument("--out", default="rlhf-runs")
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--reuse", action="store_true", help="read the stores in OUT instead of running")
     parser.add_argument("--readme")
     args = parser.parse_args()
