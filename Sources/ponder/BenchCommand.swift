@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Training and generation throughput of this machine, against its sgemm rate.")
 
-    @Option(help: "Comma-separated model configs to run (tiny, small, medium).")
+    @Option(help: "Comma-separated model configs to run (tiny, small, medium, smollm-135m).")
     var configs: String = "tiny,small,medium"
 
     @Option(help: "Timed training steps per config (the median is reported).")
@@ -103,7 +103,8 @@ struct BenchCommand: ParsableCommand {
         }
         if !json {
             print("")
-            print("train: forward + backward + clip + AdamW on [batch, seq] random tokens (tiny 32x128, small 16x256, medium 8x256)")
+            let shapes = BenchConfig.all.map { "\($0.name) \($0.B)x\($0.T)" }.joined(separator: ", ")
+            print("train: forward + backward + clip + AdamW on [batch, seq] random tokens (\(shapes))")
             print("gen: 64 sequences, 32-token prompts, 128 new tokens each, temperature 1")
         }
         return BenchReport(sgemmGFLOPS: sgemm, blasThreads: BLAS.threads, models: results)

@@ -22,6 +22,11 @@ struct BenchConfig {
         BenchConfig(name: "tiny", model: ModelConfig(vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 256), B: 32, T: 128),
         BenchConfig(name: "small", model: ModelConfig(vocabSize: 4096, dModel: 256, nLayers: 6, nHeads: 8, maxSeqLen: 256), B: 16, T: 256),
         BenchConfig(name: "medium", model: ModelConfig(vocabSize: 8192, dModel: 512, nLayers: 8, nHeads: 8, maxSeqLen: 256), B: 8, T: 256),
+        // SmolLM2-135M's shape (its config.json): 30 layers of width 576, 9 query over 3 KV heads,
+        // SwiGLU 1536, 49,152 tokens, tied embeddings. Not in the default set: minutes per run.
+        BenchConfig(name: "smollm-135m", model: ModelConfig(vocabSize: 49_152, dModel: 576, nLayers: 30, nHeads: 9, nKVHeads: 3,
+                                                            ffnHidden: 1536, maxSeqLen: 256, ropeTheta: 100_000, tieEmbeddings: true),
+                    B: 4, T: 256),
     ]
 }
 
