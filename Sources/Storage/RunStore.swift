@@ -144,9 +144,22 @@ public struct RunStore: Sendable {
             try refuseUnknownSchema(path: path, file: file)
         }
         do {
-            return try RunStore(database: DatabasePool(path: path, configuration: configuration()))
+            return try RunStore(database: openPool(path: path))
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw StoreError.notADatabase(file: file, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// Switching a new file to WAL needs a lock that SQLite refuses at once, without the busy
+    /// timeout, while another connection is switching it too: try again for up to ten seconds.
+    private static func openPool(path: String) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration())
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
         }
     }
 
@@ -170,7 +183,27 @@ public struct RunStore: Sendable {
 
     init(database: any DatabaseWriter) throws {
         self.database = database
-        try Schema.migrator.migrate(database)
+        try Self.migrate(database)
+    }
+
+    /// Brings the schema up to date when other processes may be doing the same: GRDB reads the
+    /// applied migrations before each migration's own transaction, so two processes opening a
+    /// new store at once (a trainer and `ponder runs`, a test polling the file) can both try to
+    /// apply "v1", and the second fails with "table already exists". Its transaction waited for
+    /// the first's lock, so by then the migrations it lost to are committed: when the applied
+    /// set has grown, read it again and carry on; any other failure is thrown as it is.
+    private static func migrate(_ database: any DatabaseWriter) throws {
+        func applied() throws -> Set<String> { try database.read { try Schema.migrator.appliedIdentifiers($0) } }
+        var before = try applied()
+        for attempt in 1... {
+            do {
+                return try Schema.migrator.migrate(database)
+            } catch let error as DatabaseError {
+                let after = try applied()
+                guard attempt < 2 * Schema.knownIdentifiers.count, after.count > before.count else { throw error }
+                before = after
+            }
+        }
     }
 
     private static func configuration() -> Configuration {

@@ -1,6 +1,7 @@
 // RunStore on an in-memory database and on real WAL files: what trainers write, what the command
 // line reads back, resume without duplicates, and files the store must refuse without touching.
 import Foundation
+import Synchronization
 import GRDB
 import Testing
 @testable import Storage
@@ -179,6 +180,29 @@ import Testing
         let reopened = try RunStore.open(path: path)
         #expect(try reopened.findRun("r").stage == "grpo")
         #expect(try reopened.metricSeries(run: 1, name: "loss") == [MetricPoint(step: 0, value: 1)])
+    }
+
+    /// A trainer creating a store while another process polls for it (CI hit this: "table
+    /// \"experiments\" already exists"): every opener of a new file must come back with the full
+    /// schema. Separate connections in one process take the same file locks as two processes.
+    @Test func storesOpenedAtOnceAllMigrate() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let failures = Mutex<[String]>([])
+        for round in 0..<40 {
+            let path = directory.file("race-\(round).sqlite")
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    let store = try RunStore.open(path: path)
+                    let applied = try store.database.read { try Schema.migrator.appliedIdentifiers($0) }
+                    if applied != Set(Schema.knownIdentifiers) { failures.withLock { $0.append("round \(round): \(applied.sorted())") } }
+                    try store.close()
+                } catch {
+                    failures.withLock { $0.append("round \(round): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(3))")
     }
 
     @Test func newerSchemaIsRefusedAndTheFileIsUntouched() throws {
