@@ -5,7 +5,8 @@ Contract
 --------
 * Optional. Nothing in the build or the tests needs this script or PyTorch; only the
   Makefile target `bench-peers` runs it (after installing torch==2.13.0 if it is missing).
-* It trains and samples the same Llama-style configs as `ponder bench` (tiny, small, medium),
+* It trains and samples the same Llama-style configs as `ponder bench` (tiny, small, medium, and
+  on request smollm-135m, with grouped-query attention),
   in PyTorch on CPU, float32, with `--threads` torch threads (default os.cpu_count()):
     - training: random token batches; forward + cross-entropy + backward + AdamW step
       (lr 3e-4, weight decay 0.1); 2 warm-up steps, then the median time of N timed steps
@@ -43,6 +44,9 @@ CONFIGS = {
     "tiny": dict(vocab=512, d_model=128, n_layers=4, n_heads=4, seq=128, batch=32, ref_seqs=32),
     "small": dict(vocab=4096, d_model=256, n_layers=6, n_heads=8, seq=256, batch=16, ref_seqs=16),
     "medium": dict(vocab=8192, d_model=512, n_layers=8, n_heads=8, seq=256, batch=8, ref_seqs=None),
+    # SmolLM2-135M's shape: grouped-query attention, its own MLP width and RoPE base.
+    "smollm-135m": dict(vocab=49152, d_model=576, n_layers=30, n_heads=9, kv_heads=3, hidden=1536, rope_theta=100000.0,
+                        seq=256, batch=4, ref_seqs=None),
 }
 
 GEN_SEQS = 64
@@ -58,9 +62,18 @@ def swiglu_hidden(d_model):
     return -(-8 * d_model // (3 * 64)) * 64
 
 
+def mlp_hidden(cfg):
+    return cfg.get("hidden") or swiglu_hidden(cfg["d_model"])
+
+
+def kv_heads(cfg):
+    return cfg.get("kv_heads", cfg["n_heads"])
+
+
 def matmul_params(cfg):
-    d, h = cfg["d_model"], swiglu_hidden(cfg["d_model"])
-    per_layer = 4 * d * d + 3 * d * h
+    d, h = cfg["d_model"], mlp_hidden(cfg)
+    kv_width = kv_heads(cfg) * (d // cfg["n_heads"])
+    per_layer = 2 * d * d + 2 * d * kv_width + 3 * d * h
     return cfg["n_layers"] * per_layer + cfg["vocab"] * d
 
 
@@ -93,33 +106,34 @@ def build_model_classes(torch):
         return x * cos + rotate_half(x) * sin
 
     class Attention(nn.Module):
-        def __init__(self, d, n_heads):
+        def __init__(self, d, n_heads, n_kv):
             super().__init__()
-            self.n_heads, self.head_dim = n_heads, d // n_heads
+            self.n_heads, self.n_kv, self.head_dim = n_heads, n_kv, d // n_heads
+            self.gqa = dict(enable_gqa=True) if n_kv != n_heads else {}
             self.q_proj = nn.Linear(d, d, bias=False)
-            self.k_proj = nn.Linear(d, d, bias=False)
-            self.v_proj = nn.Linear(d, d, bias=False)
+            self.k_proj = nn.Linear(d, n_kv * self.head_dim, bias=False)
+            self.v_proj = nn.Linear(d, n_kv * self.head_dim, bias=False)
             self.o_proj = nn.Linear(d, d, bias=False)
 
-        def _heads(self, x):
+        def _heads(self, x, n):
             b, t, _ = x.shape
-            return x.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+            return x.view(b, t, n, self.head_dim).transpose(1, 2)
 
         def forward(self, x, cos, sin, cache=None, pos=0):
             b, t, d = x.shape
-            q = apply_rope(self._heads(self.q_proj(x)), cos, sin)
-            k = apply_rope(self._heads(self.k_proj(x)), cos, sin)
-            v = self._heads(self.v_proj(x))
+            q = apply_rope(self._heads(self.q_proj(x), self.n_heads), cos, sin)
+            k = apply_rope(self._heads(self.k_proj(x), self.n_kv), cos, sin)
+            v = self._heads(self.v_proj(x), self.n_kv)
             if cache is None:
-                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True, **self.gqa)
             else:
                 kc, vc = cache
                 kc[:, :, pos:pos + t] = k
                 vc[:, :, pos:pos + t] = v
                 if t > 1:  # prefill from an empty cache: plain causal attention over the prompt
-                    y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                    y = F.scaled_dot_product_attention(q, k, v, is_causal=True, **self.gqa)
                 else:      # one new token attends to every cached position
-                    y = F.scaled_dot_product_attention(q, kc[:, :, :pos + 1], vc[:, :, :pos + 1])
+                    y = F.scaled_dot_product_attention(q, kc[:, :, :pos + 1], vc[:, :, :pos + 1], **self.gqa)
             return self.o_proj(y.transpose(1, 2).reshape(b, t, d))
 
     class MLP(nn.Module):
@@ -133,10 +147,10 @@ def build_model_classes(torch):
             return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
     class Block(nn.Module):
-        def __init__(self, d, n_heads, hidden):
+        def __init__(self, d, n_heads, n_kv, hidden):
             super().__init__()
             self.input_layernorm = RMSNorm(d)
-            self.self_attn = Attention(d, n_heads)
+            self.self_attn = Attention(d, n_heads, n_kv)
             self.post_attention_layernorm = RMSNorm(d)
             self.mlp = MLP(d, hidden)
 
@@ -151,10 +165,10 @@ def build_model_classes(torch):
             self.cfg = cfg
             self.embed_tokens = nn.Embedding(cfg["vocab"], d)
             self.layers = nn.ModuleList(
-                Block(d, cfg["n_heads"], swiglu_hidden(d)) for _ in range(cfg["n_layers"]))
+                Block(d, cfg["n_heads"], kv_heads(cfg), mlp_hidden(cfg)) for _ in range(cfg["n_layers"]))
             self.norm = RMSNorm(d)
             hd = d // cfg["n_heads"]
-            inv_freq = 1.0 / (ROPE_THETA ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+            inv_freq = 1.0 / (cfg.get("rope_theta", ROPE_THETA) ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
             angles = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)
             angles = torch.cat((angles, angles), dim=-1)  # HF rotate-half layout
             self.register_buffer("rope_cos", angles.cos(), persistent=False)
@@ -174,7 +188,7 @@ def build_model_classes(torch):
         def new_caches(self, batch, max_len):
             cfg = self.cfg
             hd = cfg["d_model"] // cfg["n_heads"]
-            shape = (batch, cfg["n_heads"], max_len, hd)
+            shape = (batch, kv_heads(cfg), max_len, hd)
             return [(torch.empty(shape), torch.empty(shape)) for _ in range(cfg["n_layers"])]
 
     return Llama
@@ -308,7 +322,7 @@ def run_config(name, args):
     return {
         "vocab": cfg["vocab"], "d_model": cfg["d_model"], "n_layers": cfg["n_layers"],
         "n_heads": cfg["n_heads"], "seq": cfg["seq"], "batch": cfg["batch"],
-        "swiglu_hidden": swiglu_hidden(cfg["d_model"]),
+        "swiglu_hidden": mlp_hidden(cfg),
         "params": sum(p.numel() for p in model.parameters()),
         "matmul_params": matmul_params(cfg),
         "train_steps": n_steps,
