@@ -30,7 +30,7 @@ public enum BestOfN {
         let tasks = env.heldOut(count: count, seed: config.heldOutSeed, split: split)
         try Evaluation.checkPromptsFit(tasks, tokenizer: tokenizer, model: model)
         var sampling = SamplingParameters(temperature: Float(temperature), topK: 0, topP: 1, maxNewTokens: maxNewTokens)
-        sampling.stopTokens = [tokenizer.id(of: .imEnd)]
+        sampling.stopTokens = [tokenizer.endOfTurnID]
         let chunk = max(1, 256 / N)
         let engine = Engine(model: model, sequences: chunk * N, maxLength: model.config.maxSeqLen)
         let ns = sequence(first: 1) { $0 * 2 }.prefix { $0 <= N }

@@ -102,9 +102,9 @@ enum RunnerData {
         return out
     }
 
-    /// Token stream of documents, each followed by <|endoftext|>.
+    /// Token stream of documents, each followed by <|endoftext|> (a Hub tokenizer's own end of text).
     static func tokenStream(_ documents: [String], tokenizer: Tokenizer) -> [Int32] {
-        let eot = tokenizer.id(of: .endOfText)
+        let eot = tokenizer.endOfTextID
         var out: [Int32] = []
         for d in documents {
             out.append(contentsOf: tokenizer.encode(d))

@@ -163,7 +163,7 @@ public final class ChatService: @unchecked Sendable {
         // A completion longer than the context allows is cut at the context (finish reason "length").
         let room = contextLength - prompt.count
         let parameters = SamplingParameters(temperature: Float(temperature), topP: Float(topP),
-                                            maxNewTokens: min(maxTokens ?? room, room), stopTokens: [tokenizer.id(of: .imEnd)])
+                                            maxNewTokens: min(maxTokens ?? room, room), stopTokens: [tokenizer.endOfTurnID])
         let seeds: [UInt64] = (0..<n).map { i in
             if let seed = r.seed { return UInt64(bitPattern: seed) &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 }
             return UInt64.random(in: .min ... .max)

@@ -34,13 +34,15 @@ public enum ChatFormatError: Error, CustomStringConvertible, Equatable {
     case toolOutputWithoutCall(index: Int, segment: Int)
     /// `renderForCompletion` needs the conversation to end with a user turn.
     case completionNeedsUserLast(role: Role)
+    /// Tool calls in a Hub family's format (they need Ponder's tool tokens).
+    case toolsNeedPonderFormat(family: String)
 
     public var description: String {
         switch self {
         case .emptyConversation:
             return "conversation has no messages"
         case .missingSpecialToken(let t):
-            return "tokenizer has no special token \(t); the chat format needs Ponder's special tokens"
+            return "tokenizer has no special token \(t); Ponder's chat format needs its special tokens, and a checkpoint from elsewhere needs its chat template (tokenizer_config.json `chat_template` or chat_template.jinja)"
         case .systemNotFirst(let i):
             return "message \(i): a system message may only come first"
         case .mustStartWithUser(let i, let role):
@@ -55,6 +57,8 @@ public enum ChatFormatError: Error, CustomStringConvertible, Equatable {
             return "message \(i), segment \(s): tool output with no tool call right before it"
         case .completionNeedsUserLast(let role):
             return "the conversation to complete must end with a user turn, not a \(role.rawValue) turn"
+        case .toolsNeedPonderFormat(let family):
+            return "tool calls need Ponder's tool tokens; the model's \(family) chat format has none (use environments without tools)"
         }
     }
 }
@@ -66,6 +70,7 @@ extension Tokenizer {
     /// Token ids and loss mask (1 = learn this token) of a whole conversation.
     public func render(_ conversation: Conversation) throws -> (ids: [Int32], mask: [Float]) {
         try validate(conversation)
+        if chatTemplate.family != .ponder { return try renderTemplate(conversation, generationPrompt: false) }
         var ids: [Int32] = [id(of: .endOfText)]
         var mask: [Float] = [0]
         for message in conversation.messages { appendTurn(message, ids: &ids, mask: &mask) }
@@ -77,6 +82,7 @@ extension Tokenizer {
     public func renderForCompletion(_ conversation: Conversation) throws -> [Int32] {
         try validate(conversation)
         if let last = conversation.messages.last?.role, last != .user { throw ChatFormatError.completionNeedsUserLast(role: last) }
+        if chatTemplate.family != .ponder { return try renderTemplate(conversation, generationPrompt: true).ids }
         var ids: [Int32] = [id(of: .endOfText)]
         var mask: [Float] = [0]
         for message in conversation.messages { appendTurn(message, ids: &ids, mask: &mask) }
@@ -91,6 +97,7 @@ extension Tokenizer {
     /// runs to the end (an unclosed `<think>` becomes thinking), an opening token closes the
     /// current span, a stray closing token is dropped, and empty spans of text are left out.
     public func parseAssistant(_ ids: some Sequence<Int32>) -> Message {
+        if chatTemplate.family != .ponder { return parseTemplateAssistant(ids) }
         var segments: [Segment] = []
         var span = Span.text
         var buffer: [UInt8] = []
@@ -165,7 +172,7 @@ extension Tokenizer {
     }
 
     private func validate(_ conversation: Conversation) throws {
-        for special in SpecialToken.allCases where specialID(special) == nil {
+        for special in SpecialToken.allCases where chatTemplate.family == .ponder && specialID(special) == nil {
             throw ChatFormatError.missingSpecialToken(special.rawValue)
         }
         let messages = conversation.messages

@@ -80,6 +80,9 @@ public struct Tokenizer: Sendable {
     let specialIDs: [Int32]
     let specialByID: [Int32: SpecialToken]
     let cache = PieceCache()
+    /// The turn format `render` writes: Ponder's own, or a Hub family's (ChatTemplate.swift),
+    /// set by `load(checkpointDirectory:)` from the directory's chat template.
+    public var chatTemplate: ChatTemplate = .ponder
 
     init(tokens: [[UInt8]], byteToID: [Int32], merges: [Merge], added: [AddedToken],
          pattern: PreTokenizerPattern, normalizer: Normalizer = .none, ignoreMerges: Bool = false) {

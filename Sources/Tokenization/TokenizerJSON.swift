@@ -31,7 +31,8 @@ extension Tokenizer {
     /// (one copied from another model) is an error here, not a lookup past the embedding later.
     public static func load(checkpointDirectory directory: URL) throws -> Tokenizer {
         let url = directory.appendingPathComponent(checkpointFileName)
-        let tokenizer = try load(tokenizerJSON: url)
+        var tokenizer = try load(tokenizerJSON: url)
+        if let template = try ChatTemplate.load(checkpointDirectory: directory) { tokenizer.chatTemplate = template }
         // config.json's own problems are the model loader's to report; only its size matters here.
         let config = directory.appendingPathComponent("config.json")
         if let data = try? Data(contentsOf: config),

@@ -273,7 +273,7 @@ struct GRPORun {
         let byName = Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a })
         var rng = GRPOTrainer.stepRNG(seed: seed, step: step - 1)
         var sampling = p.sampling
-        sampling.stopTokens = [tokenizer.id(of: .imEnd)]
+        sampling.stopTokens = [tokenizer.endOfTurnID]
         var batch = Batch()
         var pending = drawFitting(environments, count: p.promptsPerStep, &rng, &batch)
         var drawn = 0  // groups drawn before this round (their index names their sampling stream)

@@ -180,7 +180,7 @@ public enum PPO {
         }
         let run = GRPORun(policy: policy, reference: reference, optimizer: optimizer, tokenizer: tokenizer, environments: environments,
                           rewards: rewards, tools: tools, parameters: r, seed: seed)
-        let imEnd = tokenizer.id(of: .imEnd)
+        let imEnd = tokenizer.endOfTurnID
         let C = policy.config.dModel
         var last: [String: Double] = [:]
         var storageSeconds = 0.0

@@ -151,7 +151,7 @@ public enum Preferences {
                                    source: String, maxTasks: Int, nextTasks: (Int) -> [EnvTask], scorer: AnswerScorer?) -> (pairs: [PreferencePair], tasks: Int) {
         let chunk = 32
         var sampling = sampling
-        sampling.stopTokens = [tokenizer.id(of: .imEnd)]
+        sampling.stopTokens = [tokenizer.endOfTurnID]
         let longest = 256 + sampling.maxNewTokens
         let engine = Engine(model: model, sequences: chunk * samples, maxLength: min(model.config.maxSeqLen, longest))
         var pairRNG = RNG(seed: seed).fork("\(label)/pairs")

@@ -152,7 +152,7 @@ public enum Rollouts {
     private static func generate(tokenizer: Tokenizer, tasks: [EnvTask], samplesPerTask: Int, sampling: SamplingParameters,
                                  tools: ToolExecutor?, maxToolOutputTokens: Int, maxToolCalls: Int,
                                  decode: ([[Int32]], SamplingParameters, @escaping ForceHook) -> [[Generation]]) -> [[Rollout]] {
-        precondition(tokenizer.hasChatTokens, "Rollouts.generate: the tokenizer lacks Ponder's chat tokens")
+        precondition(tokenizer.chatTemplate.family != .ponder || tokenizer.hasChatTokens, "Rollouts.generate: the tokenizer lacks Ponder's chat tokens")
         let G = samplesPerTask
         guard !tasks.isEmpty, G > 0 else { return tasks.map { _ in [] } }
         let prompts = tasks.map { task -> [Int32] in
@@ -163,7 +163,7 @@ public enum Rollouts {
             }
         }
         var sp = sampling
-        let imEnd = tokenizer.id(of: .imEnd)
+        let imEnd = tokenizer.endOfTurnID
         if !sp.stopTokens.contains(imEnd) { sp.stopTokens.append(imEnd) }
 
         var injectors = (0..<(tasks.count * G)).map { s in

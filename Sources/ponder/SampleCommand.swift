@@ -43,7 +43,7 @@ struct ChatModel {
         let room = model.config.maxSeqLen - prompt.count - 1
         guard room > 0 else { throw fail("the conversation (\(prompt.count) tokens) fills the model's context of \(model.config.maxSeqLen)") }
         let params = SamplingParameters(temperature: o.temperature, topK: o.topK, topP: o.topP,
-                                        maxNewTokens: min(o.maxNewTokens, room), stopTokens: [tokenizer.id(of: .imEnd)])
+                                        maxNewTokens: min(o.maxNewTokens, room), stopTokens: [tokenizer.endOfTurnID])
         let python = PythonTool()
         var injector = ToolCallInjector(tokenizer: tokenizer, allowedTools: [.python], tools: { tool, code in
             let r = python.run(code)

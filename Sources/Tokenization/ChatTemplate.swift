@@ -1,0 +1,285 @@
+// ChatTemplate: the turn formats of Hugging Face model families, so a Hub checkpoint is trained
+// and sampled in the format it was fine-tuned on.
+//
+// A Hub model ships its format as a Jinja `chat_template` (in tokenizer_config.json, or in
+// chat_template.jinja as recent `transformers` versions save it). No Jinja engine is available
+// as a Swift package and a general one would not stay small, so Ponder recognises the family from
+// the template's own tokens and renders that family's turns itself:
+//
+//   ponder   <|endoftext|><|im_start|>role<|im_sep|>content<|im_end|>     (ChatFormat.swift)
+//   chatml   <|im_start|>role\ncontent<|im_end|>\n                         Qwen2, SmolLM
+//            a default system message when the template writes one and the conversation has none
+//   llama3   BOS<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>   (content trimmed)
+//            Llama 3.1 and later: a system turn always, opened by "Cutting Knowledge Date: ...
+//            \nToday Date: ...\n\n" as the template writes them
+//
+// Refused, with the template's first line quoted: Llama 2 / Mistral `[INST]` (SentencePiece
+// tokenizers; not rendered yet), templates that render thinking themselves (`enable_thinking`,
+// `reasoning_content`), and anything not recognised.
+//
+// Rendering is checked against `transformers`' apply_chat_template (ChatTemplates/ fixtures).
+// The text between two template tokens is encoded as one string, as `transformers` encodes the
+// whole rendered text, so pre-tokenizer pieces that cross a header/content boundary come out the
+// same. One deliberate difference: a special token's spelling inside a message (a user typing
+// "<|im_end|>") stays plain text, as in Ponder's own format; `transformers` would parse it.
+// Loss mask: 1 on the assistant's content and its end-of-turn token, 0 elsewhere; a token that
+// straddles the header/content boundary counts as content (its last byte is content).
+// Thinking renders as the text "<think>...</think>" inside the content (how R1-style Hub models
+// write it); tool calls need Ponder's tool tokens and are refused in these formats.
+
+import Foundation
+import PonderCore
+
+public enum ChatFamily: String, Sendable, Codable, CaseIterable {
+    case ponder, chatml, llama3
+}
+
+public struct ChatTemplate: Sendable, Equatable {
+    public var family: ChatFamily
+    /// chatml: the system message the template writes when the conversation has none.
+    public var defaultSystem: String?
+    /// llama3 (3.1 and later): the text that opens the system turn, which is always rendered.
+    public var systemPreamble: String?
+    /// llama3: the beginning-of-text token (tokenizer_config.json `bos_token`).
+    public var bos: String?
+
+    public init(family: ChatFamily, defaultSystem: String? = nil, systemPreamble: String? = nil, bos: String? = nil) {
+        self.family = family; self.defaultSystem = defaultSystem
+        self.systemPreamble = systemPreamble; self.bos = bos
+    }
+
+    public static let ponder = ChatTemplate(family: .ponder)
+
+    /// The template's end-of-turn token: what sampling stops at and what the model learns to write.
+    public var endOfTurn: String {
+        switch family {
+        case .ponder: return SpecialToken.imEnd.text
+        case .chatml: return "<|im_end|>"
+        case .llama3: return "<|eot_id|>"
+        }
+    }
+
+    /// The family of a Jinja template's source, or an error that quotes its first line.
+    /// `file` names where the template was read, for the message.
+    public static func recognise(_ source: String, file: String, bos: String? = nil) throws -> ChatTemplate {
+        let firstLine = source.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) }
+            .map { String($0.trimmingCharacters(in: .whitespaces).prefix(120)) } ?? ""
+        for marker in ["enable_thinking", "reasoning_content"] where source.contains(marker) {
+            throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
+                reason: "it renders thinking itself (`\(marker)`); Ponder writes <think> spans as text and would not match it")
+        }
+        if source.contains("<|start_header_id|>") && source.contains("<|eot_id|>") {
+            var template = ChatTemplate(family: .llama3, bos: bos ?? "<|begin_of_text|>")
+            if source.contains("Cutting Knowledge Date") {
+                guard let knowledge = firstMatch(#"Cutting Knowledge Date: ([^\\"'\n]+)"#, in: source),
+                      let today = firstMatch(#"date_string\s*=\s*["']([^"']+)["']"#, in: source) else {
+                    throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
+                        reason: "a Llama 3.1 style template whose knowledge or default date Ponder cannot read")
+                }
+                template.systemPreamble = "Cutting Knowledge Date: \(knowledge)\nToday Date: \(today)\n\n"
+            }
+            return template
+        }
+        if source.contains("<|im_start|>") && source.contains("<|im_end|>") {
+            let system = firstMatch(#"<\|im_start\|>system(?:\\n|\n)([^'"{}\\]*(?:\\n[^'"{}\\]*)*)<\|im_end\|>"#, in: source)
+            return ChatTemplate(family: .chatml, defaultSystem: system?.replacingOccurrences(of: "\\n", with: "\n"))
+        }
+        if source.contains("[INST]") {
+            throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
+                reason: "the Llama 2 / Mistral [INST] format is not rendered yet")
+        }
+        throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
+            reason: "Ponder renders the ChatML (Qwen2, SmolLM) and Llama 3 formats and recognises them by their tokens")
+    }
+
+    /// The template of a checkpoint directory: chat_template.jinja, else tokenizer_config.json's
+    /// `chat_template` (a string, or a list of named templates of which "default" is used);
+    /// nil when the directory has neither.
+    public static func load(checkpointDirectory directory: URL) throws -> ChatTemplate? {
+        let configURL = directory.appendingPathComponent("tokenizer_config.json")
+        var config: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: configURL.path) {
+            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw ChatTemplateError.corrupt(file: configURL.path, reason: "it is not a JSON object")
+            }
+            config = object
+        }
+        let bos: String? = (config["bos_token"] as? String) ?? ((config["bos_token"] as? [String: Any])?["content"] as? String)
+        let jinja = directory.appendingPathComponent("chat_template.jinja")
+        if let data = FileManager.default.contents(atPath: jinja.path) {
+            return try recognise(String(decoding: data, as: UTF8.self), file: jinja.path, bos: bos)
+        }
+        switch config["chat_template"] {
+        case nil, is NSNull:
+            return nil
+        case let source as String:
+            return try recognise(source, file: "\(configURL.path) (chat_template)", bos: bos)
+        case let named as [[String: Any]]:
+            guard let source = named.first(where: { $0["name"] as? String == "default" })?["template"] as? String else {
+                throw ChatTemplateError.corrupt(file: configURL.path, reason: "`chat_template` is a list with no template named \"default\"")
+            }
+            return try recognise(source, file: "\(configURL.path) (chat_template \"default\")", bos: bos)
+        default:
+            throw ChatTemplateError.corrupt(file: configURL.path, reason: "`chat_template` is neither a string nor a list of named templates")
+        }
+    }
+
+    private static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let range = Range(match.range(at: 1), in: text) else { return nil }
+        return String(text[range])
+    }
+}
+
+public enum ChatTemplateError: Error, CustomStringConvertible, Equatable {
+    case unsupported(file: String, firstLine: String, reason: String)
+    case corrupt(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unsupported(let file, let firstLine, let reason):
+            return "\(file): chat template not supported: \(reason). Its first line: \(firstLine)"
+        case .corrupt(let file, let reason):
+            return "\(file): \(reason)"
+        }
+    }
+}
+
+/// One piece of a rendered conversation: a template token, or text (with whether it is learned).
+private enum ChatPart {
+    case token(String, learn: Bool)
+    case text(String, learn: Bool)
+}
+
+extension Tokenizer {
+    /// The id of an added token by its text (a Hub family's special tokens), or nil.
+    public func addedTokenID(_ content: String) -> Int32? { added.first { $0.content == content }?.id }
+
+    /// The id that ends an assistant turn in this tokenizer's chat format: sampling stops there.
+    public var endOfTurnID: Int32 {
+        chatTemplate.family == .ponder ? id(of: .imEnd) : addedTokenID(chatTemplate.endOfTurn) ?? -1
+    }
+
+    /// The id that ends a pretraining document: <|endoftext|>, or a Llama 3 tokenizer's
+    /// <|end_of_text|>, or else the end-of-turn token.
+    public var endOfTextID: Int32 {
+        specialID(.endOfText) ?? addedTokenID("<|end_of_text|>") ?? endOfTurnID
+    }
+
+    // MARK: Hub formats (called by ChatFormat.swift when `chatTemplate` is not Ponder's)
+
+    func renderTemplate(_ conversation: Conversation, generationPrompt: Bool) throws -> (ids: [Int32], mask: [Float]) {
+        var parts: [ChatPart] = []
+        var messages = conversation.messages
+        let template = chatTemplate
+        switch template.family {
+        case .ponder:
+            preconditionFailure("Ponder's format renders in ChatFormat.swift")
+        case .chatml:
+            if messages.first?.role != .system, let system = template.defaultSystem {
+                messages.insert(Message(role: .system, segments: [.text(system)]), at: 0)
+            }
+            for message in messages {
+                let learn = message.role == .assistant
+                parts += [.token("<|im_start|>", learn: false), .text(message.role.rawValue + "\n", learn: false),
+                          .text(try content(message, trim: false), learn: learn),
+                          .token("<|im_end|>", learn: learn), .text("\n", learn: false)]
+            }
+            if generationPrompt { parts += [.token("<|im_start|>", learn: false), .text("assistant\n", learn: false)] }
+        case .llama3:
+            parts.append(.token(template.bos ?? "<|begin_of_text|>", learn: false))
+            func header(_ role: String) -> [ChatPart] {
+                [.token("<|start_header_id|>", learn: false), .text(role, learn: false),
+                 .token("<|end_header_id|>", learn: false), .text("\n\n", learn: false)]
+            }
+            if let preamble = template.systemPreamble {
+                var system = ""
+                if messages.first?.role == .system { system = try content(messages.removeFirst(), trim: true) }
+                parts += header("system") + [.text(preamble + system, learn: false), .token("<|eot_id|>", learn: false)]
+            }
+            for message in messages {
+                let learn = message.role == .assistant
+                parts += header(message.role.rawValue)
+                    + [.text(try content(message, trim: true), learn: learn), .token("<|eot_id|>", learn: learn)]
+            }
+            if generationPrompt { parts += header("assistant") }
+        }
+        return try encodeParts(parts)
+    }
+
+    /// A message's content as the Hub formats write it.
+    private func content(_ message: Message, trim: Bool) throws -> String {
+        var text = ""
+        for segment in message.segments {
+            switch segment {
+            case .text(let t): text += t
+            case .thinking(let t): text += "<think>\(t)</think>"
+            case .toolCall, .toolOutput:
+                throw ChatFormatError.toolsNeedPonderFormat(family: chatTemplate.family.rawValue)
+            }
+        }
+        return trim ? text.trimmingCharacters(in: .whitespacesAndNewlines) : text
+    }
+
+    /// Ids and mask of the parts: each template token by its id, each run of text between two
+    /// tokens encoded as one string with its mask taken byte by byte.
+    private func encodeParts(_ parts: [ChatPart]) throws -> (ids: [Int32], mask: [Float]) {
+        var ids: [Int32] = []
+        var mask: [Float] = []
+        var run: [UInt8] = []
+        var learnByByte: [Bool] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            let text = String(decoding: run, as: UTF8.self)
+            let encoded = encode(text)
+            var offset = 0
+            for id in encoded {
+                offset += bytes(of: id).count
+                // A normalizer that changes lengths (NFC) would misplace the boundary: keep the
+                // mask of the run's last byte then; the family tests hold the byte-level case.
+                ids.append(id)
+                mask.append(learnByByte[min(max(offset, 1), learnByByte.count) - 1] ? 1 : 0)
+            }
+            run.removeAll(); learnByByte.removeAll()
+        }
+        for part in parts {
+            switch part {
+            case .token(let content, let learn):
+                flush()
+                guard let id = addedTokenID(content) else { throw ChatFormatError.missingSpecialToken(content) }
+                ids.append(id); mask.append(learn ? 1 : 0)
+            case .text(let text, let learn):
+                run.append(contentsOf: text.utf8)
+                learnByByte.append(contentsOf: repeatElement(learn, count: text.utf8.count))
+            }
+        }
+        flush()
+        return (ids, mask)
+    }
+
+    /// The assistant message in generated ids of a Hub format: text up to the end-of-turn token
+    /// (or any special added token), with "<think>...</think>" read back as thinking.
+    func parseTemplateAssistant(_ ids: some Sequence<Int32>) -> Message {
+        let specials = Set(added.filter(\.special).map(\.id))
+        var buffer: [UInt8] = []
+        for id in ids {
+            if specials.contains(id) { break }
+            buffer.append(contentsOf: bytes(of: id))
+        }
+        var rest = Substring(String(decoding: buffer, as: UTF8.self))
+        var segments: [Segment] = []
+        while let open = rest.range(of: "<think>") {
+            if open.lowerBound > rest.startIndex { segments.append(.text(String(rest[..<open.lowerBound]))) }
+            let inside = rest[open.upperBound...]
+            guard let close = inside.range(of: "</think>") else {
+                segments.append(.thinking(String(inside)))
+                return Message(role: .assistant, segments: segments)
+            }
+            segments.append(.thinking(String(inside[..<close.lowerBound])))
+            rest = inside[close.upperBound...]
+        }
+        if !rest.isEmpty { segments.append(.text(String(rest))) }
+        return Message(role: .assistant, segments: segments)
+    }
+}
