@@ -151,35 +151,42 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             try environments[i].checkSplits(at: path("environments", i))
         }
         if stages.isEmpty { throw ConfigIssue(path: path("stages"), message: "list at least one stage, starting with `- stage: tokenizer`") }
-        guard case .tokenizer(let tokenizerStage) = stages[0] else {
+        // The first stage trains the tokenizer, or starts from `init_from: DIR` and brings that
+        // directory's tokenizer (the `tokenizer:` and `model:` sections then do not apply to it).
+        if case .tokenizer(let tokenizerStage) = stages[0] {
+            if let i = stages.indices.dropFirst().first(where: { stages[$0].kind == .tokenizer }) {
+                throw ConfigIssue(path: path("stages", i, "stage"), message: "only one tokenizer stage is allowed (the first)")
+            }
+            // The tokenizer stage's keys override the section; both show the result.
+            if let v = tokenizerStage.vocabSize {
+                if let problem = ParameterRule.between(Tokenizer.minimumVocabSize, 1 << 20).violation(v) {
+                    throw ConfigIssue(path: path("stages", 0, "vocab_size"), message: problem)
+                }
+                tokenizer.vocabSize = v
+            }
+            if let d = tokenizerStage.corpusDocuments {
+                if let problem = ParameterRule.atLeast(1).violation(d) {
+                    throw ConfigIssue(path: path("stages", 0, "corpus_documents"), message: problem)
+                }
+                tokenizer.corpusDocuments = d
+            }
+            var resolvedTokenizer = tokenizerStage
+            resolvedTokenizer.vocabSize = tokenizer.vocabSize
+            resolvedTokenizer.corpusDocuments = tokenizer.corpusDocuments
+            stages[0] = .tokenizer(resolvedTokenizer)
+            if model.vocabSize == 0 {
+                model.vocabSize = tokenizer.vocabSize
+            } else if model.vocabSize != tokenizer.vocabSize {
+                throw ConfigIssue(path: path("model", "vocab_size"),
+                                  message: "must equal the tokenizer's vocab_size \(tokenizer.vocabSize), found \(model.vocabSize) (leave it out to take the tokenizer's)")
+            }
+        } else if stages[0].initFrom.isEmpty {
             throw ConfigIssue(path: path("stages", 0, "stage"),
-                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), found `\(stages[0].kind.rawValue)`")
-        }
-        if let i = stages.indices.dropFirst().first(where: { stages[$0].kind == .tokenizer }) {
-            throw ConfigIssue(path: path("stages", i, "stage"), message: "only one tokenizer stage is allowed (the first)")
-        }
-        // The tokenizer stage's keys override the section; both show the result.
-        if let v = tokenizerStage.vocabSize {
-            if let problem = ParameterRule.between(Tokenizer.minimumVocabSize, 1 << 20).violation(v) {
-                throw ConfigIssue(path: path("stages", 0, "vocab_size"), message: problem)
-            }
-            tokenizer.vocabSize = v
-        }
-        if let d = tokenizerStage.corpusDocuments {
-            if let problem = ParameterRule.atLeast(1).violation(d) {
-                throw ConfigIssue(path: path("stages", 0, "corpus_documents"), message: problem)
-            }
-            tokenizer.corpusDocuments = d
-        }
-        var resolvedTokenizer = tokenizerStage
-        resolvedTokenizer.vocabSize = tokenizer.vocabSize
-        resolvedTokenizer.corpusDocuments = tokenizer.corpusDocuments
-        stages[0] = .tokenizer(resolvedTokenizer)
-        if model.vocabSize == 0 {
-            model.vocabSize = tokenizer.vocabSize
-        } else if model.vocabSize != tokenizer.vocabSize {
-            throw ConfigIssue(path: path("model", "vocab_size"),
-                              message: "must equal the tokenizer's vocab_size \(tokenizer.vocabSize), found \(model.vocabSize) (leave it out to take the tokenizer's)")
+                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), or a pretrain, sft or grpo stage with `init_from: DIR` (a checkpoint directory with its tokenizer), found `\(stages[0].kind.rawValue)`")
+        } else if let i = stages.indices.first(where: { stages[$0].kind == .tokenizer }) {
+            throw ConfigIssue(path: path("stages", i, "stage"), message: "a tokenizer stage after `init_from` would replace the model's own tokenizer; remove it")
+        } else if model.vocabSize == 0 {
+            model.vocabSize = tokenizer.vocabSize  // unused: the directory's config.json sets the model
         }
 
         // Stage names: default to the kind (KIND_2, ... for repeats), unique, usable as folder names.

@@ -21,11 +21,15 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
     public var environments: [String] = []
     /// Difficulty tiers of one environment, moved through by rolling accuracy. Default: none.
     public var curriculum: CurriculumSettings? = nil
+    /// Start from this checkpoint directory instead of the latest stage's (pretrain: instead of
+    /// a new model): a Ponder stage folder or a Hugging Face model directory. Its tokenizer and
+    /// chat format come with it and serve this stage and the later ones. Default: none.
+    public var initFrom = ""
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, rewards, environments, curriculum
+        case name, rewards, environments, curriculum, initFrom = "init_from"
     }
 
     public init(from decoder: Decoder) throws {
@@ -42,6 +46,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         if rewards.isEmpty { throw mine.issue(.rewards, "needs at least one reward function") }
         try mine.fill(&environments, .environments)
         curriculum = try mine.decodeIfPresent(CurriculumSettings.self, forKey: .curriculum)
+        try mine.fill(&initFrom, .initFrom)
     }
 
     /// One flat mapping: the name, every parameter, the rewards and the environments.
@@ -52,6 +57,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encode(rewards, forKey: .rewards)
         try c.encode(environments, forKey: .environments)
         try c.encodeIfPresent(curriculum, forKey: .curriculum)
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
     }
 }
 

@@ -61,6 +61,16 @@ public enum Stage: Codable, Sendable, Equatable {
         }
     }
 
+    /// The checkpoint directory the stage starts from (`init_from`), or "" (pretrain, sft, grpo).
+    public var initFrom: String {
+        switch self {
+        case .pretrain(let s): return s.initFrom
+        case .sft(let s): return s.initFrom
+        case .grpo(let s): return s.initFrom
+        default: return ""
+        }
+    }
+
     /// The stage's unique name (default: its kind; a second stage of a kind gets `KIND_2`, ...).
     public var name: String {
         get {

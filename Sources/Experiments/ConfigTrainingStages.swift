@@ -22,11 +22,15 @@ public struct PretrainStage: TrainerStage, Codable, Sendable, Equatable {
     /// Validation documents per environment, as a share of `corpus_documents`, drawn from the
     /// validation split. Default 0.05.
     public var validationFraction = 0.05
+    /// Start from this checkpoint directory instead of the latest stage's (pretrain: instead of
+    /// a new model): a Ponder stage folder or a Hugging Face model directory. Its tokenizer and
+    /// chat format come with it and serve this stage and the later ones. Default: none.
+    public var initFrom = ""
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, corpusDocuments = "corpus_documents", validationFraction = "validation_fraction"
+        case name, corpusDocuments = "corpus_documents", validationFraction = "validation_fraction", initFrom = "init_from"
     }
 
     public init(from decoder: Decoder) throws {
@@ -36,6 +40,7 @@ public struct PretrainStage: TrainerStage, Codable, Sendable, Equatable {
         parameters = try decodeSupervised(parameters, from: decoder, in: "a pretrain stage", alsoAllowing: CodingKeys.allCases.map(\.stringValue))
         try mine.fill(&corpusDocuments, .corpusDocuments, .atLeast(1))
         try mine.fill(&validationFraction, .validationFraction, .between(0, 0.5))
+        try mine.fill(&initFrom, .initFrom)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -44,6 +49,7 @@ public struct PretrainStage: TrainerStage, Codable, Sendable, Equatable {
         try parameters.encode(to: encoder)
         try c.encode(corpusDocuments, forKey: .corpusDocuments)
         try c.encode(validationFraction, forKey: .validationFraction)
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
     }
 }
 
@@ -76,12 +82,16 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
     /// Ordinary conversation (greetings, identity, thanks; SmallTalk.swift) added to the
     /// demonstrations, as a share of `examples`. Default 0.05.
     public var smallTalk = 0.05
+    /// Start from this checkpoint directory instead of the latest stage's (pretrain: instead of
+    /// a new model): a Ponder stage folder or a Hugging Face model directory. Its tokenizer and
+    /// chat format come with it and serve this stage and the later ones. Default: none.
+    public var initFrom = ""
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, examples, styles, validationExamples = "validation_examples", environments, probe, questions
-        case smallTalk = "small_talk"
+        case smallTalk = "small_talk", initFrom = "init_from"
     }
 
     public init(from decoder: Decoder) throws {
@@ -96,6 +106,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         probe = try mine.decodeIfPresent(ProbeSettings.self, forKey: .probe)
         questions = try mine.decodeIfPresent(QuestionPart.self, forKey: .questions)
         try mine.fill(&smallTalk, .smallTalk, .between(0, 1))
+        try mine.fill(&initFrom, .initFrom)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -109,6 +120,7 @@ public struct SFTStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encodeIfPresent(probe, forKey: .probe)
         try c.encodeIfPresent(questions, forKey: .questions)
         try c.encode(smallTalk, forKey: .smallTalk)
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
     }
 }
 

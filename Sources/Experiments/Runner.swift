@@ -202,7 +202,8 @@ public final class ExperimentRunner {
         case .pretrain, .sft, .grpo, .dpo, .ppo:
             latestCheckpoint = dir
             checkpoints[stage.name] = dir
-            if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
+            // A stage that started from `init_from` changed the tokenizer; its folder holds it.
+            if tokenizer == nil || !stage.initFrom.isEmpty { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
             // Its figures are in the store; the final table and later before/after pairs need them.
             guard let run = try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed) else { return }
@@ -233,6 +234,27 @@ public final class ExperimentRunner {
             return dir
         }
         return try requireCheckpoint(stage)
+    }
+
+    /// The checkpoint a training stage starts from: `init_from`'s directory when set (whose
+    /// tokenizer and chat format then serve this stage and the later ones), else the latest.
+    func startCheckpoint(_ stage: String, initFrom: String) throws -> URL {
+        guard !initFrom.isEmpty else { return try requireCheckpoint(stage) }
+        return try adopt(initFrom, stage: stage)
+    }
+
+    /// Takes the tokenizer of `init_from`'s directory after checking that it holds a model.
+    func adopt(_ path: String, stage: String) throws -> URL {
+        let dir = URL(fileURLWithPath: path).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
+            throw RunnerError("stage \(stage): init_from \(path): no config.json there; give a checkpoint directory (a stage folder under runs/, or a Hugging Face model's)")
+        }
+        do {
+            tokenizer = try Tokenizer.load(checkpointDirectory: dir)
+        } catch {
+            throw RunnerError("stage \(stage): init_from \(path): \(error)")
+        }
+        return dir
     }
 
     func requireCheckpoint(_ stage: String) throws -> URL {
@@ -274,10 +296,15 @@ public final class ExperimentRunner {
     }
 
     func runPretrain(_ s: PretrainStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let model: Transformer
+        if s.initFrom.isEmpty {
+            var modelConfig = config.model.modelConfig
+            modelConfig.vocabSize = try requireTokenizer(s.name).vocabSize
+            model = try Transformer(config: modelConfig, seed: config.seed)
+        } else {
+            model = try Checkpoint.load(from: adopt(s.initFrom, stage: s.name)).model
+        }
         let tok = try requireTokenizer(s.name)
-        var modelConfig = config.model.modelConfig
-        modelConfig.vocabSize = tok.vocabSize
-        let model = try Transformer(config: modelConfig, seed: config.seed)
         let perEnv = max(1, s.corpusDocuments / max(1, envs.count))
         let docs = RunnerData.corpus(envs, perEnvironment: perEnv, seed: config.seed, label: "pretrain")
         let validationDocs = RunnerData.corpus(envs, perEnvironment: max(1, Int(Double(perEnv) * s.validationFraction)),
@@ -298,8 +325,8 @@ public final class ExperimentRunner {
     }
 
     func runSFT(_ s: SFTStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let start = try startCheckpoint(s.name, initFrom: s.initFrom)
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name)
         let (model, _) = try Checkpoint.load(from: start)
         let chosen = s.environments.isEmpty ? envs : envs.filter { s.environments.contains($0.environment.name) }
         var demonstrations = RunnerData.demonstrations(chosen, count: s.examples, styles: s.styles, seed: config.seed,
@@ -408,8 +435,8 @@ public final class ExperimentRunner {
     }
 
     func runGRPO(_ s: GRPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let start = try startCheckpoint(s.name, initFrom: s.initFrom)
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.parameters.evalTasks, tokenizer: tok, model: policy)

@@ -42,6 +42,9 @@ public struct ChatTemplate: Sendable, Equatable {
     public var systemPreamble: String?
     /// llama3: the beginning-of-text token (tokenizer_config.json `bos_token`).
     public var bos: String?
+    /// The Jinja source it was recognised from, written back beside the checkpoints trained
+    /// from it (chat_template.jinja) so they load with the same format.
+    public var source: String?
 
     public init(family: ChatFamily, defaultSystem: String? = nil, systemPreamble: String? = nil, bos: String? = nil) {
         self.family = family; self.defaultSystem = defaultSystem
@@ -62,6 +65,12 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The family of a Jinja template's source, or an error that quotes its first line.
     /// `file` names where the template was read, for the message.
     public static func recognise(_ source: String, file: String, bos: String? = nil) throws -> ChatTemplate {
+        var template = try family(of: source, file: file, bos: bos)
+        template.source = source
+        return template
+    }
+
+    private static func family(of source: String, file: String, bos: String?) throws -> ChatTemplate {
         let firstLine = source.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) }
             .map { String($0.trimmingCharacters(in: .whitespaces).prefix(120)) } ?? ""
         for marker in ["enable_thinking", "reasoning_content"] where source.contains(marker) {
@@ -153,6 +162,14 @@ private enum ChatPart {
 }
 
 extension Tokenizer {
+    /// The tokenizer's files in a checkpoint directory: tokenizer.json, and chat_template.jinja
+    /// when its chat format came from a Hub model's template.
+    public func checkpointFiles() throws -> [String: Data] {
+        var files = [Self.checkpointFileName: try tokenizerJSONData()]
+        if let source = chatTemplate.source { files["chat_template.jinja"] = Data(source.utf8) }
+        return files
+    }
+
     /// The id of an added token by its text (a Hub family's special tokens), or nil.
     public func addedTokenID(_ content: String) -> Int32? { added.first { $0.content == content }?.id }
 

@@ -194,7 +194,7 @@ enum TrainingCheckpoint {
     static func save(model: Transformer, optimizer: AdamW, state: TrainerState, tokenizer: Tokenizer,
                      extraFiles: [String: Data] = [:], to directory: URL, betweenRenames: () -> Void = {}) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, trainerState: state,
-                            extraFiles: extraFiles.merging([Tokenizer.checkpointFileName: try tokenizer.tokenizerJSONData()]) { $1 },
+                            extraFiles: extraFiles.merging(try tokenizer.checkpointFiles()) { $1 },
                             to: directory,
                             betweenRenames: betweenRenames)
     }

@@ -1,0 +1,82 @@
+// experiments/hf-grpo.yaml on a model brought from elsewhere: a random tiny LlamaForCausalLM
+// directory with a ChatML tokenizer and chat template (the TokenizationTests fixture that
+// `transformers` rendered), as a Hub download looks. The grpo stage must start from its weights
+// (`init_from`), render prompts in its format, stop at its end of turn, and write checkpoints
+// that keep the format; a missing directory is a clear error.
+
+import Foundation
+import Testing
+@testable import Experiments
+import Model
+import Storage
+import Tokenization
+
+@Suite(.serialized) struct HubModelRunTests {
+    static let root = RunnerTests.root
+    static let chatML = root.appendingPathComponent("Tests/TokenizationTests/ChatTemplates/chatml_default_system")
+
+    /// A Hub-style directory: config.json + model.safetensors of a random model, and the
+    /// fixture's tokenizer.json and tokenizer_config.json (chat_template with a default system).
+    static func hubModel(in dir: URL) throws -> (URL, Transformer) {
+        let hub = dir.appendingPathComponent("hub-model")
+        let vocab = try Tokenizer.load(tokenizerJSON: chatML.appendingPathComponent("tokenizer.json")).vocabSize
+        let model = try Transformer(config: ModelConfig(vocabSize: vocab, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, maxSeqLen: 256), seed: 5)
+        try Checkpoint.save(model: model, to: hub)
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: chatML.appendingPathComponent(file), to: hub.appendingPathComponent(file))
+        }
+        return (hub, model)
+    }
+
+    @Test func grpoStartsFromAHubDirectoryInItsOwnFormat() throws {
+        let dir = try RunnerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (hub, start) = try Self.hubModel(in: dir)
+        let overrides = try ["stages.grpo.init_from=\(hub.path)", "stages.grpo.steps=2", "stages.grpo.prompts_per_step=2",
+                             "stages.grpo.num_generations=2", "stages.grpo.max_completion_length=12", "stages.grpo.eval_every=2",
+                             "stages.grpo.eval_tasks=2", "stages.grpo.checkpoint_every=2", "stages.after_rl.tasks=3",
+                             "stages.after_rl.max_new_tokens=12"].map(ConfigOverride.init)
+        let config = try ExperimentConfig.load(path: Self.root.appendingPathComponent("experiments/hf-grpo.yaml").path, overrides: overrides)
+        let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
+        let runner = try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil)
+        #expect(!runner.interrupted)
+        #expect(try store.runs().allSatisfy { $0.run.status == .completed })
+
+        let grpo = try store.findRun("hf-grpo/grpo")
+        let rollouts = try store.rollouts(run: grpo.id!)
+        #expect(rollouts.count == 2 * 2 * 2)
+        // The runner rendered with the directory's tokenizer and template: ChatML turns with the
+        // template's default system message, generation opened by "<|im_start|>assistant\n".
+        let tok = try #require(runner.tokenizer)
+        #expect(tok.chatTemplate.family == .chatml && tok.vocabSize == start.config.vocabSize)
+        let rendered = tok.decode(try tok.renderForCompletion(.init(user: rollouts[0].rollout.prompt)))
+        #expect(rendered == "<|im_start|>system\nYou are a small helpful model. Answer briefly.<|im_end|>\n<|im_start|>user\n"
+                + rollouts[0].rollout.prompt + "<|im_end|>\n<|im_start|>assistant\n")
+        #expect(rollouts.allSatisfy { !$0.rollout.completion.contains("<|im_end|>") })
+        // The checkpoint keeps the tokenizer, the template and the model's shape. (Its weights may
+        // not move: a random model earns no reward, so every advantage is 0.)
+        let out = dir.appendingPathComponent("runs/hf-grpo/grpo")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("chat_template.jinja").path))
+        let reloaded = try Tokenizer.load(checkpointDirectory: out)
+        #expect(reloaded.chatTemplate.family == .chatml)
+        #expect(reloaded.chatTemplate.defaultSystem == "You are a small helpful model. Answer briefly.")
+        let (trained, _) = try Checkpoint.load(from: out)
+        #expect(trained.config.vocabSize == start.config.vocabSize && trained.config.nKVHeads == 2)
+        #expect(runner.evals.count == 1 && runner.evals[0].graded == 3)
+    }
+
+    @Test func initFromADirectoryWithoutAModelIsAClearError() throws {
+        let dir = try RunnerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = dir.appendingPathComponent("no-model").path
+        let config = try ExperimentConfig.load(path: Self.root.appendingPathComponent("experiments/hf-grpo.yaml").path,
+                                               overrides: [ConfigOverride("stages.grpo.init_from=\(missing)")])
+        let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
+        #expect(throws: (any Error).self) { try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil) }
+        do {
+            _ = try RunnerTests.run(config, in: dir, store: store, resume: true, stopAfter: nil)
+        } catch {
+            #expect("\(error)".contains("stage grpo: init_from \(missing): no config.json there"), "\(error)")
+        }
+    }
+}
