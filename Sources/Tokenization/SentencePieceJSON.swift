@@ -143,8 +143,8 @@ extension TokenizerJSONReader {
             guard let left = idOf[l], let right = idOf[r], let result = idOf[l + r] else {
                 throw corrupt("model.merges[\(rank)] (\(pair[0]) \(pair[1])) uses or makes a token missing from model.vocab")
             }
-            let key = Tokenizer.pairKey(left, right)
-            if mergeTable[key] == nil { mergeTable[key] = UInt64(rank) << 32 | UInt64(UInt32(result)) }
+            // A pair listed twice takes its later rank, as in `tokenizers`.
+            mergeTable[Tokenizer.pairKey(left, right)] = UInt64(rank) << 32 | UInt64(UInt32(result))
         }
 
         var rawByFirst = [[Int]](repeating: [], count: 256)

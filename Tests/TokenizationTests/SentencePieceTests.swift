@@ -19,6 +19,10 @@ private enum MultilingualCorpus {
     }
 }
 
+/// Exact equality of text: Swift's == on String is canonical equivalence ("é" == "e" + U+0301),
+/// too weak for claims of exact output.
+private func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
 /// Tokens that differ position by position, plus the difference in length.
 private func mismatches(_ a: [Int32], _ b: [Int32]) -> Int {
     zip(a, b).reduce(0) { $0 + ($1.0 == $1.1 ? 0 : 1) } + abs(a.count - b.count)
@@ -70,12 +74,12 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
         print("spm parity (\(layout)): \(grouped(fallbacks)) byte-fallback tokens")
 
         // Decoding gives `tokenizers`' strings, for its ids and for Ponder's.
-        #expect(tok.decode(result.special) == result.decoded)
-        #expect(tok.decode(result.plain) == result.decodedPlain)
-        #expect(tok.decode(tok.encode(corpus.text, allowSpecial: true)) == result.decoded)
+        #expect(same(tok.decode(result.special), result.decoded))
+        #expect(same(tok.decode(result.plain), result.decodedPlain))
+        #expect(same(tok.decode(tok.encode(corpus.text, allowSpecial: true)), result.decoded))
         if layout == "legacy" {
             // The old layout is lossless but for "▁" in the input, which decodes as a space.
-            #expect(result.decodedPlain == corpus.text.replacingOccurrences(of: "\u{2581}", with: " "))
+            #expect(same(result.decodedPlain, replacingAll(corpus.text, "\u{2581}", " ")))
         }
         if layout != "metaspace-always" {
             // Streaming output is the decode with the space of the first "▁" kept.
@@ -83,7 +87,7 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
             var streamed = ""
             for id in plain { streamed += stream.push(id) }
             streamed += stream.finish()
-            #expect(streamed == " " + result.decodedPlain)
+            #expect(same(streamed, " " + result.decodedPlain))
         }
 
         // Saving writes the file back; it loads to the same tokenizer.
@@ -102,16 +106,17 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
         _ = try python(["train", kind, corpus.url.path, "1500", json.path])
         let (tok, result, plain) = try parity(label: "byte-level parity (\(kind))", tokenizerJSON: json, corpus: corpus)
         #expect(tok.sentencePiece == nil)
-        #expect(tok.decode(plain) == (kind == "qwen2" ? corpus.text.precomposedStringWithCanonicalMapping : corpus.text))
-        #expect(tok.decode(result.special) == result.decoded)
+        #expect(same(tok.decode(plain), kind == "qwen2" ? corpus.text.precomposedStringWithCanonicalMapping : corpus.text))
+        #expect(same(tok.decode(result.special), result.decoded))
     }
 
     /// The committed fixtures: ids recorded from `tokenizers` by interop.py `fixtures`.
-    @Test(arguments: ["legacy", "metaspace", "unk"])
+    @Test(arguments: ["legacy", "metaspace", "unk", "duplicateMerge"])
     func fixtureIdsMatchRecordedPythonIds(fixture: String) throws {
         let (json, cases): (String, [SentencePieceFixtures.Case]) = switch fixture {
         case "legacy": (SentencePieceFixtures.legacyJSON, SentencePieceFixtures.legacyCases)
         case "metaspace": (SentencePieceFixtures.metaspaceJSON, SentencePieceFixtures.metaspaceCases)
+        case "duplicateMerge": (SentencePieceFixtures.duplicateMergeJSON, SentencePieceFixtures.duplicateMergeCases)
         default: (SentencePieceFixtures.unkJSON, SentencePieceFixtures.unkCases)
         }
         let tok = try Tokenizer.load(tokenizerJSONData: Data(json.utf8), path: "\(fixture).json")
@@ -119,11 +124,15 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
         for c in cases {
             #expect(tok.encode(c.text, allowSpecial: true) == c.special, "\(c.text.debugDescription)")
             #expect(tok.encode(c.text) == c.plain, "\(c.text.debugDescription)")
-            #expect(tok.decode(c.special) == c.decoded, "\(c.text.debugDescription)")
+            #expect(same(tok.decode(c.special), c.decoded), "\(c.text.debugDescription)")
         }
         // Canonically equivalent spellings stay distinct tokens, as in `tokenizers`.
         if fixture != "unk" {
             #expect(tok.encode("é") != tok.encode("e\u{301}"))
+        }
+        if fixture == "duplicateMerge" {
+            // The later rank of the repeated merge changes some ids.
+            #expect(cases.map(\.plain) != SentencePieceFixtures.metaspaceCases.map(\.plain))
         }
         #expect(try tok.tokenizerJSONData() == Data(json.utf8))
     }
@@ -134,19 +143,19 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
         // and a "+" sign; the Metaspace decoder drops every "▁" of the first token.
         func decoder(_ steps: [SPDecoderStep]) -> ([String]) -> String { { SentencePieceBPE.decode($0, steps: steps) } }
         let sequence = decoder([.replace("\u{2581}", " "), .byteFallback, .fuse, .strip(" ", start: 1, stop: 0)])
-        #expect(sequence(["<0x41>", "<0xE4>"]) == "\u{FFFD}\u{FFFD}")
-        #expect(sequence(["<0xe4>", "<0xb8>", "<0xad>"]) == "中")
-        #expect(sequence(["<0x+A>"]) == "\n")
-        #expect(sequence(["<0xE4>", "<0xB8>", "a", "<0xAD>"]) == "\u{FFFD}\u{FFFD}a\u{FFFD}")
-        #expect(sequence(["<0x20>", "<0x20>"]) == " ")
-        #expect(sequence(["<s>", "\u{2581}a"]) == "<s> a")
+        #expect(same(sequence(["<0x41>", "<0xE4>"]), "\u{FFFD}\u{FFFD}"))
+        #expect(same(sequence(["<0xe4>", "<0xb8>", "<0xad>"]), "中"))
+        #expect(same(sequence(["<0x+A>"]), "\n"))
+        #expect(same(sequence(["<0xE4>", "<0xB8>", "a", "<0xAD>"]), "\u{FFFD}\u{FFFD}a\u{FFFD}"))
+        #expect(same(sequence(["<0x20>", "<0x20>"]), " "))
+        #expect(same(sequence(["<s>", "\u{2581}a"]), "<s> a"))
         let metaspace = decoder([.metaspace(replacement: "\u{2581}", scheme: .first)])
-        #expect(metaspace(["\u{2581}\u{2581}a\u{2581}b", "\u{2581}c"]) == "ab c")
-        #expect(metaspace(["x", "\u{2581}\u{2581}"]) == "x  ")
+        #expect(same(metaspace(["\u{2581}\u{2581}a\u{2581}b", "\u{2581}c"]), "ab c"))
+        #expect(same(metaspace(["x", "\u{2581}\u{2581}"]), "x  "))
         let never = decoder([.metaspace(replacement: "\u{2581}", scheme: .never)])
-        #expect(never(["\u{2581}a"]) == " a")
+        #expect(same(never(["\u{2581}a"]), " a"))
         let stripBoth = decoder([.strip(" ", start: 2, stop: 1)])
-        #expect(stripBoth(["  ab  "]) == "ab ")
+        #expect(same(stripBoth(["  ab  "]), "ab "))
     }
 
     @Test func unsupportedFeaturesAreRefusedByName() throws {
