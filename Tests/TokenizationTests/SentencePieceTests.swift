@@ -111,12 +111,13 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
     }
 
     /// The committed fixtures: ids recorded from `tokenizers` by interop.py `fixtures`.
-    @Test(arguments: ["legacy", "metaspace", "unk", "duplicateMerge"])
+    @Test(arguments: ["legacy", "metaspace", "unk", "duplicateMerge", "ignoreMerges"])
     func fixtureIdsMatchRecordedPythonIds(fixture: String) throws {
         let (json, cases): (String, [SentencePieceFixtures.Case]) = switch fixture {
         case "legacy": (SentencePieceFixtures.legacyJSON, SentencePieceFixtures.legacyCases)
         case "metaspace": (SentencePieceFixtures.metaspaceJSON, SentencePieceFixtures.metaspaceCases)
         case "duplicateMerge": (SentencePieceFixtures.duplicateMergeJSON, SentencePieceFixtures.duplicateMergeCases)
+        case "ignoreMerges": (SentencePieceFixtures.ignoreMergesJSON, SentencePieceFixtures.ignoreMergesCases)
         default: (SentencePieceFixtures.unkJSON, SentencePieceFixtures.unkCases)
         }
         let tok = try Tokenizer.load(tokenizerJSONData: Data(json.utf8), path: "\(fixture).json")
