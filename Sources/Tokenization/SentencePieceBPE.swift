@@ -56,8 +56,9 @@ enum SPDecoderStep: Sendable, Equatable {
 }
 
 /// The SentencePiece-style model and its text pipeline; a `Tokenizer` holds one when it was
-/// loaded from such a file (`Tokenizer.sentencePiece`).
-struct SentencePieceBPE: Sendable {
+/// loaded from such a file (`Tokenizer.sentencePiece`). A class, so that a byte-level Tokenizer
+/// carries one nil reference, not the room for all of this.
+final class SentencePieceBPE: Sendable {
     /// Token strings as tokenizer.json spells them (added tokens: their content), by id.
     let spellings: [String]
     /// Id of each vocabulary token that is a single Unicode scalar.
@@ -79,6 +80,25 @@ struct SentencePieceBPE: Sendable {
     let normalizedAddedByFirstByte: [[Int]]
     /// The tokenizer.json this was loaded from, written back by `save`.
     let sourceJSON: Data
+
+    init(spellings: [String], scalarIDs: [UInt32: Int32], byteIDs: [Int32]?, unkID: Int32?, fuseUnk: Bool,
+         mergeTable: [UInt64: UInt64], wholeWordIDs: [[UInt8]: Int32]?, normalizer: [SPNormalizerStep],
+         metaspace: Metaspace?, decoder: [SPDecoderStep], rawAddedByFirstByte: [[Int]],
+         normalizedAddedByFirstByte: [[Int]], sourceJSON: Data) {
+        self.spellings = spellings
+        self.scalarIDs = scalarIDs
+        self.byteIDs = byteIDs
+        self.unkID = unkID
+        self.fuseUnk = fuseUnk
+        self.mergeTable = mergeTable
+        self.wholeWordIDs = wholeWordIDs
+        self.normalizer = normalizer
+        self.metaspace = metaspace
+        self.decoder = decoder
+        self.rawAddedByFirstByte = rawAddedByFirstByte
+        self.normalizedAddedByFirstByte = normalizedAddedByFirstByte
+        self.sourceJSON = sourceJSON
+    }
 
     /// Splits `text` at the added tokens in `byFirstByte` (specials only with `allowSpecial`);
     /// calls `token` for each match and `segment` for each text range between matches.
@@ -130,6 +150,18 @@ struct SentencePieceBPE: Sendable {
     }
 
     func normalize(_ s: String) -> String { Self.normalizeSteps(s, normalizer) }
+
+    /// The normalizer steps applied to one string (the loader also checks added tokens with it).
+    static func normalizeSteps(_ s: String, _ steps: [SPNormalizerStep]) -> String {
+        var s = s
+        for step in steps {
+            switch step {
+            case .prepend(let p): if !s.isEmpty { s = p + s }
+            case .replace(let pattern, let content): s = replacingAll(s, pattern, content)
+            }
+        }
+        return s
+    }
 
     private func preTokenize(_ segment: String, startsText: Bool, _ body: (String) -> Void) {
         guard let m = metaspace else {

@@ -280,20 +280,6 @@ extension TokenizerJSONReader {
     }
 }
 
-extension SentencePieceBPE {
-    /// The normalizer steps applied to one string (also used by the loader's checks).
-    static func normalizeSteps(_ s: String, _ steps: [SPNormalizerStep]) -> String {
-        var s = s
-        for step in steps {
-            switch step {
-            case .prepend(let p): if !s.isEmpty { s = p + s }
-            case .replace(let pattern, let content): s = replacingAll(s, pattern, content)
-            }
-        }
-        return s
-    }
-}
-
 /// Reads `model.vocab` of a tokenizer.json straight from its bytes, keeping each key's exact
 /// UTF-8. The document has already parsed with JSONSerialization, so it is well-formed JSON.
 struct ExactVocabularyScanner {
