@@ -19,6 +19,13 @@ private enum MultilingualCorpus {
     }
 }
 
+/// interop.py `encode-each`: per text, ids with and without specials, decoded text.
+private struct PythonEncodings: Decodable {
+    var special: [[Int32]]
+    var plain: [[Int32]]
+    var decoded: [String]
+}
+
 /// Exact equality of text: Swift's == on String is canonical equivalence ("é" == "e" + U+0301),
 /// too weak for claims of exact output.
 private func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
@@ -56,6 +63,31 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
     return (tok, result, plain)
 }
 
+/// Ponder and Python on 3,000 short seeded texts of tricky pieces, each encoded on its own.
+private func trickyTextParity(label: String, tokenizerJSON json: URL, tokenizer tok: Tokenizer, directory dir: URL) throws {
+    var rng = RNG(seed: 17)
+    let pieces = ["<s>", "</s>", "<unk>", " ", "  ", "\u{2581}", "\u{301}", "a", "Hello", "é", "e\u{301}", "\n", "\t",
+                  "\r\n", "中", "😀", "👍🏽", "<0x41>", "x y", "\u{A0}", "\u{20001}", "<", "s>"]
+    let texts = (0..<3000).map { _ in
+        (0..<(1 + Int(rng.next() % 7))).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+    }
+    let textsFile = dir.appendingPathComponent("texts.json")
+    try JSONEncoder().encode(texts).write(to: textsFile)
+    let each = try JSONDecoder().decode(PythonEncodings.self, from: python(["encode-each", json.path, textsFile.path]))
+    var bad = 0
+    for (i, text) in texts.enumerated() {
+        let special = tok.encode(text, allowSpecial: true), plain = tok.encode(text)
+        if special != each.special[i] || plain != each.plain[i] || !same(tok.decode(special), each.decoded[i]) {
+            bad += 1
+            if bad <= 3 {
+                Issue.record("\(label): \(text.debugDescription): ponder \(special) / \(plain) \(tok.decode(special).debugDescription), python \(each.special[i]) / \(each.plain[i]) \(each.decoded[i].debugDescription)")
+            }
+        }
+    }
+    print("\(label): \(texts.count) short tricky texts, \(bad) mismatches")
+    #expect(bad == 0)
+}
+
 @Suite struct SentencePieceTests {
     @Test(arguments: ["legacy", "metaspace-first", "metaspace-always"])
     func parityOnMultilingualCorpus(layout: String) throws {
@@ -89,6 +121,10 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
             streamed += stream.finish()
             #expect(same(streamed, " " + result.decodedPlain))
         }
+
+        // Short texts from tricky pieces, each encoded on its own: every one starts a text, so
+        // the prepend rules at the start and after added tokens are tried thousands of times.
+        try trickyTextParity(label: "spm parity (\(layout))", tokenizerJSON: json, tokenizer: tok, directory: dir)
 
         // Saving writes the file back; it loads to the same tokenizer.
         #expect(try tok.tokenizerJSONData() == Data(contentsOf: json))
@@ -136,6 +172,19 @@ private func parity(label: String, tokenizerJSON json: URL, corpus: (url: URL, t
             #expect(cases.map(\.plain) != SentencePieceFixtures.metaspaceCases.map(\.plain))
         }
         #expect(try tok.tokenizerJSONData() == Data(json.utf8))
+    }
+
+    /// The fixtures (unknown token without byte fallback, a repeated merge, ignore_merges with
+    /// split words) on the tricky texts, against Python.
+    @Test func fixturesMatchPythonOnTrickyTexts() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, text) in [("unk", SentencePieceFixtures.unkJSON), ("duplicateMerge", SentencePieceFixtures.duplicateMergeJSON),
+                             ("ignoreMerges", SentencePieceFixtures.ignoreMergesJSON)] {
+            let json = dir.appendingPathComponent("\(name).json")
+            try Data(text.utf8).write(to: json)
+            try trickyTextParity(label: "spm fixture \(name)", tokenizerJSON: json, tokenizer: Tokenizer.load(tokenizerJSON: json), directory: dir)
+        }
     }
 
     @Test func decoderStepsFollowTokenizers() {

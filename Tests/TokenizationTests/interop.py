@@ -7,6 +7,10 @@ The Swift tests call this script with the Hugging Face `tokenizers` package:
       special tokens recognised ("special") and with them treated as plain text ("plain"), and
       the decoded text of each ("decoded", "decoded_plain").
 
+  interop.py encode-each TOKENIZER_JSON TEXTS_JSON
+      The same for each string of a JSON array on its own: {"special": [[ids]], "plain":
+      [[ids]], "decoded": [text]}.
+
   interop.py train KIND CORPUS_FILE VOCAB_SIZE OUT_JSON
       Train a byte-level BPE tokenizer of style KIND (gpt2, llama3, qwen2) on the corpus and
       save it as tokenizer.json, for Ponder to load.
@@ -55,6 +59,18 @@ def encode(tokenizer_path, text_path):
     plain = tok.encode(text, add_special_tokens=False).ids
     print(json.dumps({"special": special, "plain": plain, "decoded": tok.decode(special, skip_special_tokens=False),
                       "decoded_plain": tok.decode(plain, skip_special_tokens=False)}))
+
+
+def encode_each(tokenizer_path, texts_path):
+    """Like encode, for each text of a JSON array on its own (so each starts a text)."""
+    tok = Tokenizer.from_file(tokenizer_path)
+    with open(texts_path, encoding="utf-8") as f:
+        texts = json.load(f)
+    special = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    decoded = tok.decode_batch(special, skip_special_tokens=False)
+    tok.encode_special_tokens = True
+    plain = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    print(json.dumps({"special": special, "plain": plain, "decoded": decoded}))
 
 
 def train(kind, corpus_path, vocab_size, out_path):
@@ -315,6 +331,8 @@ def fixtures(out_swift):
 if __name__ == "__main__":
     if sys.argv[1] == "encode":
         encode(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "encode-each":
+        encode_each(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "train":
         train(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "train-spm":
