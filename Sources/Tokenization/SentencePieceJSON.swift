@@ -200,6 +200,7 @@ extension TokenizerJSONReader {
         guard let s = pattern["String"] as? String, let content = object["content"] as? String else {
             throw corrupt("\(key) needs pattern {\"String\": ...} and a string \"content\"")
         }
+        if s.isEmpty { throw unsupported("\(key): Replace with an empty pattern") }
         return (s, content)
     }
 

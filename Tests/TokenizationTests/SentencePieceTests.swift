@@ -249,7 +249,13 @@ private func trickyTextParity(label: String, tokenizerJSON json: URL, tokenizer 
         #expect(feature {
             $0["normalizer"] = ["type": "Replace", "pattern": ["Regex": " +"], "content": "\u{2581}"]
         }.contains("Replace with a Regex pattern"))
+        #expect(feature {
+            $0["normalizer"] = ["type": "Replace", "pattern": ["String": ""], "content": "\u{2581}"]
+        }.contains("Replace with an empty pattern"))
         #expect(feature { $0["pre_tokenizer"] = ["type": "Whitespace"] }.contains("pre_tokenizer Whitespace"))
+        #expect(feature(metaspace) {
+            $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [["type": "Metaspace", "replacement": "\u{2581}"]]]
+        }.contains("pre_tokenizer Sequence"))
         #expect(feature { $0["pre_tokenizer"] = ["type": "ByteLevel", "add_prefix_space": false] }.contains("pre_tokenizer ByteLevel"))
         #expect(feature(metaspace) {
             $0["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": "sometimes", "split": false]
