@@ -1,11 +1,15 @@
-// Tokenization: byte-level BPE and the chat format (DESIGN.md §4).
+// Tokenization: byte-level BPE, SentencePiece-style BPE (loaded only), and the chat format
+// (DESIGN.md §4).
 //
 // What this module is:
 //   SpecialToken.swift       the twelve atomic chat tokens and their fixed id order
 //   PreTokenizer.swift       the split into pieces (GPT-2, Llama 3, Qwen2 = Ponder patterns)
 //   Tokenizer.swift          encode / decode (Int32 ids), piece cache, errors
+//   SentencePieceBPE.swift   the character-level BPE of Llama 2 / Mistral files: byte fallback,
+//                            Metaspace, Prepend/Replace normalizers, their decoders
 //   BPETrainer.swift         training from a corpus, incremental pair counts, deterministic ties
 //   TokenizerJSON.swift      Hugging Face tokenizer.json, save and load
+//   SentencePieceJSON.swift  loading SentencePiece-style tokenizer.json (saving writes it back)
 //   StreamingDecoder.swift   token-by-token text output that never splits a character
 //   ChatFormat.swift         Conversation -> (ids, loss mask), prompt for sampling, parser back
 //   TokenizerBenchmark.swift the figures `ponder bench` prints, on a seeded synthetic corpus
@@ -19,5 +23,7 @@
 //   - encode never adds BOS/EOS on its own; callers (the chat format, the pretraining packer)
 //     place <|endoftext|> where they want it.
 //
-// What it is not: no SentencePiece/Unigram/WordPiece models, no byte fallback, no BPE dropout;
-// loading such a tokenizer.json fails with an error that names the feature.
+// What it is not: no Unigram or WordPiece models, no BPE dropout, no training of
+// SentencePiece-style tokenizers (they are loaded from a checkpoint's tokenizer.json), no
+// normalizers beyond NFC (byte-level) and Prepend/Replace (SentencePiece-style); loading such a
+// tokenizer.json fails with an error that names the feature.

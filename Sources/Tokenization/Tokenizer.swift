@@ -1,4 +1,6 @@
 // Tokenizer: byte-level BPE encode and decode (GPT-2 style, as in Hugging Face `tokenizers`).
+// A tokenizer loaded from a SentencePiece-style file (Llama 2, Mistral) hands encode and decode
+// to its SentencePieceBPE (SentencePieceBPE.swift) and keeps the byte-level path below untouched.
 //
 // Pipeline of `encode`: split out added tokens (the special tokens only when `allowSpecial`),
 // optionally NFC-normalise the rest (Qwen2 files ask for it), cut it into pieces with the
@@ -79,13 +81,19 @@ public struct Tokenizer: Sendable {
     /// `SpecialToken.allCases[i]` -> id, or -1 when this tokenizer lacks it (a foreign checkpoint).
     let specialIDs: [Int32]
     let specialByID: [Int32: SpecialToken]
+    /// The SentencePiece-style model, for a tokenizer loaded from such a file; nil for byte-level
+    /// BPE. Then `tokens` are what each token decodes to alone, and `byteToID`, `merges`,
+    /// `preTokenizer`, `normalizer` and `ignoreMerges` are unused.
+    let sentencePiece: SentencePieceBPE?
     let cache = PieceCache()
     /// The turn format `render` writes: Ponder's own, or a Hub family's (ChatTemplate.swift),
     /// set by `load(checkpointDirectory:)` from the directory's chat template.
     public var chatTemplate: ChatTemplate = .ponder
 
     init(tokens: [[UInt8]], byteToID: [Int32], merges: [Merge], added: [AddedToken],
-         pattern: PreTokenizerPattern, normalizer: Normalizer = .none, ignoreMerges: Bool = false) {
+         pattern: PreTokenizerPattern, normalizer: Normalizer = .none, ignoreMerges: Bool = false,
+         sentencePiece: SentencePieceBPE? = nil) {
+        self.sentencePiece = sentencePiece
         var arena: [UInt8] = []
         var offsets: [Int32] = [0]
         for t in tokens {
@@ -180,6 +188,10 @@ public struct Tokenizer: Sendable {
 
     /// Appends the ids of UTF-8 `bytes` to `out`.
     func encode(bytes: UnsafeBufferPointer<UInt8>, allowSpecial: Bool, into out: inout [Int32]) {
+        if let sentencePiece {
+            sentencePiece.encode(bytes, allowSpecial: allowSpecial, added: added, cache: cache, into: &out)
+            return
+        }
         let matchAdded = allowSpecial ? !added.isEmpty : hasOrdinaryAdded
         guard matchAdded else {
             encodeOrdinary(bytes, into: &out)
@@ -275,7 +287,9 @@ public struct Tokenizer: Sendable {
 
     /// The bytes of `ids`, concatenated. They need not be valid UTF-8 (a sequence can end inside
     /// a character); `StreamingDecoder` turns such bytes into text safely. Unknown ids give the
-    /// replacement character U+FFFD.
+    /// replacement character U+FFFD. For a SentencePiece-style tokenizer each token gives what it
+    /// decodes to in mid-text ("▁the" is " the", "<0xE4>" the byte E4): the decoder's
+    /// start-of-text steps (dropping the first space) are `decode`'s alone.
     public func decodeBytes(_ ids: some Sequence<Int32>, skipSpecial: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         for id in ids {
@@ -291,8 +305,23 @@ public struct Tokenizer: Sendable {
 
     /// The text of `ids`. Invalid or incomplete UTF-8 becomes U+FFFD; never crashes.
     /// `decode(encode(s)) == s` for every string `s` (for NFC-normalising tokenizers, up to NFC).
+    /// A SentencePiece-style tokenizer runs its file's decoder and gives the string `tokenizers`
+    /// gives (which for some decoders is not the encoded text, for instance "<0x0A>" for a
+    /// newline under the Metaspace decoder).
     public func decode(_ ids: some Sequence<Int32>, skipSpecial: Bool = false) -> String {
-        String(decoding: decodeBytes(ids, skipSpecial: skipSpecial), as: UTF8.self)
+        if let sentencePiece {
+            var spellings: [String] = []
+            for id in ids {
+                guard id >= 0 && Int(id) < vocabSize else {
+                    spellings.append("\u{FFFD}")
+                    continue
+                }
+                if skipSpecial && specialByID[id] != nil { continue }
+                spellings.append(sentencePiece.spellings[Int(id)])
+            }
+            return sentencePiece.decode(spellings)
+        }
+        return String(decoding: decodeBytes(ids, skipSpecial: skipSpecial), as: UTF8.self)
     }
 
     /// Empties the per-piece cache (benchmarks measure a cold start with it).

@@ -1,4 +1,5 @@
-// TokenizerJSON: Hugging Face `tokenizer.json`, both ways, for byte-level BPE.
+// TokenizerJSON: Hugging Face `tokenizer.json`, both ways, for byte-level BPE; the SentencePiece-
+// style BPE of Llama 2 / Mistral files is recognised here and read by SentencePieceJSON.swift.
 //
 // Saving writes what the Python `tokenizers` package needs to reproduce Ponder's ids exactly:
 // model BPE (byte-level vocabulary and merges), the pre-tokenizer as
@@ -10,6 +11,9 @@
 //   pre_tokenizer   ByteLevel(use_regex: true) (GPT-2), or Split(known regex) + ByteLevel
 //   model           BPE, optionally ignore_merges; no dropout, byte fallback or subword affixes
 //   decoder         ByteLevel
+// and the SentencePiece-style BPE files of Llama 2, TinyLlama and Mistral checkpoints (byte
+// fallback, a Metaspace pre-tokenizer, or none with a Prepend/Replace normalizer; the exact list
+// is in SentencePieceJSON.swift's header). Saving such a tokenizer writes back the loaded file.
 // Anything else is an error that names the feature, never a silent approximation.
 // Not interpreted: post_processor (encode never adds BOS/EOS; the chat format adds its own
 // tokens), truncation and padding (callers cut sequences themselves).
@@ -55,8 +59,10 @@ extension Tokenizer {
         }
     }
 
-    /// The tokenizer.json document (keys sorted, so equal tokenizers give equal bytes).
+    /// The tokenizer.json document (keys sorted, so equal tokenizers give equal bytes). A
+    /// SentencePiece-style tokenizer gives back the file it was loaded from, unchanged.
     public func tokenizerJSONData() throws -> Data {
+        if let sentencePiece { return sentencePiece.sourceJSON }
         let addedIDs = Set(added.map(\.id))
         var vocab: [String: Int] = [:]
         var spelling = [String](repeating: "", count: vocabSize)
@@ -97,7 +103,8 @@ extension Tokenizer {
 
     // MARK: Load
 
-    /// Loads a byte-level BPE tokenizer.json (see the file header for what is supported).
+    /// Loads a byte-level or SentencePiece-style BPE tokenizer.json (see the file header for what
+    /// is supported).
     public static func load(tokenizerJSON url: URL) throws -> Tokenizer {
         let data: Data
         do {
@@ -114,7 +121,7 @@ extension Tokenizer {
     }
 }
 
-private struct TokenizerJSONReader {
+struct TokenizerJSONReader {
     let path: String
 
     func corrupt(_ reason: String) -> TokenizerError { .corrupt(path: path, reason: reason) }
@@ -129,6 +136,10 @@ private struct TokenizerJSONReader {
         }
         guard let root = object as? [String: Any] else { throw corrupt("the top level is not a JSON object") }
         guard let model = root["model"] as? [String: Any] else { throw corrupt("missing object \"model\"") }
+        if let t = model["type"] as? String, t != "BPE" { throw unsupported("model type \(t) (only BPE)") }
+        if Self.isSentencePiece(root: root, model: model) {
+            return try readSentencePiece(root: root, model: model, data: data)
+        }
 
         let normalizer = try readNormalizer(root["normalizer"])
         let pattern = try readPreTokenizer(root["pre_tokenizer"])

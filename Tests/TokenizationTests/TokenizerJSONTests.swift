@@ -6,12 +6,12 @@ import PonderCore
 import Testing
 import Tokenization
 
-private struct InteropError: Error, CustomStringConvertible {
+struct InteropError: Error, CustomStringConvertible {
     var description: String
 }
 
 /// Runs Tests/TokenizationTests/interop.py; returns its stdout, or throws (failing the test).
-private func python(_ arguments: [String]) throws -> Data {
+func python(_ arguments: [String]) throws -> Data {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("interop.py")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -31,17 +31,23 @@ private func python(_ arguments: [String]) throws -> Data {
     return out
 }
 
-private func firstDifference(_ a: [Int32], _ b: [Int32]) -> Int? {
+func firstDifference(_ a: [Int32], _ b: [Int32]) -> Int? {
     (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? (a.count == b.count ? nil : min(a.count, b.count))
 }
 
-private struct PythonEncoding: Decodable {
+struct PythonEncoding: Decodable {
     var special: [Int32]
     var plain: [Int32]
     var decoded: String
+    var decodedPlain: String
+
+    enum CodingKeys: String, CodingKey {
+        case special, plain, decoded
+        case decodedPlain = "decoded_plain"
+    }
 }
 
-private func temporaryDirectory() throws -> URL {
+func temporaryDirectory() throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-tok-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir
