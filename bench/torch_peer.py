@@ -309,7 +309,10 @@ def run_config(name, args):
     gflops = fpt * tokens_per_s / 1e9
 
     model.eval()
-    seq_counts = sorted({GEN_SEQS} | ({cfg["ref_seqs"]} if cfg["ref_seqs"] else set()))
+    if args.gen_sequences:
+        seq_counts = sorted({int(x) for x in args.gen_sequences.split(",")})
+    else:
+        seq_counts = sorted({GEN_SEQS} | ({cfg["ref_seqs"]} if cfg["ref_seqs"] else set()))
     repeats = 1 if args.quick else 3
     gen = {str(s): measure_generation(torch, model, cfg, s, repeats, args.temperature,
                                       args.threads)
@@ -391,6 +394,9 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--temperature", type=float, default=1.0,
                    help="sampling temperature for generation; 0 means greedy")
+    p.add_argument("--gen-sequences", default="",
+                   help="comma-separated generation batch sizes, e.g. 1,16,64 (default: 64 and "
+                        "the config's reference batch), as `ponder bench --gen-sequences`")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
 
@@ -415,7 +421,8 @@ def main():
     }
     for name in names:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name,
-               "--threads", str(args.threads), "--temperature", str(args.temperature)]
+               "--threads", str(args.threads), "--temperature", str(args.temperature),
+               "--gen-sequences", args.gen_sequences]
         if args.quick:
             cmd.append("--quick")
         proc = subprocess.run(cmd, capture_output=True, text=True)

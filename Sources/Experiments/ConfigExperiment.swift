@@ -182,7 +182,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             }
         } else if stages[0].initFrom.isEmpty {
             throw ConfigIssue(path: path("stages", 0, "stage"),
-                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), or a pretrain, sft or grpo stage with `init_from: DIR` (a checkpoint directory with its tokenizer), found `\(stages[0].kind.rawValue)`")
+                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), or a training stage with `init_from: DIR` (a checkpoint directory with its tokenizer), found `\(stages[0].kind.rawValue)`")
         } else if let i = stages.indices.first(where: { stages[$0].kind == .tokenizer }) {
             throw ConfigIssue(path: path("stages", i, "stage"), message: "a tokenizer stage after `init_from` would replace the model's own tokenizer; remove it")
         } else if model.vocabSize == 0 {

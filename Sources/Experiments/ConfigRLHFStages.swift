@@ -120,10 +120,14 @@ public struct RewardModelStage: TrainerStage, Codable, Sendable, Equatable {
     public var layers = 0
     /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
     public var from = ""
+    /// Start from this checkpoint directory instead (a stage folder under runs/, or a Hugging Face
+    /// model directory); its tokenizer and chat format serve this stage and the later ones.
+    /// Not with `from`. Default: none.
+    public var initFrom = ""
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, ensemble, layers, from }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, ensemble, layers, from, initFrom = "init_from" }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -139,12 +143,15 @@ public struct RewardModelStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&ensemble, .ensemble, .between(1, 16))
         try mine.fill(&layers, .layers, .atLeast(0))
         try mine.fill(&from, .from)
+        try mine.fill(&initFrom, .initFrom)
+        if !from.isEmpty && !initFrom.isEmpty { throw mine.issue(.initFrom, "give `from: STAGE` or `init_from: DIR`, not both") }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         if !from.isEmpty { try c.encode(from, forKey: .from) }
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
         try parameters.encode(to: encoder)
         try c.encode(preferences, forKey: .preferences)
         try c.encode(ensemble, forKey: .ensemble)
@@ -159,10 +166,14 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
     public var preferences = PreferenceSettings()
     /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
     public var from = ""
+    /// Start from this checkpoint directory instead (a stage folder under runs/, or a Hugging Face
+    /// model directory); its tokenizer and chat format serve this stage and the later ones.
+    /// Not with `from`. Default: none.
+    public var initFrom = ""
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, from }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, from, initFrom = "init_from" }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -175,12 +186,15 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
         parameters = p
         try mine.fill(&preferences, .preferences)
         try mine.fill(&from, .from)
+        try mine.fill(&initFrom, .initFrom)
+        if !from.isEmpty && !initFrom.isEmpty { throw mine.issue(.initFrom, "give `from: STAGE` or `init_from: DIR`, not both") }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         if !from.isEmpty { try c.encode(from, forKey: .from) }
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
         try parameters.encode(to: encoder)
         try c.encode(preferences, forKey: .preferences)
     }
@@ -197,13 +211,17 @@ public struct PPOStage: Codable, Sendable, Equatable {
     public var environments: [String] = []
     /// Start from this earlier stage's checkpoint instead of the latest one. Default: the latest.
     public var from = ""
+    /// Start from this checkpoint directory instead (a stage folder under runs/, or a Hugging Face
+    /// model directory); its tokenizer and chat format serve this stage and the later ones.
+    /// Not with `from`. Default: none.
+    public var initFrom = ""
 
     public init() {
         rollout.numGenerations = 4
         rollout.learningRate = 5e-5
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, rewards, environments, from }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, rewards, environments, from, initFrom = "init_from" }
 
     /// GRPO keys that belong to GRPO's objective, which PPO replaces.
     static let grpoOnly: [GRPO.Parameters.CodingKeys: String] = [
@@ -238,12 +256,15 @@ public struct PPOStage: Codable, Sendable, Equatable {
         if rewards.isEmpty { throw mine.issue(.rewards, "needs at least one reward function") }
         try mine.fill(&environments, .environments)
         try mine.fill(&from, .from)
+        try mine.fill(&initFrom, .initFrom)
+        if !from.isEmpty && !initFrom.isEmpty { throw mine.issue(.initFrom, "give `from: STAGE` or `init_from: DIR`, not both") }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         if !from.isEmpty { try c.encode(from, forKey: .from) }
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
         var flat = encoder.container(keyedBy: AnyKey.self)
         if case .map(let entries) = try ConfigValueEncoder.encode(rollout) {
             let allowed = Set(Self.rolloutKeys.map(\.stringValue))

@@ -61,13 +61,16 @@ public enum Stage: Codable, Sendable, Equatable {
         }
     }
 
-    /// The checkpoint directory the stage starts from (`init_from`), or "" (pretrain, sft, grpo).
+    /// The checkpoint directory a training stage starts from (`init_from`), or "".
     public var initFrom: String {
         switch self {
         case .pretrain(let s): return s.initFrom
         case .sft(let s): return s.initFrom
         case .grpo(let s): return s.initFrom
-        default: return ""
+        case .rewardModel(let s): return s.initFrom
+        case .dpo(let s): return s.initFrom
+        case .ppo(let s): return s.initFrom
+        case .tokenizer, .eval: return ""
         }
     }
 

@@ -199,6 +199,7 @@ public final class ExperimentRunner {
             tokenizer = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
         case .rewardModel:
             rewardModels[stage.name] = dir
+            if !stage.initFrom.isEmpty { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .pretrain, .sft, .grpo, .dpo, .ppo:
             latestCheckpoint = dir
             checkpoints[stage.name] = dir
@@ -237,9 +238,10 @@ public final class ExperimentRunner {
     }
 
     /// The checkpoint a training stage starts from: `init_from`'s directory when set (whose
-    /// tokenizer and chat format then serve this stage and the later ones), else the latest.
-    func startCheckpoint(_ stage: String, initFrom: String) throws -> URL {
-        guard !initFrom.isEmpty else { return try requireCheckpoint(stage) }
+    /// tokenizer and chat format then serve this stage and the later ones), else its `from:`
+    /// stage's, else the latest.
+    func startCheckpoint(_ stage: String, initFrom: String, from: String = "") throws -> URL {
+        guard !initFrom.isEmpty else { return try requireCheckpoint(stage, from: from) }
         return try adopt(initFrom, stage: stage)
     }
 

@@ -75,9 +75,12 @@ extension ExperimentRunner {
         case .dpo(let s): (settings, from) = (s.preferences, s.from)
         default: throw RunnerError("stage \(name) builds no preference pairs")
         }
-        // Its starting checkpoint: its `from:`, else the last checkpoint written before it.
+        // Its starting checkpoint: its `init_from:` or `from:`, else the last checkpoint written before it.
+        let initFrom = config.stages[index].initFrom
         let start = from.isEmpty ? config.stages[..<index].last(where: Self.writesCheckpoint)?.name : from
-        guard let start, let dir = checkpoints[start] else { throw RunnerError("stage \(name): no checkpoint to rebuild its pairs from") }
+        guard let dir = initFrom.isEmpty ? start.flatMap({ checkpoints[$0] }) : URL(fileURLWithPath: initFrom).standardizedFileURL else {
+            throw RunnerError("stage \(name): no checkpoint to rebuild its pairs from")
+        }
         report(.note("rebuilding the preference pairs of stage \(name) (it completed in an earlier run)"))
         let (model, _) = try Checkpoint.load(from: dir)
         let built = try buildPairs(settings, stage: name, model: model, tokenizer: tokenizer)
@@ -183,8 +186,8 @@ extension ExperimentRunner {
     }
 
     func runRewardModel(_ s: RewardModelStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let start = try startCheckpoint(s.name, initFrom: s.initFrom, from: s.from)
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name, from: s.from)
         let (sampler, _) = try Checkpoint.load(from: start)
         if s.layers > sampler.config.nLayers {
             throw RunnerError("stage \(s.name): layers \(s.layers) is more than the \(sampler.config.nLayers) layers of \(start.path); give 1 to \(sampler.config.nLayers), or 0 for all")
@@ -224,8 +227,8 @@ extension ExperimentRunner {
     }
 
     func runDPO(_ s: DPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let start = try startCheckpoint(s.name, initFrom: s.initFrom, from: s.from)
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name, from: s.from)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         report(.stageStarted(stage: s.name, kind: .dpo, run: runID, resumedFrom: resume ? 0 : nil))
@@ -244,8 +247,8 @@ extension ExperimentRunner {
     }
 
     func runPPO(_ s: PPOStage, stage: Stage, runID: Int64, directory: URL, resume: Bool) throws {
+        let start = try startCheckpoint(s.name, initFrom: s.initFrom, from: s.from)
         let tok = try requireTokenizer(s.name)
-        let start = try requireCheckpoint(s.name, from: s.from)
         let (policy, _) = try Checkpoint.load(from: start)
         let (reference, _) = try Checkpoint.load(from: start)
         let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.rollout.evalTasks, tokenizer: tok, model: policy)

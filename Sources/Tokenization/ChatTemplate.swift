@@ -12,10 +12,11 @@
 //   llama3   BOS<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>   (content trimmed)
 //            Llama 3.1 and later: a system turn always, opened by "Cutting Knowledge Date: ...
 //            \nToday Date: ...\n\n" as the template writes them
+//   llama2   <s>[INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] ...   Llama 2,
+//            TinyLlama chat (the system folded into the first user turn; contents stripped)
 //
-// Refused, with the template's first line quoted: Llama 2 / Mistral `[INST]` (SentencePiece
-// tokenizers; not rendered yet), templates that render thinking themselves (`enable_thinking`,
-// `reasoning_content`), and anything not recognised.
+// Refused, with the template's first line quoted: templates that render thinking themselves
+// (`enable_thinking`, `reasoning_content`), and anything not recognised.
 //
 // Rendering is checked against `transformers`' apply_chat_template (ChatTemplates/ fixtures).
 // The text between two template tokens is encoded as one string, as `transformers` encodes the
@@ -23,7 +24,9 @@
 // same. One deliberate difference: a special token's spelling inside a message (a user typing
 // "<|im_end|>") stays plain text, as in Ponder's own format; `transformers` would parse it.
 // Loss mask: 1 on the assistant's content and its end-of-turn token, 0 elsewhere; a token that
-// straddles the header/content boundary counts as content (its last byte is content).
+// straddles the header/content boundary counts as content (its last byte is content). Token bytes
+// are matched to the run's bytes from its end, so the "▁" a SentencePiece tokenizer prepends to a
+// run does not shift the boundary.
 // Thinking renders as the text "<think>...</think>" inside the content (how R1-style Hub models
 // write it); tool calls need Ponder's tool tokens and are refused in these formats.
 
@@ -31,7 +34,7 @@ import Foundation
 import PonderCore
 
 public enum ChatFamily: String, Sendable, Codable, CaseIterable {
-    case ponder, chatml, llama3
+    case ponder, chatml, llama3, llama2
 }
 
 public struct ChatTemplate: Sendable, Equatable {
@@ -40,15 +43,17 @@ public struct ChatTemplate: Sendable, Equatable {
     public var defaultSystem: String?
     /// llama3 (3.1 and later): the text that opens the system turn, which is always rendered.
     public var systemPreamble: String?
-    /// llama3: the beginning-of-text token (tokenizer_config.json `bos_token`).
+    /// llama3, llama2: the beginning-of-text token (tokenizer_config.json `bos_token`).
     public var bos: String?
+    /// llama2: the end-of-text token that closes an answer (tokenizer_config.json `eos_token`).
+    public var eos: String?
     /// The Jinja source it was recognised from, written back beside the checkpoints trained
     /// from it (chat_template.jinja) so they load with the same format.
     public var source: String?
 
-    public init(family: ChatFamily, defaultSystem: String? = nil, systemPreamble: String? = nil, bos: String? = nil) {
+    public init(family: ChatFamily, defaultSystem: String? = nil, systemPreamble: String? = nil, bos: String? = nil, eos: String? = nil) {
         self.family = family; self.defaultSystem = defaultSystem
-        self.systemPreamble = systemPreamble; self.bos = bos
+        self.systemPreamble = systemPreamble; self.bos = bos; self.eos = eos
     }
 
     public static let ponder = ChatTemplate(family: .ponder)
@@ -59,18 +64,19 @@ public struct ChatTemplate: Sendable, Equatable {
         case .ponder: return SpecialToken.imEnd.text
         case .chatml: return "<|im_end|>"
         case .llama3: return "<|eot_id|>"
+        case .llama2: return eos ?? "</s>"
         }
     }
 
     /// The family of a Jinja template's source, or an error that quotes its first line.
     /// `file` names where the template was read, for the message.
-    public static func recognise(_ source: String, file: String, bos: String? = nil) throws -> ChatTemplate {
-        var template = try family(of: source, file: file, bos: bos)
+    public static func recognise(_ source: String, file: String, bos: String? = nil, eos: String? = nil) throws -> ChatTemplate {
+        var template = try family(of: source, file: file, bos: bos, eos: eos)
         template.source = source
         return template
     }
 
-    private static func family(of source: String, file: String, bos: String?) throws -> ChatTemplate {
+    private static func family(of source: String, file: String, bos: String?, eos: String?) throws -> ChatTemplate {
         let firstLine = source.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) }
             .map { String($0.trimmingCharacters(in: .whitespaces).prefix(120)) } ?? ""
         for marker in ["enable_thinking", "reasoning_content"] where source.contains(marker) {
@@ -93,12 +99,15 @@ public struct ChatTemplate: Sendable, Equatable {
             let system = firstMatch(#"<\|im_start\|>system(?:\\n|\n)([^'"{}\\]*(?:\\n[^'"{}\\]*)*)<\|im_end\|>"#, in: source)
             return ChatTemplate(family: .chatml, defaultSystem: system?.replacingOccurrences(of: "\\n", with: "\n"))
         }
+        if source.contains("[INST]") && source.contains("[/INST]") && source.contains("<<SYS>>") {
+            return ChatTemplate(family: .llama2, bos: bos ?? "<s>", eos: eos ?? "</s>")
+        }
         if source.contains("[INST]") {
             throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
-                reason: "the Llama 2 / Mistral [INST] format is not rendered yet")
+                reason: "an [INST] template without Llama 2's <<SYS>> block (Mistral's formats differ in where the system goes and in spacing) is not rendered")
         }
         throw ChatTemplateError.unsupported(file: file, firstLine: firstLine,
-            reason: "Ponder renders the ChatML (Qwen2, SmolLM) and Llama 3 formats and recognises them by their tokens")
+            reason: "Ponder renders the ChatML (Qwen2, SmolLM), Llama 3 and Llama 2 formats and recognises them by their tokens")
     }
 
     /// The template of a checkpoint directory: chat_template.jinja, else tokenizer_config.json's
@@ -113,21 +122,22 @@ public struct ChatTemplate: Sendable, Equatable {
             }
             config = object
         }
-        let bos: String? = (config["bos_token"] as? String) ?? ((config["bos_token"] as? [String: Any])?["content"] as? String)
+        func token(_ key: String) -> String? { (config[key] as? String) ?? ((config[key] as? [String: Any])?["content"] as? String) }
+        let (bos, eos) = (token("bos_token"), token("eos_token"))
         let jinja = directory.appendingPathComponent("chat_template.jinja")
         if let data = FileManager.default.contents(atPath: jinja.path) {
-            return try recognise(String(decoding: data, as: UTF8.self), file: jinja.path, bos: bos)
+            return try recognise(String(decoding: data, as: UTF8.self), file: jinja.path, bos: bos, eos: eos)
         }
         switch config["chat_template"] {
         case nil, is NSNull:
             return nil
         case let source as String:
-            return try recognise(source, file: "\(configURL.path) (chat_template)", bos: bos)
+            return try recognise(source, file: "\(configURL.path) (chat_template)", bos: bos, eos: eos)
         case let named as [[String: Any]]:
             guard let source = named.first(where: { $0["name"] as? String == "default" })?["template"] as? String else {
                 throw ChatTemplateError.corrupt(file: configURL.path, reason: "`chat_template` is a list with no template named \"default\"")
             }
-            return try recognise(source, file: "\(configURL.path) (chat_template \"default\")", bos: bos)
+            return try recognise(source, file: "\(configURL.path) (chat_template \"default\")", bos: bos, eos: eos)
         default:
             throw ChatTemplateError.corrupt(file: configURL.path, reason: "`chat_template` is neither a string nor a list of named templates")
         }
@@ -221,6 +231,19 @@ extension Tokenizer {
                     + [.text(try content(message, trim: true), learn: learn), .token("<|eot_id|>", learn: learn)]
             }
             if generationPrompt { parts += header("assistant") }
+        case .llama2:
+            var system: String?
+            if messages.first?.role == .system { system = try content(messages.removeFirst(), trim: false) }
+            for (i, message) in messages.enumerated() {
+                var text = try content(message, trim: false)
+                if i == 0, let system { text = "<<SYS>>\n\(system)\n<</SYS>>\n\n" + text }
+                text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if message.role == .user {
+                    parts += [.token(template.bos ?? "<s>", learn: false), .text("[INST] \(text) [/INST]", learn: false)]
+                } else {
+                    parts += [.text(" ", learn: false), .text(text + " ", learn: true), .token(template.endOfTurn, learn: true)]
+                }
+            }
         }
         return try encodeParts(parts)
     }
@@ -249,14 +272,16 @@ extension Tokenizer {
         func flush() {
             guard !run.isEmpty else { return }
             let text = String(decoding: run, as: UTF8.self)
-            let encoded = encode(text)
+            let encoded = ids.isEmpty ? encode(text) : encode(continuing: text)
+            // Token bytes against run bytes, aligned at the end: a prefix the tokenizer adds ("▁")
+            // shifts nothing. A normalizer that changes lengths inside (NFC) could misplace the
+            // boundary by a byte; the family tests hold the shipped tokenizers' cases.
+            let shift = encoded.reduce(0) { $0 + bytes(of: $1).count } - run.count
             var offset = 0
             for id in encoded {
                 offset += bytes(of: id).count
-                // A normalizer that changes lengths (NFC) would misplace the boundary: keep the
-                // mask of the run's last byte then; the family tests hold the byte-level case.
                 ids.append(id)
-                mask.append(learnByByte[min(max(offset, 1), learnByByte.count) - 1] ? 1 : 0)
+                mask.append(learnByByte[min(max(offset - shift, 1), learnByByte.count) - 1] ? 1 : 0)
             }
             run.removeAll(); learnByByte.removeAll()
         }
@@ -279,12 +304,14 @@ extension Tokenizer {
     /// (or any special added token), with "<think>...</think>" read back as thinking.
     func parseTemplateAssistant(_ ids: some Sequence<Int32>) -> Message {
         let specials = Set(added.filter(\.special).map(\.id))
-        var buffer: [UInt8] = []
+        var answer: [Int32] = []
         for id in ids {
             if specials.contains(id) { break }
-            buffer.append(contentsOf: bytes(of: id))
+            answer.append(id)
         }
-        var rest = Substring(String(decoding: buffer, as: UTF8.self))
+        // The tokenizer's own decoder: a SentencePiece answer loses the space its first "▁" holds.
+        var rest = Substring(decode(answer))
+        if chatTemplate.family == .llama2 { rest = Substring(rest.trimmingCharacters(in: .whitespaces)) }
         var segments: [Segment] = []
         while let open = rest.range(of: "<think>") {
             if open.lowerBound > rest.startIndex { segments.append(.text(String(rest[..<open.lowerBound]))) }

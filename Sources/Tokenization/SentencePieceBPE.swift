@@ -129,8 +129,10 @@ final class SentencePieceBPE: Sendable {
 
     // MARK: Encode
 
+    /// `continuesText`: the bytes follow earlier text (a chat template's run after a token), so
+    /// none of their segments begins the text ("first" prepends nothing).
     func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool, added: [AddedToken],
-                cache: PieceCache, into out: inout [Int32]) {
+                cache: PieceCache, continuesText: Bool = false, into out: inout [Int32]) {
         Self.splitAdded(text, added: added, byFirstByte: rawAddedByFirstByte, allowSpecial: allowSpecial,
                         token: { out.append($0) },
                         segment: { range in
@@ -140,7 +142,7 @@ final class SentencePieceBPE: Sendable {
                                 token: { out.append($0) },
                                 segment: { sub in
                     // "first": the segment begins the original text (a normaliser maps position 0 to 0).
-                    let startsText = range.lowerBound == 0 && sub.lowerBound == 0
+                    let startsText = !continuesText && range.lowerBound == 0 && sub.lowerBound == 0
                     preTokenize(String(decoding: UnsafeBufferPointer(rebasing: n[sub]), as: UTF8.self), startsText: startsText) { word in
                         encodeWord(word, cache: cache, into: &out)
                     }

@@ -186,6 +186,22 @@ public struct Tokenizer: Sendable {
         return out
     }
 
+    /// Ids of `text` as the continuation of earlier text (a chat template's run after one of its
+    /// tokens): for a SentencePiece Metaspace "first" tokenizer no "▁" is prepended; otherwise
+    /// the same as `encode`.
+    func encode(continuing text: String) -> [Int32] {
+        var out: [Int32] = []
+        var text = text
+        text.withUTF8 { bytes in
+            if let sentencePiece {
+                sentencePiece.encode(bytes, allowSpecial: false, added: added, cache: cache, continuesText: true, into: &out)
+            } else {
+                encode(bytes: bytes, allowSpecial: false, into: &out)
+            }
+        }
+        return out
+    }
+
     /// Appends the ids of UTF-8 `bytes` to `out`.
     func encode(bytes: UnsafeBufferPointer<UInt8>, allowSpecial: Bool, into out: inout [Int32]) {
         if let sentencePiece {

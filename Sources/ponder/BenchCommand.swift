@@ -24,6 +24,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Measure generation throughput too.")
     var generation = true
 
+    @Option(help: "Comma-separated batch sizes (sequences) of the generation runs; the table shows the first.")
+    var genSequences: String = "64"
+
+    var genSequenceCounts: [Int] { genSequences.split(separator: ",").compactMap { Int($0) } }
+
     @Option(help: "Comma-separated sections to run: model, tokenizer, sandbox, store.")
     var sections: String = "model,tokenizer,sandbox,store"
 
@@ -36,6 +41,10 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("unknown config '\(name)'; choose from \(known.sorted().joined(separator: ", "))")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        let counts = genSequences.split(separator: ",")
+        if counts.isEmpty || counts.contains(where: { Int($0).map { $0 < 1 || $0 > 4096 } ?? true }) {
+            throw ValidationError("--gen-sequences takes batch sizes from 1 to 4096, e.g. 1,16,64; found '\(genSequences)'")
+        }
         let knownSections: Set<String> = ["model", "tokenizer", "sandbox", "store"]
         for name in sections.split(separator: ",") where !knownSections.contains(String(name)) {
             throw ValidationError("unknown section '\(name)'; choose from \(knownSections.sorted().joined(separator: ", "))")
@@ -91,7 +100,8 @@ struct BenchCommand: ParsableCommand {
         }
         var results: [ModelBenchResult] = []
         for bc in BenchConfig.all where wanted.contains(bc.name) {
-            let r = try ModelBenchmark.run(bc, sgemmGFLOPS: sgemm, steps: steps, generation: generation, profile: profile && !json)
+            let r = try ModelBenchmark.run(bc, sgemmGFLOPS: sgemm, steps: steps, generation: generation, profile: profile && !json,
+                                           genSequences: genSequenceCounts)
             results.append(r)
             if !json {
                 print(pad(r.config, 8) + pad(String(format: "%.2fM", Double(r.parameters) / 1e6), 10)
@@ -99,13 +109,16 @@ struct BenchCommand: ParsableCommand {
                       + pad(fmt(r.trainGFLOPS, 1), 9) + pad(String(format: "%.0f%%", r.sgemmShare * 100), 10)
                       + pad(fmt(r.generationTokensPerSecond, 0), 11) + pad(fmt(r.peakResidentMB, 0), 9)
                       + "\(fmt(r.trainingBudgetMB, 0)) / \(fmt(r.generationBudgetMB, 0))")
+                if genSequenceCounts.count > 1 {
+                    print("        gen tok/s by batch: " + genSequenceCounts.map { "\($0): \(fmt(r.generationBySequences[String($0)] ?? 0, 0))" }.joined(separator: ", "))
+                }
             }
         }
         if !json {
             print("")
             let shapes = BenchConfig.all.map { "\($0.name) \($0.B)x\($0.T)" }.joined(separator: ", ")
             print("train: forward + backward + clip + AdamW on [batch, seq] random tokens (\(shapes))")
-            print("gen: 64 sequences, 32-token prompts, 128 new tokens each, temperature 1")
+            print("gen: \(genSequenceCounts.map(String.init).joined(separator: ", ")) sequences, 32-token prompts, 128 new tokens each, temperature 1")
         }
         return BenchReport(sgemmGFLOPS: sgemm, blasThreads: BLAS.threads, models: results)
     }

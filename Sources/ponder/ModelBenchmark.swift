@@ -5,7 +5,8 @@
 // (512 x 512 x 512). Model FLOPs per token use the PaLM convention: 6 P for the matrix
 // products (P = parameters in products, the LM head included, the embedding lookup not) plus
 // 12 L T C for attention's two products forward and backward over the full T x T square.
-// Generation is the engine decoding 64 sequences of 128 new tokens after 32-token prompts.
+// Generation is the engine decoding 64 sequences (or `--gen-sequences`, each batch size in turn)
+// of 128 new tokens after 32-token prompts.
 // Peak memory is the process's resident high-water mark (VmHWM), reset before each config.
 
 import Foundation
@@ -42,6 +43,8 @@ struct ModelBenchResult: Codable {
     var sgemmShare: Double
     var generationSequences: Int
     var generationTokensPerSecond: Double
+    /// Tokens/s for every batch size measured (sequences -> rate); the first is the one above.
+    var generationBySequences: [String: Double]
     var peakResidentMB: Double
     /// Parameters + gradients + two AdamW moments + activations of one batch, in MB.
     var trainingBudgetMB: Double
@@ -79,7 +82,7 @@ enum ModelBenchmark {
         6 * Double(layout.matmulParameterCount(c)) + 12 * Double(c.nLayers * T * c.dModel)
     }
 
-    static func run(_ bc: BenchConfig, sgemmGFLOPS: Double, steps: Int, generation: Bool = true, profile: Bool = false, genSequences: Int = 64) throws -> ModelBenchResult {
+    static func run(_ bc: BenchConfig, sgemmGFLOPS: Double, steps: Int, generation: Bool = true, profile: Bool = false, genSequences: [Int] = [64]) throws -> ModelBenchResult {
         resetPeakRSS()
         let model = try Transformer(config: bc.model, seed: 1)
         let opt = AdamW(layout: model.layout)
@@ -123,28 +126,36 @@ enum ModelBenchmark {
         }
         let trainBytes = model.parameterCount * 4 * 4 + model.activationBytes
 
-        // Generation: distinct random prompts, sampled at temperature 1, no stop token.
-        let prompts = (0..<genSequences).map { _ in (0..<32).map { _ in Int32(rng.nextInt(below: bc.model.vocabSize)) } }
-        let engine = Engine(model: model, sequences: genSequences, maxLength: 32 + 128)
-        let params = SamplingParameters(temperature: 1, maxNewTokens: 128)
-        var genRNG = RNG(seed: 3)
-        var produced = 0
-        let genTime = !generation ? 1 : median((0..<3).map { _ in
-            seconds {
-                let out = engine.generate(prompts: prompts, parameters: params, rng: &genRNG)
-                produced = out.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
-            }
-        })
+        // Generation: distinct random prompts, sampled at temperature 1, no stop token; the
+        // median of three runs for each batch size.
+        var rates: [Int: Double] = [:]
+        var cacheBytes = 0
+        for sequences in generation ? genSequences : [] {
+            let prompts = (0..<sequences).map { _ in (0..<32).map { _ in Int32(rng.nextInt(below: bc.model.vocabSize)) } }
+            let engine = Engine(model: model, sequences: sequences, maxLength: 32 + 128)
+            let params = SamplingParameters(temperature: 1, maxNewTokens: 128)
+            var genRNG = RNG(seed: 3)
+            var produced = 0
+            let genTime = median((0..<3).map { _ in
+                seconds {
+                    let out = engine.generate(prompts: prompts, parameters: params, rng: &genRNG)
+                    produced = out.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
+                }
+            })
+            rates[sequences] = Double(produced) / genTime
+            cacheBytes = max(cacheBytes, engine.cacheBytes)
+        }
         let fpt = flopsPerToken(bc.model, layout: model.layout, T: bc.T)
         let tps = Double(N) / stepTime
         return ModelBenchResult(
             config: bc.name, parameters: model.parameterCount, batch: bc.B, seqLen: bc.T,
             trainStepSeconds: stepTime, trainTokensPerSecond: tps, flopsPerToken: fpt,
             trainGFLOPS: fpt * tps / 1e9, sgemmShare: fpt * tps / 1e9 / sgemmGFLOPS,
-            generationSequences: genSequences, generationTokensPerSecond: Double(produced) / genTime,
+            generationSequences: genSequences[0], generationTokensPerSecond: rates[genSequences[0]] ?? 0,
+            generationBySequences: Dictionary(uniqueKeysWithValues: rates.map { (String($0.key), $0.value) }),
             peakResidentMB: peakRSSMB(),
             trainingBudgetMB: Double(trainBytes) / 1_048_576,
-            generationBudgetMB: Double(trainBytes + engine.cacheBytes) / 1_048_576)
+            generationBudgetMB: Double(trainBytes + cacheBytes) / 1_048_576)
     }
 
     /// Resets the kernel's resident-set high-water mark of this process (Linux clear_refs 5).

@@ -65,6 +65,61 @@ import Tokenization
         #expect(runner.evals.count == 1 && runner.evals[0].graded == 3)
     }
 
+    /// The RLHF stages from the same directory: a reward model on verifier-labelled pairs of the
+    /// model's own samples, PPO against it and DPO on synthetic pairs, all in the ChatML format.
+    @Test func rlhfStagesStartFromAHubDirectory() throws {
+        let dir = try RunnerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (hub, _) = try Self.hubModel(in: dir)
+        let yaml = """
+            name: hub-rlhf
+            seed: 3
+            environments:
+              - name: arithmetic
+                settings: {max_operands: 2, max_digits: 1, parentheses: 0}
+                tools: []
+            stages:
+              - stage: reward_model
+                init_from: \(hub.path)
+                steps: 2
+                batch_size: 2
+                checkpoint_every: 2
+                preferences: {source: verifier, pairs: 4, validation_pairs: 2, samples: 4, max_new_tokens: 8}
+              - stage: ppo
+                init_from: \(hub.path)
+                steps: 1
+                prompts_per_step: 2
+                num_generations: 2
+                max_completion_length: 8
+                eval_tasks: 2
+                eval_every: 1
+                checkpoint_every: 1
+                rewards:
+                  - {name: reward_model, params: {stage: reward_model}}
+              - stage: dpo
+                init_from: \(hub.path)
+                steps: 1
+                batch_size: 2
+                checkpoint_every: 1
+                preferences: {source: synthetic, pairs: 4, validation_pairs: 2}
+            """
+        let file = dir.appendingPathComponent("hub-rlhf.yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let config = try ExperimentConfig.load(path: file.path)
+        let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
+        let runner = try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil)
+        #expect(!runner.interrupted)
+        #expect(try store.runs().map(\.run.status) == [.completed, .completed, .completed])
+        for stage in ["reward_model", "ppo", "dpo"] {
+            let out = dir.appendingPathComponent("runs/hub-rlhf/\(stage)")
+            #expect(try Tokenizer.load(checkpointDirectory: out).chatTemplate.family == .chatml, "\(stage)")
+        }
+        // `from` and `init_from` together are refused where they are written.
+        let both = yaml.replacingOccurrences(of: "  - stage: dpo\n", with: "  - stage: dpo\n    from: ppo\n")
+        try both.write(to: file, atomically: true, encoding: .utf8)
+        #expect { try ExperimentConfig.load(path: file.path) } throws: { "\($0)".contains("give `from: STAGE` or `init_from: DIR`, not both") }
+    }
+
     @Test func initFromADirectoryWithoutAModelIsAClearError() throws {
         let dir = try RunnerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -30,17 +30,20 @@ import Testing
         return Message(role: role, segments: segments)
     }
 
-    @Test(arguments: [("chatml_default_system", ChatFamily.chatml), ("chatml", .chatml), ("llama3", .llama3), ("llama31", .llama3)])
+    @Test(arguments: [("chatml_default_system", ChatFamily.chatml), ("chatml", .chatml), ("llama3", .llama3), ("llama31", .llama3),
+                      ("llama2", .llama2)])
     func rendersAsTransformersDoes(_ name: String, family: ChatFamily) throws {
         let dir = Self.directory.appendingPathComponent(name)
         let tok = try Tokenizer.load(checkpointDirectory: dir)
         #expect(tok.chatTemplate.family == family)
         let cases = try JSONDecoder().decode([String: [Case]].self, from: Data(contentsOf: dir.appendingPathComponent("expected.json")))["cases"]!
-        let specials = ["<|im_start|>", "<|im_end|>", "<|eot_id|>", "<|start_header_id|>"]
+        let specials = ["<|im_start|>", "<|im_end|>", "<|eot_id|>", "<|start_header_id|>", "<s>", "</s>"].filter { tok.addedTokenID($0) != nil }
         for (index, c) in cases.enumerated() {
             let conversation = Conversation(c.messages.map(Self.message))
             let ids = c.add_generation_prompt ? try tok.renderForCompletion(conversation) : try tok.render(conversation).ids
-            #expect(tok.decode(ids) == c.text, "\(name) case \(index)")
+            // The rendered text back (a SentencePiece decode puts the "▁" of a run after <s> back
+            // as a space, so there the ids below are the check).
+            if family != .llama2 { #expect(tok.decode(ids) == c.text, "\(name) case \(index)") }
             if c.messages.contains(where: { m in specials.contains { m.content.contains($0) } }) {
                 // transformers parses a special token typed inside a message; Ponder keeps it text.
                 #expect(ids.count > c.ids.count, "\(name) case \(index)")
@@ -50,17 +53,29 @@ import Testing
             guard !c.add_generation_prompt else { continue }
             // The mask learns each assistant message's content and its end-of-turn token, nothing else.
             let (_, mask) = try tok.render(conversation)
-            let learned = tok.decode(zip(ids, mask).filter { $0.1 == 1 }.map(\.0))
-            let trim = family == .llama3
-            let expected = c.messages.filter { $0.role == "assistant" }
-                .map { (trim ? $0.content.trimmingCharacters(in: .whitespacesAndNewlines) : $0.content) + tok.chatTemplate.endOfTurn }
-                .joined()
-            #expect(learned == expected, "\(name) case \(index)")
+            let learned = zip(ids, mask).filter { $0.1 == 1 }.map(\.0)
+            let groups = learned.split(separator: tok.endOfTurnID, omittingEmptySubsequences: false).dropLast()
+            let answers = c.messages.filter { $0.role == "assistant" }.map(\.content)
+            #expect(learned.last == tok.endOfTurnID && groups.count == answers.count, "\(name) case \(index)")
+            for (group, answer) in zip(groups, answers) {
+                let text = tok.decode(Array(group) + [tok.endOfTurnID])
+                let end = tok.chatTemplate.endOfTurn
+                switch family {
+                case .chatml: #expect(text == answer + end, "\(name) case \(index)")
+                case .llama3: #expect(text == answer.trimmingCharacters(in: .whitespacesAndNewlines) + end, "\(name) case \(index)")
+                case .llama2:
+                    // " answer </s>": the space before the answer is the [/INST] run's, learned with
+                    // the answer's first "▁" token.
+                    #expect(text.trimmingCharacters(in: .whitespaces) == answer.trimmingCharacters(in: .whitespacesAndNewlines) + " " + end,
+                            "\(name) case \(index): \(text.debugDescription)")
+                case .ponder: Issue.record("not a Hub family")
+                }
+            }
         }
     }
 
     @Test func generatedIdsParseBackAndStopAtTheEndOfTurn() throws {
-        for (name, end) in [("chatml", "<|im_end|>"), ("llama31", "<|eot_id|>")] {
+        for (name, end) in [("chatml", "<|im_end|>"), ("llama31", "<|eot_id|>"), ("llama2", "</s>")] {
             let tok = try Tokenizer.load(checkpointDirectory: Self.directory.appendingPathComponent(name))
             #expect(tok.endOfTurnID == tok.addedTokenID(end) && tok.endOfTurnID >= 0)
             let ids = tok.encode("<think>17 + 25</think>It is 42.") + [tok.endOfTurnID] + tok.encode("not read")
@@ -85,8 +100,8 @@ import Testing
         func refusal(_ source: String) -> String {
             do { _ = try ChatTemplate.recognise(source, file: "dir/chat_template.jinja"); return "" } catch { return "\(error)" }
         }
-        let llama2 = refusal("{% if messages[0]['role'] == 'system' %}\n{{ bos_token + '[INST] ' + content + ' [/INST]' }}")
-        #expect(llama2.contains("dir/chat_template.jinja") && llama2.contains("[INST]") && llama2.contains("{% if messages[0]['role'] == 'system' %}"))
+        let mistral = refusal("{% if messages[0]['role'] == 'system' %}\n{{ bos_token + '[INST] ' + content + ' [/INST]' }}")
+        #expect(mistral.contains("dir/chat_template.jinja") && mistral.contains("<<SYS>>") && mistral.contains("{% if messages[0]['role'] == 'system' %}"))
         let unknown = refusal("\n  {% for m in messages %}<start_of_turn>{{ m['role'] }}\n{% endfor %}")
         #expect(unknown.contains("ChatML") && unknown.contains("Its first line: {% for m in messages %}<start_of_turn>"))
         let thinking = refusal("{%- if enable_thinking %}<|im_start|>assistant<|im_end|>{% endif %}")

@@ -8,7 +8,8 @@ package, on a few sentences), adds the family's special tokens, and saves a chec
 directory: tokenizer.json, and the chat template either in tokenizer_config.json's
 `chat_template` or, as recent `transformers` versions save it, in chat_template.jinja. The
 templates are written here in each family's turn format (ChatML with and without a default
-system message, Llama 3.0, Llama 3.1 with its dated system header). expected.json holds, for
+system message, Llama 3.0, Llama 3.1 with its dated system header, Llama 2 with a
+SentencePiece-style tokenizer in its legacy layout). expected.json holds, for
 every conversation of CONVERSATIONS, the text and the token ids of
 `apply_chat_template(..., add_generation_prompt=...)` as `transformers` computes them. The tests
 never run Python; the committed files are the fixtures.
@@ -17,7 +18,7 @@ import json
 import os
 import shutil
 
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +29,7 @@ CORPUS = [
     "You are a helpful assistant. Think step by step before you answer.",
     "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
     "Les élèves écrivent. Ünïcödé wörks, naïve café — 東京 and Москва.",
+    "[INST] <<SYS>> <</SYS>> [/INST] <|im_end|> <|eot_id|> Typed by a user: And in Count the r",
 ] * 20
 
 # ChatML as Qwen2.5 writes it when no tools are given: a default system message when the
@@ -82,7 +84,23 @@ LLAMA31 = (
     "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
 )
 
+# Llama 2: the system folded into the first user turn, every user turn opened by BOS, every
+# answer closed by EOS; contents stripped.
+LLAMA2 = (
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+    "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% if loop.index0 == 0 and system_message != false %}"
+    "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+    "{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+
 CHATML_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+LLAMA2_SPECIALS = ["<unk>", "<s>", "</s>"]
 LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
 
 # name: (template, specials, bos, eos, where the template is saved)
@@ -91,6 +109,8 @@ CASES = {
     "chatml": (CHATML, CHATML_SPECIALS, None, "<|im_end|>", "jinja"),
     "llama3": (LLAMA3, LLAMA3_SPECIALS, "<|begin_of_text|>", "<|eot_id|>", "config"),
     "llama31": (LLAMA31, LLAMA3_SPECIALS, "<|begin_of_text|>", "<|eot_id|>", "jinja"),
+    # SentencePiece-style BPE in the legacy layout of Llama 2's tokenizer.json.
+    "llama2": (LLAMA2, LLAMA2_SPECIALS, "<s>", "</s>", "config"),
 }
 
 CONVERSATIONS = [
@@ -107,7 +127,29 @@ CONVERSATIONS = [
 ]
 
 
+def sentencepiece_tokenizer(specials):
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    # As in Llama 2's file: the specials, then the 256 byte tokens <0x00>..<0xFF> that byte
+    # fallback needs, then the learned tokens (merges name tokens by text, so renumbering is safe).
+    doc = json.loads(tok.to_str())
+    vocab = {}
+    learned = sorted(doc["model"]["vocab"].items(), key=lambda kv: kv[1])
+    for t in specials + [f"<0x{b:02X}>" for b in range(256)] + [t for t, _ in learned]:
+        vocab.setdefault(t, len(vocab))
+    doc["model"]["vocab"] = vocab
+    for added in doc["added_tokens"]:
+        added["id"] = vocab[added["content"]]
+    return Tokenizer.from_str(json.dumps(doc, ensure_ascii=False))
+
+
 def tokenizer(specials):
+    if "<s>" in specials:
+        return sentencepiece_tokenizer(specials)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
@@ -122,7 +164,8 @@ def main():
         out = os.path.join(HERE, name)
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer(specials), bos_token=bos, eos_token=eos)
+        extra = {"unk_token": "<unk>"} if "<unk>" in specials else {}
+        fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer(specials), bos_token=bos, eos_token=eos, **extra)
         fast.chat_template = template
         fast.save_pretrained(out)
         # Keep exactly one place for the template, as the case says.
