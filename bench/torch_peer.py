@@ -358,7 +358,7 @@ def print_table(result):
           f"generation: {PROMPT_LEN}-token prompt, {NEW_TOKENS} new tokens, KV cache")
     header = (f"{'config':<8}{'params':>10}{'ms/step':>10}{'train tok/s':>13}"
               f"{'MFLOP/tok':>11}{'GFLOP/s':>9}{'sgemm':>8}{'share':>7}"
-              f"{'gen tok/s (seqs)':>26}{'peak RSS':>11}{'CPU use':>9}")
+              f"{'gen tok/s (seqs)':>32}{'peak RSS':>11}{'CPU use':>9}")
     print(header)
     print("-" * len(header))
     low = []
@@ -372,7 +372,7 @@ def print_table(result):
         print(f"{name:<8}{r['params'] / 1e6:>9.2f}M{r['train_step_ms']:>10.1f}"
               f"{r['train_tokens_per_s']:>13,.0f}{r['flops_per_token'] / 1e6:>11.1f}"
               f"{r['gflops']:>9.1f}{r['sgemm_gflops']:>8.1f}{r['sgemm_share'] * 100:>6.1f}%"
-              f"{gen:>26}{r['peak_rss_mb']:>8.0f} MB{use * 100:>8.0f}%")
+              f"{gen:>32}{r['peak_rss_mb']:>8.0f} MB{use * 100:>8.0f}%")
         if use < LOW_CPU_USE:
             low.append(name)
     print("sgemm = torch.matmul 512x512x512 GFLOP/s (higher of the medians before and after the "
