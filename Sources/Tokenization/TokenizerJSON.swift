@@ -209,15 +209,7 @@ struct TokenizerJSONReader {
         var merges: [Merge] = []
         merges.reserveCapacity(mergesJSON.count)
         for (rank, entry) in mergesJSON.enumerated() {
-            let pair: [String]
-            if let s = entry as? String {
-                pair = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            } else if let a = entry as? [String] {
-                pair = a
-            } else {
-                throw corrupt("model.merges[\(rank)] is neither \"a b\" nor [\"a\", \"b\"]")
-            }
-            guard pair.count == 2 else { throw corrupt("model.merges[\(rank)] does not have exactly two parts") }
+            let pair = try mergePair(entry, rank: rank)
             guard let left = spellingToID[pair[0]], let right = spellingToID[pair[1]],
                   let result = spellingToID[pair[0] + pair[1]] else {
                 throw corrupt("model.merges[\(rank)] (\(pair[0]) \(pair[1])) uses or makes a token missing from model.vocab")
