@@ -15,8 +15,12 @@
 //   llama2   <s>[INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] ...   Llama 2,
 //            TinyLlama chat (the system folded into the first user turn; contents stripped)
 //
-// Refused, with the template's first line quoted: templates that render thinking themselves
-// (`enable_thinking`, `reasoning_content`), and anything not recognised.
+// Refused, with the template's first line quoted: `[INST]` templates without Llama 2's <<SYS>>
+// block (Mistral's variants place the system message and spaces differently), templates that
+// render thinking themselves (`enable_thinking`, `reasoning_content`), and anything not recognised.
+// A checkpoint trained from a Hub model keeps its template as chat_template.jinja but not its
+// tokenizer_config.json: reloaded, BOS and EOS are the family's usual ones (<|begin_of_text|>;
+// <s> and </s>).
 //
 // Rendering is checked against `transformers`' apply_chat_template (ChatTemplates/ fixtures).
 // The text between two template tokens is encoded as one string, as `transformers` encodes the
