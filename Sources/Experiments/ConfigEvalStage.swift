@@ -29,6 +29,11 @@ public struct EvalStage: Codable, Sendable, Equatable {
     /// The split graded: `validation` while settings are being chosen, `test` for the figures
     /// reported once. Default validation.
     public var split = Split.validation
+    /// Evaluate this checkpoint directory (a Hugging Face model's, or a stage folder) with its own
+    /// tokenizer and chat format, instead of the latest stage's checkpoint: the "before" of a run
+    /// whose training stage starts from the same directory. Later stages are not affected.
+    /// Default: none.
+    public var initFrom = ""
 
     public init() {}
 
@@ -39,7 +44,7 @@ public struct EvalStage: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, tasks, samples, ks, temperature, topP = "top_p", topK = "top_k"
-        case maxNewTokens = "max_new_tokens", environments, split
+        case maxNewTokens = "max_new_tokens", environments, split, initFrom = "init_from"
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,5 +69,21 @@ public struct EvalStage: Codable, Sendable, Equatable {
         try c.fill(&environments, .environments)
         try c.fill(&split, .split)
         if split == .train { throw c.issue(.split, "an eval grades held-out tasks: validation or test, not train") }
+        try c.fill(&initFrom, .initFrom)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(tasks, forKey: .tasks)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(ks, forKey: .ks)
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(topP, forKey: .topP)
+        try c.encode(topK, forKey: .topK)
+        try c.encode(maxNewTokens, forKey: .maxNewTokens)
+        try c.encode(environments, forKey: .environments)
+        try c.encode(split, forKey: .split)
+        if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
     }
 }

@@ -180,9 +180,11 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                 throw ConfigIssue(path: path("model", "vocab_size"),
                                   message: "must equal the tokenizer's vocab_size \(tokenizer.vocabSize), found \(model.vocabSize) (leave it out to take the tokenizer's)")
             }
-        } else if stages[0].initFrom.isEmpty {
-            throw ConfigIssue(path: path("stages", 0, "stage"),
-                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), or a training stage with `init_from: DIR` (a checkpoint directory with its tokenizer), found `\(stages[0].kind.rawValue)`")
+        } else if let i = stages.indices.first(where: { stages[$0].initFrom.isEmpty || stages[$0].kind != .eval }),
+                  stages[i].initFrom.isEmpty {
+            // Up to the first training stage, every stage needs a model and a tokenizer of its own.
+            throw ConfigIssue(path: path("stages", i, "stage"),
+                              message: "the first stage must be `tokenizer` (every later stage needs its vocabulary), or a training stage with `init_from: DIR` (a checkpoint directory with its tokenizer), after eval stages with `init_from` if any; found `\(stages[i].kind.rawValue)` without `init_from`")
         } else if let i = stages.indices.first(where: { stages[$0].kind == .tokenizer }) {
             throw ConfigIssue(path: path("stages", i, "stage"), message: "a tokenizer stage after `init_from` would replace the model's own tokenizer; remove it")
         } else if model.vocabSize == 0 {

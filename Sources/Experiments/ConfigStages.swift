@@ -61,7 +61,7 @@ public enum Stage: Codable, Sendable, Equatable {
         }
     }
 
-    /// The checkpoint directory a training stage starts from (`init_from`), or "".
+    /// The checkpoint directory a stage starts from (`init_from`; an eval stage: evaluates), or "".
     public var initFrom: String {
         switch self {
         case .pretrain(let s): return s.initFrom
@@ -70,7 +70,8 @@ public enum Stage: Codable, Sendable, Equatable {
         case .rewardModel(let s): return s.initFrom
         case .dpo(let s): return s.initFrom
         case .ppo(let s): return s.initFrom
-        case .tokenizer, .eval: return ""
+        case .eval(let s): return s.initFrom
+        case .tokenizer: return ""
         }
     }
 

@@ -47,10 +47,15 @@ public enum ExperimentEval {
         }
         if let split { stage.split = split }
         if !environments.isEmpty { stage.environments = environments }
-        guard let trained = config.stages[..<index].last(where: { [.pretrain, .sft, .grpo].contains($0.kind) }) else {
+        let checkpoint: URL
+        if !stage.initFrom.isEmpty {
+            checkpoint = URL(fileURLWithPath: stage.initFrom).standardizedFileURL
+        } else if let trained = config.stages[..<index].last(where: ExperimentRunner.writesCheckpoint) {
+            // The checkpoint the run evaluated: the last one written before the stage (dpo and ppo too).
+            checkpoint = config.runDirectory(in: runsDirectory).appendingPathComponent(trained.name)
+        } else {
             throw RunnerError("stage `\(stageName)` has no training stage before it")
         }
-        let checkpoint = config.runDirectory(in: runsDirectory).appendingPathComponent(trained.name)
         let (model, tokenizer) = try loadCheckpoint(checkpoint)
         let envs = try config.environments.map(LabEnvironment.init)
         let stream = TrainingStream.build(config, envs: envs)

@@ -245,12 +245,18 @@ public final class ExperimentRunner {
         return try adopt(initFrom, stage: stage)
     }
 
-    /// Takes the tokenizer of `init_from`'s directory after checking that it holds a model.
-    func adopt(_ path: String, stage: String) throws -> URL {
+    /// `init_from`'s directory, checked to hold a model.
+    static func modelDirectory(_ path: String, stage: String) throws -> URL {
         let dir = URL(fileURLWithPath: path).standardizedFileURL
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
             throw RunnerError("stage \(stage): init_from \(path): no config.json there; give a checkpoint directory (a stage folder under runs/, or a Hugging Face model's)")
         }
+        return dir
+    }
+
+    /// Takes the tokenizer of `init_from`'s directory after checking that it holds a model.
+    func adopt(_ path: String, stage: String) throws -> URL {
+        let dir = try Self.modelDirectory(path, stage: stage)
         do {
             tokenizer = try Tokenizer.load(checkpointDirectory: dir)
         } catch {
@@ -361,8 +367,9 @@ public final class ExperimentRunner {
 
     func runEval(_ s: EvalStage, stage: Stage, runID: Int64) throws {
         guard options.collective.isLeader else { return }  // the other ranks wait at the next stage's barrier
-        let tok = try requireTokenizer(s.name)
-        let checkpoint = try requireCheckpoint(s.name)
+        // `init_from`: that directory with its own tokenizer; the pipeline's state is left as it is.
+        let checkpoint = s.initFrom.isEmpty ? try requireCheckpoint(s.name) : try Self.modelDirectory(s.initFrom, stage: s.name)
+        let tok = s.initFrom.isEmpty ? try requireTokenizer(s.name) : try ExperimentEval.loadCheckpoint(checkpoint).1
         let (model, _) = try Checkpoint.load(from: checkpoint)
         report(.stageStarted(stage: s.name, kind: .eval, run: runID, resumedFrom: nil))
         try store.clear(run: runID)  // an eval interrupted between environments starts over

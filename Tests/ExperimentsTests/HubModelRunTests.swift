@@ -32,7 +32,8 @@ import Tokenization
         let dir = try RunnerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (hub, start) = try Self.hubModel(in: dir)
-        let overrides = try ["stages.grpo.init_from=\(hub.path)", "stages.grpo.steps=2", "stages.grpo.prompts_per_step=2",
+        let overrides = try ["stages.before_rl.init_from=\(hub.path)", "stages.before_rl.tasks=3", "stages.before_rl.max_new_tokens=12",
+                             "stages.grpo.init_from=\(hub.path)", "stages.grpo.steps=2", "stages.grpo.prompts_per_step=2",
                              "stages.grpo.num_generations=2", "stages.grpo.max_completion_length=12", "stages.grpo.eval_every=2",
                              "stages.grpo.eval_tasks=2", "stages.grpo.checkpoint_every=2", "stages.after_rl.tasks=3",
                              "stages.after_rl.max_new_tokens=12"].map(ConfigOverride.init)
@@ -62,7 +63,10 @@ import Tokenization
         #expect(reloaded.chatTemplate.defaultSystem == "You are a small helpful model. Answer briefly.")
         let (trained, _) = try Checkpoint.load(from: out)
         #expect(trained.config.vocabSize == start.config.vocabSize && trained.config.nKVHeads == 2)
-        #expect(runner.evals.count == 1 && runner.evals[0].graded == 3)
+        // before_rl graded the directory itself, after_rl the trained checkpoint, on the same tasks.
+        #expect(runner.evals.map(\.stage) == ["before_rl", "after_rl"] && runner.evals.allSatisfy { $0.graded == 3 })
+        let evalRuns = try store.runs().filter { $0.run.stage == "before_rl" }.map { try store.evals(run: $0.run.id!) }
+        #expect(evalRuns.first?.first?.checkpoint == hub.standardizedFileURL.path)
     }
 
     /// The RLHF stages from the same directory: a reward model on verifier-labelled pairs of the
@@ -125,13 +129,14 @@ import Tokenization
         defer { try? FileManager.default.removeItem(at: dir) }
         let missing = dir.appendingPathComponent("no-model").path
         let config = try ExperimentConfig.load(path: Self.root.appendingPathComponent("experiments/hf-grpo.yaml").path,
-                                               overrides: [ConfigOverride("stages.grpo.init_from=\(missing)")])
+                                               overrides: [ConfigOverride("stages.before_rl.init_from=\(missing)"),
+                                                           ConfigOverride("stages.grpo.init_from=\(missing)")])
         let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
         #expect(throws: (any Error).self) { try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil) }
         do {
             _ = try RunnerTests.run(config, in: dir, store: store, resume: true, stopAfter: nil)
         } catch {
-            #expect("\(error)".contains("stage grpo: init_from \(missing): no config.json there"), "\(error)")
+            #expect("\(error)".contains("stage before_rl: init_from \(missing): no config.json there"), "\(error)")
         }
     }
 }
