@@ -194,17 +194,18 @@ public final class ExperimentRunner {
     /// A skipped stage still leaves its outputs for the next one.
     func restoreOutputs(of stage: Stage) throws {
         let dir = stageDirectory(stage)
+        // A training stage that started from `init_from` brought that directory's tokenizer, as
+        // when it ran (an eval stage's `init_from` is its own business).
+        if stage.kind != .eval && !stage.initFrom.isEmpty { _ = try adopt(stage.initFrom, stage: stage.name) }
         switch stage {
         case .tokenizer:
             tokenizer = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
         case .rewardModel:
             rewardModels[stage.name] = dir
-            if !stage.initFrom.isEmpty { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .pretrain, .sft, .grpo, .dpo, .ppo:
             latestCheckpoint = dir
             checkpoints[stage.name] = dir
-            // A stage that started from `init_from` changed the tokenizer; its folder holds it.
-            if tokenizer == nil || !stage.initFrom.isEmpty { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
+            if tokenizer == nil { tokenizer = try Tokenizer.load(checkpointDirectory: dir) }
         case .eval:
             // Its figures are in the store; the final table and later before/after pairs need them.
             guard let run = try store.latestRun(experimentName: config.name, stage: stage.name, seed: config.seed) else { return }
@@ -368,9 +369,14 @@ public final class ExperimentRunner {
     func runEval(_ s: EvalStage, stage: Stage, runID: Int64) throws {
         guard options.collective.isLeader else { return }  // the other ranks wait at the next stage's barrier
         // `init_from`: that directory with its own tokenizer; the pipeline's state is left as it is.
-        let checkpoint = s.initFrom.isEmpty ? try requireCheckpoint(s.name) : try Self.modelDirectory(s.initFrom, stage: s.name)
-        let tok = s.initFrom.isEmpty ? try requireTokenizer(s.name) : try ExperimentEval.loadCheckpoint(checkpoint).1
-        let (model, _) = try Checkpoint.load(from: checkpoint)
+        let checkpoint: URL, model: Transformer, tok: Tokenizer
+        if s.initFrom.isEmpty {
+            checkpoint = try requireCheckpoint(s.name)
+            (model, tok) = (try Checkpoint.load(from: checkpoint).model, try requireTokenizer(s.name))
+        } else {
+            checkpoint = try Self.modelDirectory(s.initFrom, stage: s.name)
+            (model, tok) = try ExperimentEval.loadCheckpoint(checkpoint)
+        }
         report(.stageStarted(stage: s.name, kind: .eval, run: runID, resumedFrom: nil))
         try store.clear(run: runID)  // an eval interrupted between environments starts over
         let tools = RunnerData.tools(envs)

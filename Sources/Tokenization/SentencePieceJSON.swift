@@ -52,12 +52,7 @@ extension TokenizerJSONReader {
         guard let vocabEntries = try scanner.vocabulary() else {
             throw corrupt("missing object \"model.vocab\"")
         }
-        let addedJSON: [Any]
-        switch root["added_tokens"] {
-        case nil, is NSNull: addedJSON = []
-        case let list as [Any]: addedJSON = list
-        default: throw corrupt("added_tokens is not an array")
-        }
+        let addedJSON = try addedTokenList(root)
         let idLimit = min(vocabEntries.count + addedJSON.count, Int(Int32.max))
         func checkID(_ id: Int?, at key: String) throws -> Int32 {
             guard let id, id >= 0 else { throw corrupt("\(key) is not a non-negative integer id") }

@@ -127,6 +127,15 @@ struct TokenizerJSONReader {
     func corrupt(_ reason: String) -> TokenizerError { .corrupt(path: path, reason: reason) }
     func unsupported(_ feature: String) -> TokenizerError { .unsupported(path: path, feature: feature) }
 
+    /// `added_tokens`: absent or null is none; anything but a list is a corrupt file.
+    func addedTokenList(_ root: [String: Any]) throws -> [Any] {
+        switch root["added_tokens"] {
+        case nil, is NSNull: return []
+        case let list as [Any]: return list
+        default: throw corrupt("added_tokens is not an array")
+        }
+    }
+
     func read(_ data: Data) throws -> Tokenizer {
         let object: Any
         do {
@@ -148,12 +157,7 @@ struct TokenizerJSONReader {
 
         // Vocabulary: token spellings in the byte-level alphabet.
         guard let vocabJSON = model["vocab"] as? [String: Any] else { throw corrupt("missing object \"model.vocab\"") }
-        let addedJSON: [Any]
-        switch root["added_tokens"] {
-        case nil, is NSNull: addedJSON = []
-        case let list as [Any]: addedJSON = list
-        default: throw corrupt("added_tokens is not an array")
-        }
+        let addedJSON = try addedTokenList(root)
         // Ids are dense: n tokens (vocab and added together, an added token may repeat a vocab
         // entry) have ids below n. A larger id is a corrupt file, and would size the id tables.
         let idLimit = min(vocabJSON.count + addedJSON.count, Int(Int32.max))

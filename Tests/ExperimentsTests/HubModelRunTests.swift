@@ -53,7 +53,6 @@ import Tokenization
         let rendered = tok.decode(try tok.renderForCompletion(.init(user: rollouts[0].rollout.prompt)))
         #expect(rendered == "<|im_start|>system\nYou are a small helpful model. Answer briefly.<|im_end|>\n<|im_start|>user\n"
                 + rollouts[0].rollout.prompt + "<|im_end|>\n<|im_start|>assistant\n")
-        #expect(rollouts.allSatisfy { !$0.rollout.completion.contains("<|im_end|>") })
         // The checkpoint keeps the tokenizer, the template and the model's shape. (Its weights may
         // not move: a random model earns no reward, so every advantage is 0.)
         let out = dir.appendingPathComponent("runs/hf-grpo/grpo")
@@ -85,6 +84,7 @@ import Tokenization
             stages:
               - stage: reward_model
                 init_from: \(hub.path)
+                ensemble: 2
                 steps: 2
                 batch_size: 2
                 checkpoint_every: 2
@@ -114,10 +114,15 @@ import Tokenization
         let runner = try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil)
         #expect(!runner.interrupted)
         #expect(try store.runs().map(\.run.status) == [.completed, .completed, .completed])
-        for stage in ["reward_model", "ppo", "dpo"] {
+        for stage in ["reward_model/member-1", "ppo", "dpo"] {
             let out = dir.appendingPathComponent("runs/hub-rlhf/\(stage)")
             #expect(try Tokenizer.load(checkpointDirectory: out).chatTemplate.family == .chatml, "\(stage)")
         }
+        // Run again with --resume: every stage is skipped, and the tokenizer is the directory's
+        // again (the ensemble's folder holds none of its own).
+        let again = try RunnerTests.run(config, in: dir, store: store, resume: true, stopAfter: nil)
+        #expect(try store.runs().count == 3)
+        #expect(again.tokenizer?.chatTemplate.family == .chatml)
         // `from` and `init_from` together are refused where they are written.
         let both = yaml.replacingOccurrences(of: "  - stage: dpo\n", with: "  - stage: dpo\n    from: ppo\n")
         try both.write(to: file, atomically: true, encoding: .utf8)
@@ -132,11 +137,8 @@ import Tokenization
                                                overrides: [ConfigOverride("stages.before_rl.init_from=\(missing)"),
                                                            ConfigOverride("stages.grpo.init_from=\(missing)")])
         let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
-        #expect(throws: (any Error).self) { try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil) }
-        do {
-            _ = try RunnerTests.run(config, in: dir, store: store, resume: true, stopAfter: nil)
-        } catch {
-            #expect("\(error)".contains("stage before_rl: init_from \(missing): no config.json there"), "\(error)")
-        }
+        #expect {
+            try RunnerTests.run(config, in: dir, store: store, resume: false, stopAfter: nil)
+        } throws: { "\($0)".contains("stage before_rl: init_from \(missing): no config.json there") }
     }
 }
