@@ -129,6 +129,19 @@ import Tokenization
         #expect { try ExperimentConfig.load(path: file.path) } throws: { "\($0)".contains("give `from: STAGE` or `init_from: DIR`, not both") }
     }
 
+    /// Without a tokenizer stage, every stage up to the first training one needs `init_from`,
+    /// and a tokenizer stage after it is refused.
+    @Test func stagesBeforeTheModelIsKnownAreRefused() throws {
+        let file = Self.root.appendingPathComponent("experiments/hf-grpo.yaml").path
+        #expect {
+            try ExperimentConfig.load(path: file, overrides: [ConfigOverride("stages.before_rl.init_from=''")])
+        } throws: { "\($0)".contains("found `eval` without `init_from`") }
+        #expect {
+            try ExperimentConfig.load(path: file, overrides: [ConfigOverride("stages.grpo.init_from=''")])
+        } throws: { "\($0)".contains("found `grpo` without `init_from`") }
+        #expect(try ExperimentConfig.load(path: file).stages.map(\.kind) == [.eval, .grpo, .eval])
+    }
+
     @Test func initFromADirectoryWithoutAModelIsAClearError() throws {
         let dir = try RunnerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
