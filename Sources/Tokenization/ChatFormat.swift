@@ -34,8 +34,6 @@ public enum ChatFormatError: Error, CustomStringConvertible, Equatable {
     case toolOutputWithoutCall(index: Int, segment: Int)
     /// `renderForCompletion` needs the conversation to end with a user turn.
     case completionNeedsUserLast(role: Role)
-    /// Tool calls in a Hub family's format (they need Ponder's tool tokens).
-    case toolsNeedPonderFormat(family: String)
 
     public var description: String {
         switch self {
@@ -57,8 +55,6 @@ public enum ChatFormatError: Error, CustomStringConvertible, Equatable {
             return "message \(i), segment \(s): tool output with no tool call right before it"
         case .completionNeedsUserLast(let role):
             return "the conversation to complete must end with a user turn, not a \(role.rawValue) turn"
-        case .toolsNeedPonderFormat(let family):
-            return "tool calls need Ponder's tool tokens; the model's \(family) chat format has none (use environments without tools)"
         }
     }
 }

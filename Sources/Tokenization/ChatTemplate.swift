@@ -170,6 +170,16 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable {
 }
 
 /// One piece of a rendered conversation: a template token, or text (with whether it is learned).
+/// How the Hub formats spell what Ponder's format writes with special tokens: their tokenizers
+/// have no tool tokens, so thinking, tool calls and tool output are tags in the text. The
+/// engine runs a call when the model writes the closing tag (`ToolCallInjector`).
+public enum TextTags {
+    public static let thinkOpen = "<think>", thinkClose = "</think>"
+    public static let outputOpen = "<output>", outputClose = "</output>"
+    public static func open(_ tool: Tool) -> String { "<\(tool.rawValue)>" }
+    public static func close(_ tool: Tool) -> String { "</\(tool.rawValue)>" }
+}
+
 private enum ChatPart {
     case token(String, learn: Bool)
     case text(String, learn: Bool)
@@ -213,9 +223,9 @@ extension Tokenizer {
             }
             for message in messages {
                 let learn = message.role == .assistant
-                parts += [.token("<|im_start|>", learn: false), .text(message.role.rawValue + "\n", learn: false),
-                          .text(try content(message, trim: false), learn: learn),
-                          .token("<|im_end|>", learn: learn), .text("\n", learn: false)]
+                parts += [.token("<|im_start|>", learn: false), .text(message.role.rawValue + "\n", learn: false)]
+                    + content(message, trim: false)
+                    + [.token("<|im_end|>", learn: learn), .text("\n", learn: false)]
             }
             if generationPrompt { parts += [.token("<|im_start|>", learn: false), .text("assistant\n", learn: false)] }
         case .llama3:
@@ -226,44 +236,60 @@ extension Tokenizer {
             }
             if let preamble = template.systemPreamble {
                 var system = ""
-                if messages.first?.role == .system { system = try content(messages.removeFirst(), trim: true) }
+                if messages.first?.role == .system { system = plainContent(messages.removeFirst(), trim: true) }
                 parts += header("system") + [.text(preamble + system, learn: false), .token("<|eot_id|>", learn: false)]
             }
             for message in messages {
                 let learn = message.role == .assistant
-                parts += header(message.role.rawValue)
-                    + [.text(try content(message, trim: true), learn: learn), .token("<|eot_id|>", learn: learn)]
+                parts += header(message.role.rawValue) + content(message, trim: true) + [.token("<|eot_id|>", learn: learn)]
             }
             if generationPrompt { parts += header("assistant") }
         case .llama2:
             var system: String?
-            if messages.first?.role == .system { system = try content(messages.removeFirst(), trim: false) }
+            if messages.first?.role == .system { system = plainContent(messages.removeFirst(), trim: false) }
             for (i, message) in messages.enumerated() {
-                var text = try content(message, trim: false)
-                if i == 0, let system { text = "<<SYS>>\n\(system)\n<</SYS>>\n\n" + text }
-                text = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 if message.role == .user {
+                    var text = plainContent(message, trim: false)
+                    if i == 0, let system { text = "<<SYS>>\n\(system)\n<</SYS>>\n\n" + text }
+                    text = text.trimmingCharacters(in: .whitespacesAndNewlines)
                     parts += [.token(template.bos ?? "<s>", learn: false), .text("[INST] \(text) [/INST]", learn: false)]
                 } else {
-                    parts += [.text(" ", learn: false), .text(text + " ", learn: true), .token(template.endOfTurn, learn: true)]
+                    parts += [.text(" ", learn: false)] + content(message, trim: true)
+                        + [.text(" ", learn: true), .token(template.endOfTurn, learn: true)]
                 }
             }
         }
         return try encodeParts(parts)
     }
 
-    /// A message's content as the Hub formats write it.
-    private func content(_ message: Message, trim: Bool) throws -> String {
-        var text = ""
-        for segment in message.segments {
+    /// A message's content as the Hub formats write it: thinking, tool calls and tool output
+    /// spelled as tags in the text (`TextTags`). The assistant learns its own words and tags;
+    /// tool output and its tags are injected by the engine, so they are not learned. `trim`
+    /// strips whitespace at both ends of the whole content, as Llama's templates do.
+    private func content(_ message: Message, trim: Bool) -> [ChatPart] {
+        let learn = message.role == .assistant
+        var parts: [ChatPart] = message.segments.map { segment in
             switch segment {
-            case .text(let t): text += t
-            case .thinking(let t): text += "<think>\(t)</think>"
-            case .toolCall, .toolOutput:
-                throw ChatFormatError.toolsNeedPonderFormat(family: chatTemplate.family.rawValue)
+            case .text(let t): .text(t, learn: learn)
+            case .thinking(let t): .text(TextTags.thinkOpen + t + TextTags.thinkClose, learn: learn)
+            case .toolCall(let tool, let input): .text(TextTags.open(tool) + input + TextTags.close(tool), learn: learn)
+            case .toolOutput(let t): .text(TextTags.outputOpen + t + TextTags.outputClose, learn: false)
             }
         }
-        return trim ? text.trimmingCharacters(in: .whitespacesAndNewlines) : text
+        guard trim else { return parts }
+        if case .text(let t, let l) = parts.first { parts[0] = .text(String(t.drop { $0.isWhitespace }), learn: l) }
+        if case .text(let t, let l) = parts.last {
+            parts[parts.count - 1] = .text(String(t.reversed().drop { $0.isWhitespace }.reversed()), learn: l)
+        }
+        return parts
+    }
+
+    /// The content of a system or user message (text only; `validate` refuses anything else there).
+    private func plainContent(_ message: Message, trim: Bool) -> String {
+        content(message, trim: trim).map { part in
+            if case .text(let t, _) = part { return t }
+            return ""
+        }.joined()
     }
 
     /// Ids and mask of the parts: each template token by its id, each run of text between two
@@ -305,7 +331,8 @@ extension Tokenizer {
     }
 
     /// The assistant message in generated ids of a Hub format: text up to the end-of-turn token
-    /// (or any special added token), with "<think>...</think>" read back as thinking.
+    /// (or any special added token), with its tags (`TextTags`) read back as thinking, tool calls
+    /// and tool output.
     func parseTemplateAssistant(_ ids: some Sequence<Int32>) -> Message {
         let specials = Set(added.filter(\.special).map(\.id))
         var answer: [Int32] = []
@@ -316,18 +343,32 @@ extension Tokenizer {
         // The tokenizer's own decoder: a SentencePiece answer loses the space its first "▁" holds.
         var rest = Substring(decode(answer))
         if chatTemplate.family == .llama2 { rest = Substring(rest.trimmingCharacters(in: .whitespaces)) }
+        return Message(role: .assistant, segments: Self.segments(tagged: rest))
+    }
+
+    /// Text written with `TextTags` split into segments. An unclosed span runs to the end, as
+    /// in Ponder's own parser; a closing tag without its opening one stays text.
+    static func segments(tagged text: Substring) -> [Segment] {
+        let spans: [(open: String, close: String, make: (String) -> Segment)] = [
+            (TextTags.thinkOpen, TextTags.thinkClose, { .thinking($0) }),
+            (TextTags.open(.python), TextTags.close(.python), { .toolCall(.python, $0) }),
+            (TextTags.open(.search), TextTags.close(.search), { .toolCall(.search, $0) }),
+            (TextTags.outputOpen, TextTags.outputClose, { .toolOutput($0) }),
+        ]
         var segments: [Segment] = []
-        while let open = rest.range(of: "<think>") {
+        var rest = text
+        while let (span, open) = spans.compactMap({ span in rest.range(of: span.open).map { (span, $0) } })
+            .min(by: { $0.1.lowerBound < $1.1.lowerBound }) {
             if open.lowerBound > rest.startIndex { segments.append(.text(String(rest[..<open.lowerBound]))) }
             let inside = rest[open.upperBound...]
-            guard let close = inside.range(of: "</think>") else {
-                segments.append(.thinking(String(inside)))
-                return Message(role: .assistant, segments: segments)
+            guard let close = inside.range(of: span.close) else {
+                segments.append(span.make(String(inside)))
+                return segments
             }
-            segments.append(.thinking(String(inside[..<close.lowerBound])))
+            segments.append(span.make(String(inside[..<close.lowerBound])))
             rest = inside[close.upperBound...]
         }
         if !rest.isEmpty { segments.append(.text(String(rest))) }
-        return Message(role: .assistant, segments: segments)
+        return segments
     }
 }

@@ -130,20 +130,23 @@ final class SentencePieceBPE: Sendable {
     // MARK: Encode
 
     /// `continuesText`: the bytes follow earlier text (a chat template's run after a token), so
-    /// none of their segments begins the text ("first" prepends nothing).
+    /// none of their segments begins the text ("first" prepends nothing). `midText`: the bytes
+    /// go on a word the model is writing (injected tool output), so no layout prepends "▁".
     func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool, added: [AddedToken],
-                cache: PieceCache, continuesText: Bool = false, into out: inout [Int32]) {
+                cache: PieceCache, continuesText: Bool = false, midText: Bool = false, into out: inout [Int32]) {
+        let steps = midText ? normalizer.filter { if case .prepend = $0 { return false }; return true } : normalizer
         Self.splitAdded(text, added: added, byFirstByte: rawAddedByFirstByte, allowSpecial: allowSpecial,
                         token: { out.append($0) },
                         segment: { range in
-            var normalized = normalize(String(decoding: UnsafeBufferPointer(rebasing: text[range]), as: UTF8.self))
+            var normalized = Self.normalizeSteps(String(decoding: UnsafeBufferPointer(rebasing: text[range]), as: UTF8.self), steps)
             normalized.withUTF8 { n in
                 Self.splitAdded(n, added: added, byFirstByte: normalizedAddedByFirstByte, allowSpecial: allowSpecial,
                                 token: { out.append($0) },
                                 segment: { sub in
                     // "first": the segment begins the original text (a normaliser maps position 0 to 0).
-                    let startsText = !continuesText && range.lowerBound == 0 && sub.lowerBound == 0
-                    preTokenize(String(decoding: UnsafeBufferPointer(rebasing: n[sub]), as: UTF8.self), startsText: startsText) { word in
+                    let startsText = !continuesText && !midText && range.lowerBound == 0 && sub.lowerBound == 0
+                    preTokenize(String(decoding: UnsafeBufferPointer(rebasing: n[sub]), as: UTF8.self), startsText: startsText,
+                                midText: midText) { word in
                         encodeWord(word, cache: cache, into: &out)
                     }
                 })
@@ -165,13 +168,13 @@ final class SentencePieceBPE: Sendable {
         return s
     }
 
-    private func preTokenize(_ segment: String, startsText: Bool, _ body: (String) -> Void) {
+    private func preTokenize(_ segment: String, startsText: Bool, midText: Bool = false, _ body: (String) -> Void) {
         guard let m = metaspace else {
             body(segment)
             return
         }
         var s = replacingAll(segment, " ", m.replacement)
-        let prepend = m.scheme == .always || (m.scheme == .first && startsText)
+        let prepend = !midText && (m.scheme == .always || (m.scheme == .first && startsText))
         // Byte comparison: String.hasPrefix compares whole characters ("▁" plus a combining mark is not "▁").
         if prepend && !s.utf8.starts(with: m.replacement.utf8) { s = m.replacement + s }
         guard m.split else {

@@ -10,10 +10,13 @@
 // and forces <|output_start|> + encode(output, capped) + <|output_end|>. Forced tokens get loss
 // mask 0, exactly as `Tokenizer.render` masks tool output. Tools run synchronously inside the
 // engine's hook: decoding of the other sequences waits (a sandbox call costs ~15 ms).
+// A Hub model's format has no tool tokens: there a call is `<python>code</python>` in the text,
+// run when the closing tag is written, and the output is forced as `<output>...</output>`.
 // Edge: when the closing tool token is the completion's last allowed token, the tool still runs
 // (its record is in `toolCalls`) but no output fits; the finish reason is then `.length`.
 // Not here: rewards, advantages (the RL trainers), chunking a batch too large for the engine.
 
+import Foundation
 import Model
 import PonderCore
 import Tokenization
@@ -88,11 +91,16 @@ public struct ToolCallInjector {
         self.maxCalls = maxCalls
     }
 
+    /// Hub formats: the text of a call starts after the last forced output.
+    private var scanFrom = 0
+
     /// When the last of `tokens` closes a tool call (<|python_end|> after a <|python_start|>,
     /// or the search pair), runs it and returns the tokens to force:
     /// <|output_start|> output <|output_end|>. A closing token with no opening one since the
-    /// last tool output is ignored (nil), as `parseAssistant` drops it.
+    /// last tool output is ignored (nil), as `parseAssistant` drops it. A Hub format spells
+    /// the call in text (`TextTags`), so there it is the closing tag that runs it.
     public mutating func respond(to tokens: [Int32]) -> [Int32]? {
+        if tokenizer.chatTemplate.family != .ponder { return respondToTags(tokens) }
         guard let last = tokens.last, let special = tokenizer.specialToken(for: last) else { return nil }
         let tool: Tool, opening: SpecialToken
         switch special {
@@ -105,7 +113,32 @@ public struct ToolCallInjector {
         while start >= 0 && tokens[start] != openID && tokens[start] != outputEnd { start -= 1 }
         guard start >= 0, tokens[start] == openID else { return nil }
         let input = tokenizer.decode(tokens[(start + 1)..<(tokens.count - 1)])
+        var forced = [tokenizer.id(of: .outputStart)]
+        forced.append(contentsOf: tokenizer.encode(run(tool, input)).prefix(maxOutputTokens))
+        forced.append(outputEnd)
+        return forced
+    }
 
+    /// `<python>code</python>` (or the search pair) ending the text since the last output,
+    /// trailing whitespace aside, runs the call; the output is forced as `<output>...</output>`,
+    /// encoded as text inside the text (`encode(midText:)`).
+    private mutating func respondToTags(_ tokens: [Int32]) -> [Int32]? {
+        guard let last = tokens.last, tokenizer.bytes(of: last).contains(UInt8(ascii: ">")) else { return nil }
+        let text = String(decoding: tokenizer.decodeBytes(tokens[min(scanFrom, tokens.count)...]), as: UTF8.self)
+        let ended = String(text.reversed().drop { $0.isWhitespace }.reversed())
+        guard let tool = Tool.allCases.first(where: { ended.hasSuffix(TextTags.close($0)) }) else { return nil }
+        let call = String(ended.dropLast(TextTags.close(tool).count))
+        guard let open = call.range(of: TextTags.open(tool), options: .backwards) else { return nil }
+        let output = run(tool, String(call[open.upperBound...]))
+        let forced = tokenizer.encode(midText: TextTags.outputOpen)
+            + tokenizer.encode(midText: output).prefix(maxOutputTokens)
+            + tokenizer.encode(midText: TextTags.outputClose)
+        scanFrom = tokens.count + forced.count
+        return forced
+    }
+
+    /// Runs one call (or refuses it) and records it; the text to inject.
+    private mutating func run(_ tool: Tool, _ input: String) -> String {
         let output: String, failure: String?
         if records.count >= maxCalls {
             (output, failure) = ("error: too many tool calls (at most \(maxCalls))", "too many tool calls")
@@ -117,10 +150,7 @@ public struct ToolCallInjector {
             (output, failure) = ("error: no \(tool.rawValue) tool is connected", "no tool executor")
         }
         records.append(ToolCallRecord(tool: tool, input: input, output: output, failure: failure))
-        var forced = [tokenizer.id(of: .outputStart)]
-        forced.append(contentsOf: tokenizer.encode(output).prefix(maxOutputTokens))
-        forced.append(outputEnd)
-        return forced
+        return output
     }
 }
 

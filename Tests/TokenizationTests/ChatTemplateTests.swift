@@ -84,10 +84,23 @@ import Testing
         }
     }
 
-    @Test func toolCallsAreRefusedInHubFormats() throws {
-        let tok = try Tokenizer.load(checkpointDirectory: Self.directory.appendingPathComponent("chatml"))
-        let conversation = Conversation([.user("2+2?"), .assistant([.toolCall(.python, "print(2+2)"), .toolOutput("4"), .text("4")])])
-        #expect(throws: ChatFormatError.toolsNeedPonderFormat(family: "chatml")) { try tok.render(conversation) }
+    /// Tool calls and their output are tags in the text (`TextTags`); the assistant learns its
+    /// call and its answer, not the output the engine injects.
+    @Test(arguments: ["chatml", "llama31", "llama2"])
+    func toolCallsAreTagsInHubFormats(_ name: String) throws {
+        let tok = try Tokenizer.load(checkpointDirectory: Self.directory.appendingPathComponent(name))
+        let segments: [Segment] = [.toolCall(.python, "print(6 * 7)"), .toolOutput("42\n"), .text("It is 42.")]
+        let (ids, mask) = try tok.render(Conversation([.user("What is 6 * 7?"), .assistant(segments)]))
+        let answer = "<python>print(6 * 7)</python><output>42\n</output>It is 42."
+        #expect(tok.decode(ids).contains(answer), "\(name): \(tok.decode(ids).debugDescription)")
+        let learned = tok.decode(zip(ids, mask).filter { $0.1 == 1 }.map(\.0))
+        #expect(learned.contains("<python>print(6 * 7)</python>") && learned.hasSuffix("It is 42." + (name == "llama2" ? " " : "") + tok.chatTemplate.endOfTurn),
+                "\(name): \(learned.debugDescription)")
+        #expect(!learned.contains("output") && !learned.contains("42\n"), "\(name): \(learned.debugDescription)")
+        // Generated ids with the same spelling parse back into the same segments.
+        #expect(tok.parseAssistant(tok.encode(answer) + [tok.endOfTurnID]) == .assistant(segments))
+        #expect(tok.parseAssistant(tok.encode("<think>6 * 7</think><search>Zorbia") + [tok.endOfTurnID])
+                == .assistant([.thinking("6 * 7"), .toolCall(.search, "Zorbia")]))
     }
 
     @Test func recognitionReadsDefaultsAndRefusesWhatItDoesNotRender() throws {
