@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "PonderCore"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Rewards", "PonderCore", "ponder-sandbox-init"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "PonderCore", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tokenization", "Environments", "Rewards", "PonderCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Tokenization", "Environments", "Rewards", "PonderCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Environments", "Storage", "Model", "Training", "PonderCore", "TestSupport"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Model", "Tokenization", "PonderCore", "TestSupport"],
                     exclude: ["openai_client_check.py"]),

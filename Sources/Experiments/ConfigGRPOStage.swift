@@ -25,11 +25,13 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
     /// a new model): a Ponder stage folder or a Hugging Face model directory. Its tokenizer and
     /// chat format come with it and serve this stage and the later ones. Default: none.
     public var initFrom = ""
+    /// float32 | bfloat16 (or bf16): how the frozen reference holds its weights. Default float32.
+    public var referenceDType = WeightDType.float32
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, rewards, environments, curriculum, initFrom = "init_from"
+        case name, rewards, environments, curriculum, initFrom = "init_from", referenceDType = "reference_dtype"
     }
 
     public init(from decoder: Decoder) throws {
@@ -47,6 +49,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&environments, .environments)
         curriculum = try mine.decodeIfPresent(CurriculumSettings.self, forKey: .curriculum)
         try mine.fill(&initFrom, .initFrom)
+        try mine.fill(&referenceDType, .referenceDType)
     }
 
     /// One flat mapping: the name, every parameter, the rewards and the environments.
@@ -58,6 +61,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encode(environments, forKey: .environments)
         try c.encodeIfPresent(curriculum, forKey: .curriculum)
         if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
+        try c.encodeReferenceDType(referenceDType, forKey: .referenceDType)
     }
 }
 
@@ -105,3 +109,15 @@ extension GRPO.Advantage: ConfigChoice {}
 extension GRPO.ScaleRewards: ConfigChoice {}
 extension GRPO.LossType: ConfigChoice {}
 extension LRScheduleKind: ConfigChoice {}
+
+extension WeightDType: ConfigChoice {
+    /// `bf16` is read as bfloat16 (safetensors' and PyTorch's short name); configs write bfloat16.
+    public init?(choice: String) { self.init(rawValue: choice == "bf16" ? "bfloat16" : choice) }
+}
+
+extension KeyedEncodingContainer {
+    /// The default (float32) is left out, so configs written before the key keep their hash.
+    mutating func encodeReferenceDType(_ dtype: WeightDType, forKey key: Key) throws {
+        if dtype != .float32 { try encode(dtype, forKey: key) }
+    }
+}

@@ -170,10 +170,14 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
     /// model directory); its tokenizer and chat format serve this stage and the later ones.
     /// Not with `from`. Default: none.
     public var initFrom = ""
+    /// float32 | bfloat16 (or bf16): how the frozen reference holds its weights. Default float32.
+    public var referenceDType = WeightDType.float32
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, preferences, from, initFrom = "init_from" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, preferences, from, initFrom = "init_from", referenceDType = "reference_dtype"
+    }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -188,6 +192,7 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
         try mine.fill(&from, .from)
         try mine.fill(&initFrom, .initFrom)
         if !from.isEmpty && !initFrom.isEmpty { throw mine.issue(.initFrom, "give `from: STAGE` or `init_from: DIR`, not both") }
+        try mine.fill(&referenceDType, .referenceDType)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -197,6 +202,7 @@ public struct DPOStage: TrainerStage, Codable, Sendable, Equatable {
         if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
         try parameters.encode(to: encoder)
         try c.encode(preferences, forKey: .preferences)
+        try c.encodeReferenceDType(referenceDType, forKey: .referenceDType)
     }
 }
 
@@ -215,13 +221,17 @@ public struct PPOStage: Codable, Sendable, Equatable {
     /// model directory); its tokenizer and chat format serve this stage and the later ones.
     /// Not with `from`. Default: none.
     public var initFrom = ""
+    /// float32 | bfloat16 (or bf16): how the frozen reference holds its weights. Default float32.
+    public var referenceDType = WeightDType.float32
 
     public init() {
         rollout.numGenerations = 4
         rollout.learningRate = 5e-5
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, rewards, environments, from, initFrom = "init_from" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, rewards, environments, from, initFrom = "init_from", referenceDType = "reference_dtype"
+    }
 
     /// GRPO keys that belong to GRPO's objective, which PPO replaces.
     static let grpoOnly: [GRPO.Parameters.CodingKeys: String] = [
@@ -258,6 +268,7 @@ public struct PPOStage: Codable, Sendable, Equatable {
         try mine.fill(&from, .from)
         try mine.fill(&initFrom, .initFrom)
         if !from.isEmpty && !initFrom.isEmpty { throw mine.issue(.initFrom, "give `from: STAGE` or `init_from: DIR`, not both") }
+        try mine.fill(&referenceDType, .referenceDType)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -273,6 +284,7 @@ public struct PPOStage: Codable, Sendable, Equatable {
         try parameters.encode(to: encoder)
         try c.encode(rewards, forKey: .rewards)
         try c.encode(environments, forKey: .environments)
+        try c.encodeReferenceDType(referenceDType, forKey: .referenceDType)
     }
 }
 

@@ -6,7 +6,8 @@
 //   eval       the latest checkpoint on held-out tasks (validation,  -> evals + eval_items rows
 //              or test), with the contamination count measured against the training stream
 //   grpo       from the latest checkpoint (frozen copy as reference) -> runs/NAME/STAGE/
-// "The latest checkpoint" is the one the previous training stage wrote.
+// "The latest checkpoint" is the one the previous training stage wrote. The frozen reference
+// holds no gradients, and its weights as `reference_dtype` says (F32, or BF16 to halve them).
 //
 // Resume (`--resume`): a stage whose newest run completed is skipped; an unfinished one is
 // continued in the same run row, its metrics after the checkpoint's step deleted first, so the
@@ -453,7 +454,7 @@ public final class ExperimentRunner {
         let start = try startCheckpoint(s.name, initFrom: s.initFrom)
         let tok = try requireTokenizer(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
-        let (reference, _) = try Checkpoint.load(from: start)
+        let reference = try Checkpoint.loadFrozen(from: start, dtype: s.referenceDType)
         let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.parameters.evalTasks, tokenizer: tok, model: policy)
         let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         let curriculum = try s.curriculum.map { try Self.curriculum($0, envs: chosen, stage: s.name) }

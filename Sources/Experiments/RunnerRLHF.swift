@@ -11,6 +11,8 @@
 //   dpo           pairs as above, then DPO from the latest checkpoint against a frozen copy.
 //   ppo           PPO from the latest checkpoint (frozen copy as the reference) on the stage's
 //                 rewards, with rollouts stored as GRPO's are.
+// A frozen copy holds no gradients, and with `reference_dtype: bfloat16` its weights in BF16
+// (Checkpoint.loadFrozen): 2 bytes a parameter instead of 8.
 // Pair building is deterministic (seed, stage name), so a resumed stage rebuilds the same pairs.
 // `from: STAGE` starts a stage from that earlier stage's checkpoint instead of the latest (a
 // sweep of PPO runs from one SFT model); `preferences.from: STAGE` reuses that stage's
@@ -230,9 +232,11 @@ extension ExperimentRunner {
         let start = try startCheckpoint(s.name, initFrom: s.initFrom, from: s.from)
         let tok = try requireTokenizer(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
-        let (reference, _) = try Checkpoint.load(from: start)
+        let reference = try Checkpoint.loadFrozen(from: start, dtype: s.referenceDType)
         report(.stageStarted(stage: s.name, kind: .dpo, run: runID, resumedFrom: resume ? 0 : nil))
-        let pairs = fitting(try preferencePairs(s.preferences, stage: s.name, model: reference, tokenizer: tok), stage: s.name, tokenizer: tok,
+        // The pairs are sampled from the policy before its first step (the reference's weights;
+        // a BF16 reference cannot sample).
+        let pairs = fitting(try preferencePairs(s.preferences, stage: s.name, model: policy, tokenizer: tok), stage: s.name, tokenizer: tok,
                             maxSeqLen: policy.config.maxSeqLen)
         if options.collective.isLeader { try recordPairs(pairs, runID: runID, stage: s.name, tokenizer: tok) }
         guard !pairs.train.isEmpty else { throw RunnerError("stage \(s.name): no training pairs (see the note above)") }
@@ -250,7 +254,7 @@ extension ExperimentRunner {
         let start = try startCheckpoint(s.name, initFrom: s.initFrom, from: s.from)
         let tok = try requireTokenizer(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
-        let (reference, _) = try Checkpoint.load(from: start)
+        let reference = try Checkpoint.loadFrozen(from: start, dtype: s.referenceDType)
         let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.rollout.evalTasks, tokenizer: tok, model: policy)
         let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         report(.stageStarted(stage: s.name, kind: .ppo, run: runID, resumedFrom: resume ? 0 : nil))

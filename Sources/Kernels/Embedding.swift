@@ -14,6 +14,18 @@ public func embeddingForward(
     }
 }
 
+/// The same lookup from a bfloat16 table, rows widened to Float.
+///   out [N, C]   tokens [N]   table [V, C] bfloat16 bits
+public func embeddingForward(
+    _ out: UnsafeMutablePointer<Float>,
+    _ tokens: UnsafePointer<Int32>, _ table: UnsafePointer<UInt16>,
+    _ N: Int, _ C: Int
+) {
+    for n in 0..<N {
+        floatFromBFloat16(out + n * C, table + Int(tokens[n]) * C, C)
+    }
+}
+
 /// dtable[tokens[n], :] += dout[n, :]
 ///   dtable [V, C]   dout [N, C]   tokens [N]
 public func embeddingBackward(

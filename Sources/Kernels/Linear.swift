@@ -1,16 +1,19 @@
 // Linear layer y = x W^T + b, with W stored [out, in] as PyTorch and Hugging Face store it.
 
-/// out [N, OC], inp [N, IC], weight [OC, IC], bias [OC] or nil
+/// out [N, OC], inp [N, IC], weight [OC, IC], bias [OC] or nil.
+/// `outStride` > OC writes the OC columns into rows of a wider output [N, outStride]: a block of
+/// output features computed on its own (an LM head applied a block of vocabulary at a time).
 public func linearForward(
     _ out: UnsafeMutablePointer<Float>,
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ N: Int, _ IC: Int, _ OC: Int
+    _ N: Int, _ IC: Int, _ OC: Int, outStride: Int? = nil
 ) {
+    let ldo = outStride ?? OC
     sgemm(transA: false, transB: true, m: N, n: OC, k: IC,
-          a: inp, lda: IC, b: weight, ldb: IC, beta: 0, c: out, ldc: OC)
+          a: inp, lda: IC, b: weight, ldb: IC, beta: 0, c: out, ldc: ldo)
     if let bias {
         for n in 0..<N {
-            let y = out + n * OC
+            let y = out + n * ldo
             for o in 0..<OC { y[o] += bias[o] }
         }
     }

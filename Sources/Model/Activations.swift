@@ -1,15 +1,19 @@
 // Activations: every buffer the forward pass saves for the backward pass, and the backward
 // pass's scratch, sized for a [B, T] batch and allocated once (they grow, never shrink, so a
 // training loop with a fixed batch shape allocates nothing after its first step).
+// A frozen model's forward saves nothing for a backward: every layer reuses one layer's buffers,
+// the residual alternates between two slots, and there is no backward scratch (`forwardOnly`).
 
 final class Activations {
     let B: Int, T: Int
     var N: Int { B * T }
+    let L: Int
+    let forwardOnly: Bool
 
     // Saved by forward. Per-layer buffers are stacked: layer l starts at l * (size per layer).
     let tokens: UnsafeMutablePointer<Int32>     // [N]
     let positions: UnsafeMutablePointer<Int32>  // [N]
-    let residual: FloatBuffer   // [L+1, N, C]  input of each layer, then the last layer's output
+    let residual: FloatBuffer   // [L+1, N, C]  input of each layer, then the last layer's output (forwardOnly: [2, N, C])
     let mid: FloatBuffer        // [L, N, C]    residual after attention
     let ln1: FloatBuffer        // [L, N, C]
     let rstd1: FloatBuffer      // [L, N]
@@ -28,7 +32,7 @@ final class Activations {
     let entropy: FloatBuffer    // [N]
     let targets: UnsafeMutablePointer<Int32>    // [N]
 
-    // Backward scratch, shared by all layers.
+    // Backward scratch, shared by all layers (empty when forwardOnly).
     let dres: FloatBuffer       // [N, C]
     let dln: FloatBuffer        // [N, C]
     let dqkv: FloatBuffer       // [N, (H+2K)D]
@@ -41,10 +45,14 @@ final class Activations {
     /// Per-layer sizes of the stacked buffers: [N, C], [N, (H+2K)D], [B, H, T, T], [N, HD], [N, F].
     let sizeNC: Int, sizeQKV: Int, sizeAtt: Int, sizeHD: Int, sizeF: Int
 
-    init(_ c: ModelConfig, B: Int, T: Int) {
+    init(_ c: ModelConfig, B: Int, T: Int, forwardOnly: Bool = false) {
         self.B = B
         self.T = T
-        let N = B * T, L = c.nLayers, C = c.dModel
+        self.L = c.nLayers
+        self.forwardOnly = forwardOnly
+        let N = B * T, C = c.dModel
+        // Layers whose buffers are kept, and copies of the backward scratch.
+        let (L, backward) = forwardOnly ? (1, 0) : (c.nLayers, 1)
         let W = (c.nHeads + 2 * c.nKVHeads) * c.headDim, HD = c.nHeads * c.headDim, F = c.ffnHidden
         let att = B * c.nHeads * T * T
         sizeNC = N * C; sizeQKV = N * W; sizeAtt = att; sizeHD = N * HD; sizeF = N * F
@@ -52,7 +60,7 @@ final class Activations {
         positions = .allocate(capacity: N)
         for n in 0..<N { positions[n] = Int32(n % T) }
         targets = .allocate(capacity: N); targets.initialize(repeating: -1, count: N)
-        residual = FloatBuffer(count: (L + 1) * N * C)
+        residual = FloatBuffer(count: (forwardOnly ? 2 : L + 1) * N * C)
         mid = FloatBuffer(count: L * N * C)
         ln1 = FloatBuffer(count: L * N * C)
         rstd1 = FloatBuffer(count: L * N)
@@ -69,14 +77,14 @@ final class Activations {
         lse = FloatBuffer(count: N)
         logp = FloatBuffer(count: N)
         entropy = FloatBuffer(count: N)
-        dres = FloatBuffer(count: N * C)
-        dln = FloatBuffer(count: N * C)
-        dqkv = FloatBuffer(count: N * W)
-        datty = FloatBuffer(count: N * HD)
-        dprobs = FloatBuffer(count: att)
-        dgateUp = FloatBuffer(count: N * 2 * F)
-        dswi = FloatBuffer(count: N * F)
-        dlogp = FloatBuffer(count: N)
+        dres = FloatBuffer(count: backward * N * C)
+        dln = FloatBuffer(count: backward * N * C)
+        dqkv = FloatBuffer(count: backward * N * W)
+        datty = FloatBuffer(count: backward * N * HD)
+        dprobs = FloatBuffer(count: backward * att)
+        dgateUp = FloatBuffer(count: backward * N * 2 * F)
+        dswi = FloatBuffer(count: backward * N * F)
+        dlogp = FloatBuffer(count: backward * N)
     }
 
     /// Layer l's slices of the stacked buffers, as forward writes and backward reads them.
@@ -91,11 +99,15 @@ final class Activations {
     }
 
     func layer(_ l: Int) -> Layer {
-        Layer(x: residual.pointer + l * sizeNC, ln1: ln1.pointer + l * sizeNC, rstd1: rstd1.pointer + l * N,
-              qkv: qkv.pointer + l * sizeQKV, probs: probs.pointer + l * sizeAtt, atty: atty.pointer + l * sizeHD,
-              mid: mid.pointer + l * sizeNC, ln2: ln2.pointer + l * sizeNC, rstd2: rstd2.pointer + l * N,
-              gateUp: gateUp.pointer + l * 2 * sizeF, swi: swi.pointer + l * sizeF, out: residual.pointer + (l + 1) * sizeNC)
+        let (s, x, out) = forwardOnly ? (0, l % 2, (l + 1) % 2) : (l, l, l + 1)  // saved slot, residual slots
+        return Layer(x: residual.pointer + x * sizeNC, ln1: ln1.pointer + s * sizeNC, rstd1: rstd1.pointer + s * N,
+                     qkv: qkv.pointer + s * sizeQKV, probs: probs.pointer + s * sizeAtt, atty: atty.pointer + s * sizeHD,
+                     mid: mid.pointer + s * sizeNC, ln2: ln2.pointer + s * sizeNC, rstd2: rstd2.pointer + s * N,
+                     gateUp: gateUp.pointer + s * 2 * sizeF, swi: swi.pointer + s * sizeF, out: residual.pointer + out * sizeNC)
     }
+
+    /// The last layer's output [N, C].
+    var output: UnsafeMutablePointer<Float> { layer(L - 1).out }
 
     deinit {
         tokens.deallocate()

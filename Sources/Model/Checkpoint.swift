@@ -129,6 +129,7 @@ public enum Checkpoint {
 
     /// model.safetensors: every tensor of the layout, in layout order, F32.
     static func modelWriter(_ model: Transformer) -> SafeTensorsWriter {
+        precondition(model.dtype == .float32, "Checkpoint.save: the model must hold F32 weights, not a BF16 reference's")
         var writer = SafeTensorsWriter(metadata: ["format": "pt"])
         for t in model.layout.tensors {
             writer.add(t.name, shape: t.shape, UnsafeBufferPointer(start: model.params.pointer + t.offset, count: t.count))
@@ -173,14 +174,23 @@ public enum Checkpoint {
         return try load(directory, config)
     }
 
-    private static func load(_ directory: URL, _ config: ModelConfig) throws -> (model: Transformer, trainerState: TrainerState?) {
+    /// A frozen model (no gradients) with its weights stored as `dtype`: the reference of grpo,
+    /// ppo and dpo. BF16 is read tensor by tensor, so the F32 weights never exist all at once;
+    /// weights that are not BF16 already (Ponder's F32 checkpoints) are rounded to nearest-even.
+    public static func loadFrozen(from directory: URL, dtype: WeightDType) throws -> Transformer {
+        try load(directory, readConfig(from: directory), storage: .frozen(dtype)).model
+    }
+
+    private static func load(_ directory: URL, _ config: ModelConfig, storage: Transformer.Storage = .trainable) throws
+        -> (model: Transformer, trainerState: TrainerState?)
+    {
         // The weights must fit config.json before the model is allocated: a config.json whose
         // sizes were damaged is reported against the file, not tried as gigabytes of memory.
         let file = try WeightFiles(directory: directory)
         try checkTensors(of: file, fit: ParameterLayout(config), config, in: directory)
         let model: Transformer
         do {
-            model = try Transformer(config: config)
+            model = try Transformer(config: config, storage: storage)
         } catch let error as ModelError {
             throw ModelError.checkpoint("\(directory.appendingPathComponent(configFile).path): \(error)")
         }
@@ -241,7 +251,11 @@ public enum Checkpoint {
     /// Copies every tensor of the model's layout out of a checked file.
     static func readWeights(from file: WeightFiles, into model: Transformer) throws {
         for t in model.layout.tensors {
-            try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
+            if let half = model.halfParams {
+                try file.readBFloat16(t.name, shape: t.shape, into: half.pointer + t.offset)
+            } else {
+                try file.read(t.name, shape: t.shape, into: model.params.pointer + t.offset)
+            }
         }
     }
 

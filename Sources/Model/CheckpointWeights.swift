@@ -60,4 +60,9 @@ struct WeightFiles {
         guard let i = owner[name] else { throw SafeTensorsError(file: path, tensor: name, "missing") }
         try files[i].read(name, shape: shape, into: destination)
     }
+
+    func readBFloat16(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<UInt16>) throws {
+        guard let i = owner[name] else { throw SafeTensorsError(file: path, tensor: name, "missing") }
+        try files[i].readBFloat16(name, shape: shape, into: destination)
+    }
 }

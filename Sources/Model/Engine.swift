@@ -53,6 +53,7 @@ public final class Engine {
     /// (prompt + completion), stepping at most `maxRows` rows at once (at least `sequences`;
     /// longer prompts are prefilled in chunks of `maxRows` tokens).
     public init(model: Transformer, sequences: Int, maxLength: Int, maxRows: Int? = nil) {
+        precondition(model.dtype == .float32, "Engine: the model must hold F32 weights (a BF16 reference runs forward only)")
         self.model = model
         config = model.config
         slots = sequences

@@ -3,7 +3,9 @@
 // Gradients and both AdamW moments use the same layout, so one offset finds a tensor in all
 // four buffers. Order, per layer, is chosen for the kernels: q, k and v projections (and their
 // biases) are adjacent so a single sgemm computes all three; gate and up projections are
-// adjacent for the same reason. Names are the Hugging Face Llama tensor names.
+// adjacent for the same reason. Each layer is one contiguous run of `layerSize` parameters from
+// its input norm, so a layer can be copied (or widened from BF16) alone. Names are the Hugging
+// Face Llama tensor names.
 //
 //   model.embed_tokens.weight                        [V, C]
 //   per layer i (prefix model.layers.i.):
@@ -33,6 +35,14 @@ public struct TensorSpec: Sendable, Equatable {
 
 public struct LayerOffsets: Sendable {
     public let inputNorm, qkv, qkvBias, o, postNorm, gateUp, down: Int
+    /// The layer's first parameter: the layer runs contiguously from here.
+    public var start: Int { inputNorm }
+
+    /// The offsets counted from `start`: where the tensors lie in a copy of this layer alone.
+    public var withinLayer: LayerOffsets {
+        LayerOffsets(inputNorm: 0, qkv: qkv - start, qkvBias: qkvBias >= 0 ? qkvBias - start : -1, o: o - start,
+                     postNorm: postNorm - start, gateUp: gateUp - start, down: down - start)
+    }
 }
 
 public struct ParameterLayout: Sendable {
@@ -40,6 +50,8 @@ public struct ParameterLayout: Sendable {
     public let count: Int
     public let embed: Int
     public let layers: [LayerOffsets]
+    /// Parameters of one layer (every layer has the same).
+    public let layerSize: Int
     public let finalNorm: Int
     /// Offset of the LM head's [V, C] matrix: the embedding when tied.
     public let lmHead: Int
@@ -56,6 +68,7 @@ public struct ParameterLayout: Sendable {
         let (C, HD, KD, F) = (c.dModel, c.nHeads * c.headDim, c.nKVHeads * c.headDim, c.ffnHidden)
         embed = add("model.embed_tokens.weight", [c.vocabSize, C], .embedding)
         var layers: [LayerOffsets] = []
+        var layerSize = 0
         for i in 0..<c.nLayers {
             let p = "model.layers.\(i)."
             let inputNorm = add(p + "input_layernorm.weight", [C], .norm)
@@ -73,10 +86,12 @@ public struct ParameterLayout: Sendable {
             let gateUp = add(p + "mlp.gate_proj.weight", [F, C], .matrix)
             _ = add(p + "mlp.up_proj.weight", [F, C], .matrix)
             let down = add(p + "mlp.down_proj.weight", [C, F], .matrix)
+            layerSize = offset - inputNorm
             layers.append(LayerOffsets(inputNorm: inputNorm, qkv: qkv, qkvBias: qkvBias, o: o,
                                        postNorm: postNorm, gateUp: gateUp, down: down))
         }
         self.layers = layers
+        self.layerSize = layerSize
         finalNorm = add("model.norm.weight", [C], .norm)
         lmHead = c.tieEmbeddings ? embed : add("lm_head.weight", [c.vocabSize, C], .matrix)
         self.tensors = tensors

@@ -13,6 +13,7 @@
 // sharded-checkpoint reader. Every error names the file and, where there is one, the tensor.
 
 import Foundation
+import Kernels
 import PonderCore
 
 #if canImport(Glibc)
@@ -229,6 +230,22 @@ public struct SafeTensorsFile {
             default:
                 throw SafeTensorsError(file: path, tensor: name, "dtype \(t.dtype.rawValue) is not a floating-point type Ponder reads (F32, F16, BF16, F64)")
             }
+        }
+    }
+
+    /// As `read`, into bfloat16 bits: a BF16 tensor is copied as it is, any other goes through
+    /// Float and is rounded to nearest-even (one tensor of Floats at a time).
+    public func readBFloat16(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<UInt16>) throws {
+        let t = try entry(name, shape: shape)
+        guard t.dtype == .bf16 else {
+            var floats = [Float](repeating: 0, count: t.count)
+            try floats.withUnsafeMutableBufferPointer { try read(name, shape: shape, into: $0.baseAddress!) }
+            bfloat16FromFloat(destination, floats, t.count)
+            return
+        }
+        bytes.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
+            let raw = UnsafeRawBufferPointer(rebasing: all[(dataStart + t.dataRange.lowerBound)..<(dataStart + t.dataRange.upperBound)])
+            for i in 0..<t.count { destination[i] = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
         }
     }
 

@@ -15,6 +15,10 @@
 //   - `hidden`: the final hidden state [N, C]; feed back `backward(dhidden:)` (scalar heads
 //     such as a value or reward head live outside the model and train on this).
 // Gradients accumulate into `grads` until `zeroGrad()`.
+//
+// A frozen model (`Storage.frozen`, WeightStorage.swift) has no gradients and runs forward only;
+// stored as BF16, its forward widens each layer's weights into one F32 scratch just before the
+// layer, and the LM head a block of vocabulary rows at a time.
 
 import Foundation
 import Kernels
@@ -23,8 +27,14 @@ import PonderCore
 public final class Transformer {
     public let config: ModelConfig
     public let layout: ParameterLayout
+    /// F32 weights in `layout`; empty when stored as BF16.
     public let params: FloatBuffer
+    /// Empty for a frozen model.
     public let grads: FloatBuffer
+    /// BF16 weights in `layout`, when stored so.
+    let halfParams: BFloat16Buffer?
+    /// One layer's weights widened to F32 (BF16 storage only): [layout.layerSize].
+    let weightScratch: FloatBuffer
 
     /// Attach a timer to see where forward and backward time goes.
     public var timer: KernelTimer?
@@ -33,21 +43,28 @@ public final class Transformer {
     let ropeSin: FloatBuffer
     var acts: Activations?
 
-    public init(config: ModelConfig) throws {
+    public init(config: ModelConfig, storage: Storage = .trainable) throws {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config)
         let half = config.headDim / 2
+        let (floats, gradients, halves, scratch): (Int, Int, Int, Int) = switch storage {
+        case .trainable: (layout.count, layout.count, 0, 0)
+        case .frozen(.float32): (layout.count, 0, 0, 0)
+        case .frozen(.bfloat16): (0, 0, layout.count, layout.layerSize)
+        }
         // Parameters, gradients and the two RoPE tables: a size this machine cannot hold is an
         // error here rather than a crash inside the allocator (validated sizes cannot overflow).
-        let bytes = 4 * (2 * layout.count + 2 * config.maxSeqLen * half)
+        let bytes = 4 * (floats + gradients + scratch + 2 * config.maxSeqLen * half) + 2 * halves
         let memory = ProcessInfo.processInfo.physicalMemory
         if UInt64(bytes) > memory {
             throw ModelError.invalidConfig(String(format: "the model needs %.1f GiB for its parameters, gradients and RoPE tables (max_position_embeddings %d), more than this machine's %.1f GiB of memory",
                                                   Double(bytes) / 0x1p30, config.maxSeqLen, Double(memory) / 0x1p30))
         }
-        params = FloatBuffer(count: layout.count)
-        grads = FloatBuffer(count: layout.count)
+        params = FloatBuffer(count: floats)
+        grads = FloatBuffer(count: gradients)
+        halfParams = halves > 0 ? BFloat16Buffer(count: halves) : nil
+        weightScratch = FloatBuffer(count: scratch)
         ropeCos = FloatBuffer(count: config.maxSeqLen * half)
         ropeSin = FloatBuffer(count: config.maxSeqLen * half)
         ropeTables(ropeCos.pointer, ropeSin.pointer, config.maxSeqLen, inverseFrequencies: config.ropeInverseFrequencies())
@@ -56,33 +73,65 @@ public final class Transformer {
     /// A model initialised as GPT-2 and Llama training recipes do: normal(0, 0.02) matrices and
     /// embeddings, residual output projections (o_proj, down_proj) scaled by 1/sqrt(2 L),
     /// norms at 1, biases at 0. The same seed gives the same weights.
-    public convenience init(config: ModelConfig, seed: UInt64) throws {
-        try self.init(config: config)
+    /// A BF16 model gets the same weights rounded.
+    public convenience init(config: ModelConfig, seed: UInt64, storage: Storage = .trainable) throws {
+        try self.init(config: config, storage: storage)
         var rng = RNG(seed: seed)
         let residualScale = 1 / Double(2 * config.nLayers).squareRoot()
         for t in layout.tensors {
-            let p = params.pointer + t.offset
-            switch t.kind {
-            case .norm: p.update(repeating: 1, count: t.count)
-            case .bias: p.update(repeating: 0, count: t.count)
-            case .embedding, .matrix:
-                let isResidualOut = t.name.hasSuffix("o_proj.weight") || t.name.hasSuffix("down_proj.weight")
-                let std = 0.02 * (isResidualOut ? residualScale : 1)
-                for i in 0..<t.count { p[i] = Float(rng.nextGaussian() * std) }
+            write(t) { p in
+                switch t.kind {
+                case .norm: p.update(repeating: 1, count: t.count)
+                case .bias: p.update(repeating: 0, count: t.count)
+                case .embedding, .matrix:
+                    let isResidualOut = t.name.hasSuffix("o_proj.weight") || t.name.hasSuffix("down_proj.weight")
+                    let std = 0.02 * (isResidualOut ? residualScale : 1)
+                    for i in 0..<t.count { p[i] = Float(rng.nextGaussian() * std) }
+                }
             }
         }
     }
 
     public var parameterCount: Int { layout.count }
 
+    /// The weights' storage type.
+    public var dtype: WeightDType { halfParams == nil ? .float32 : .bfloat16 }
+
+    /// True when the model holds no gradients (`Storage.frozen`).
+    public var isFrozen: Bool { grads.count == 0 }
+
+    /// Bytes of the weights as stored (F32 or BF16), without gradients or scratch.
+    public var parameterBytes: Int { params.count * 4 + (halfParams?.count ?? 0) * 2 }
+
+    /// Bytes of the gradients: 0 for a frozen model.
+    public var gradientBytes: Int { grads.count * 4 }
+
+    /// Lets `body` write tensor `t` in F32: in place, or for BF16 storage into a temporary
+    /// of the tensor's size that is then rounded to nearest-even.
+    public func write(_ t: TensorSpec, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        guard let halfParams else { return body(params.pointer + t.offset) }
+        let values = FloatBuffer(count: t.count)
+        body(values.pointer)
+        bfloat16FromFloat(halfParams.pointer + t.offset, values.pointer, t.count)
+    }
+
+    /// A frozen copy (no gradients) of this F32 model with its weights stored as `dtype`.
+    public func frozenCopy(_ dtype: WeightDType) throws -> Transformer {
+        precondition(self.dtype == .float32, "frozenCopy: the source must hold F32 weights")
+        let copy = try Transformer(config: config, storage: .frozen(dtype))
+        for t in layout.tensors { copy.write(t) { $0.update(from: params.pointer + t.offset, count: t.count) } }
+        return copy
+    }
+
     public func zeroGrad() { grads.zero() }
 
-    /// Activation memory for the current batch shape, in bytes.
-    public var activationBytes: Int { acts?.bytes ?? 0 }
+    /// Working memory for the current batch shape, in bytes: the activations, and for BF16
+    /// storage the one-layer F32 weight scratch.
+    public var activationBytes: Int { (acts?.bytes ?? 0) + weightScratch.count * 4 }
 
     func activations(B: Int, T: Int) -> Activations {
         if let a = acts, a.B == B, a.T == T { return a }
-        let a = Activations(config, B: B, T: T)
+        let a = Activations(config, B: B, T: T, forwardOnly: isFrozen)
         acts = a
         return a
     }
@@ -106,11 +155,10 @@ public final class Transformer {
         let HD = c.nHeads * c.headDim
         let shape = AttentionShape(B: a.B, T: a.T, H: c.nHeads, K: c.nKVHeads, D: c.headDim)
         let W = shape.qkvWidth
-        let p = params.pointer
 
-        timed("embedding") { embeddingForward(a.residual.pointer, a.tokens, p + layout.embed, N, C) }
+        timed("embedding") { embed(a.residual.pointer, a.tokens, N) }
         for l in 0..<c.nLayers {
-            let o = layout.layers[l]
+            let (p, o) = layerWeights(l)
             let (x, ln1, rstd1, qkv, probs, atty, mid, ln2, rstd2, gateUp, swi, out) = a.layer(l).pointers
 
             timed("rmsnorm") { rmsNormForward(ln1, rstd1, x, p + o.inputNorm, N, C, eps: c.normEps) }
@@ -126,10 +174,40 @@ public final class Transformer {
             timed("matmul") { linearForward(out, swi, p + o.down, nil, N, F, C) }
             timed("residual") { add(out, mid, N * C) }
         }
-        timed("rmsnorm") { rmsNormForward(a.lnf.pointer, a.rstdf.pointer, a.residual.pointer + c.nLayers * N * C,
-                       p + layout.finalNorm, N, C, eps: c.normEps) }
+        let finalNorm = weights(layout.finalNorm, C)
+        timed("rmsnorm") { rmsNormForward(a.lnf.pointer, a.rstdf.pointer, a.output, finalNorm, N, C, eps: c.normEps) }
         if computeLogits {
-            timed("matmul") { linearForward(a.logits.pointer, a.lnf.pointer, p + layout.lmHead, nil, N, C, V) }
+            // Blocks of vocabulary rows that fit the weight scratch (the whole head for F32).
+            let rows = halfParams == nil ? V : weightScratch.count / C
+            for v in stride(from: 0, to: V, by: rows) {
+                let n = min(rows, V - v)
+                let head = weights(layout.lmHead + v * C, n * C)
+                timed("matmul") { linearForward(a.logits.pointer + v, a.lnf.pointer, head, nil, N, C, n, outStride: V) }
+            }
+        }
+    }
+
+    /// `count` F32 weights from `offset`: the parameters themselves, or for BF16 storage their
+    /// widened copy in the weight scratch, valid until the next call.
+    func weights(_ offset: Int, _ count: Int) -> UnsafePointer<Float> {
+        guard let halfParams else { return UnsafePointer(params.pointer + offset) }
+        precondition(count <= weightScratch.count)
+        timed("bf16") { floatFromBFloat16(weightScratch.pointer, halfParams.pointer + offset, count) }
+        return UnsafePointer(weightScratch.pointer)
+    }
+
+    /// Layer l's F32 weights and the offsets of its tensors from that pointer.
+    func layerWeights(_ l: Int) -> (UnsafePointer<Float>, LayerOffsets) {
+        let o = layout.layers[l]
+        return (weights(o.start, layout.layerSize), o.withinLayer)
+    }
+
+    /// out [N, C]: the embedding rows of tokens [N], widened from BF16 when stored so.
+    func embed(_ out: UnsafeMutablePointer<Float>, _ tokens: UnsafePointer<Int32>, _ N: Int) {
+        if let halfParams {
+            embeddingForward(out, tokens, halfParams.pointer + layout.embed, N, config.dModel)
+        } else {
+            embeddingForward(out, tokens, params.pointer + layout.embed, N, config.dModel)
         }
     }
 
@@ -208,6 +286,7 @@ public final class Transformer {
     }
 
     func backwardFromLogProbs(_ a: Activations, dlogp: UnsafePointer<Float>, dentropy: UnsafePointer<Float>?, dhidden: UnsafePointer<Float>?) {
+        requireGradients()
         let (N, C, V) = (a.N, config.dModel, config.vocabSize)
         // dlogits overwrite the logits in place.
         timed("logprobs") { logProbsBackward(a.logits.pointer, a.logits.pointer, a.lse.pointer, a.targets, dlogp, dentropy,
@@ -220,8 +299,13 @@ public final class Transformer {
 
     // MARK: Backward
 
+    func requireGradients() {
+        precondition(!isFrozen, "backward on a frozen model, which holds no gradients: a reference runs forward only (train a model from Checkpoint.load or Transformer(config:), not Checkpoint.loadFrozen)")
+    }
+
     /// Backward from d(hidden) held in `a.dln`, through the final norm and every layer.
     func backwardFromHidden(_ a: Activations) {
+        requireGradients()
         let c = config
         let (N, C, F) = (a.N, c.dModel, c.ffnHidden)
         let HD = c.nHeads * c.headDim
@@ -231,7 +315,7 @@ public final class Transformer {
         let dres = a.dres.pointer, dln = a.dln.pointer
 
         a.dres.zero()
-        timed("rmsnorm") { rmsNormBackward(dres, g + layout.finalNorm, dln, a.residual.pointer + c.nLayers * N * C,
+        timed("rmsnorm") { rmsNormBackward(dres, g + layout.finalNorm, dln, a.output,
                         p + layout.finalNorm, a.rstdf.pointer, N, C) }
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
             let o = layout.layers[l]
@@ -280,6 +364,7 @@ extension Transformer {
         guard (1...config.nLayers).contains(layers) else {
             throw ModelError.invalidConfig("cannot keep \(layers) of the model's \(config.nLayers) layers: give 1 to \(config.nLayers)")
         }
+        precondition(dtype == .float32, "keepingLayers: the model must hold F32 weights")
         var smaller = config
         smaller.nLayers = layers
         let copy = try Transformer(config: smaller)

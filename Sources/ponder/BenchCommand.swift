@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import Model
 import Tokenization
 import Environments
 import Storage
@@ -29,8 +30,13 @@ struct BenchCommand: ParsableCommand {
 
     var genSequenceCounts: [Int] { genSequences.split(separator: ",").compactMap { Int($0) } }
 
-    @Option(help: "Comma-separated sections to run: model, tokenizer, sandbox, store.")
-    var sections: String = "model,tokenizer,sandbox,store"
+    @Option(help: "Comma-separated sections to run: model, reference, tokenizer, sandbox, store.")
+    var sections: String = "model,reference,tokenizer,sandbox,store"
+
+    @Option(help: "Comma-separated storage types of the reference section: float32, bfloat16.")
+    var referenceDtypes: String = "float32,bfloat16"
+
+    var referenceDTypeList: [WeightDType] { referenceDtypes.split(separator: ",").compactMap { WeightDType(rawValue: String($0)) } }
 
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
@@ -45,7 +51,10 @@ struct BenchCommand: ParsableCommand {
         if counts.isEmpty || counts.contains(where: { Int($0).map { $0 < 1 || $0 > 4096 } ?? true }) {
             throw ValidationError("--gen-sequences takes batch sizes from 1 to 4096, e.g. 1,16,64; found '\(genSequences)'")
         }
-        let knownSections: Set<String> = ["model", "tokenizer", "sandbox", "store"]
+        for name in referenceDtypes.split(separator: ",") where WeightDType(rawValue: String(name)) == nil {
+            throw ValidationError("unknown reference dtype '\(name)'; choose from float32, bfloat16")
+        }
+        let knownSections: Set<String> = ["model", "reference", "tokenizer", "sandbox", "store"]
         for name in sections.split(separator: ",") where !knownSections.contains(String(name)) {
             throw ValidationError("unknown section '\(name)'; choose from \(knownSections.sorted().joined(separator: ", "))")
         }
@@ -55,6 +64,7 @@ struct BenchCommand: ParsableCommand {
         let wantedSections = Set(sections.split(separator: ",").map(String.init))
         var report = BenchReport()
         if wantedSections.contains("model") { report = try runModels() }
+        if wantedSections.contains("reference") { report.references = try runReferences() }
         if wantedSections.contains("tokenizer") {
             let t = try Tokenizer.benchmark()
             report.tokenizer = t
@@ -87,6 +97,33 @@ struct BenchCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
+    }
+
+    /// The frozen reference of each config in each storage type (ReferenceBenchmark.swift).
+    func runReferences() throws -> [ReferenceBenchResult] {
+        let wanted = Set(configs.split(separator: ",").map(String.init))
+        if !json {
+            print("")
+            print("reference (frozen: forward + log-probs, no gradients)")
+            print(pad("config", 13) + pad("dtype", 10) + pad("weights MB", 12) + pad("budget MB", 11)
+                  + pad("peak MB", 9) + pad("before MB", 11) + "forward s")
+        }
+        var results: [ReferenceBenchResult] = []
+        for bc in BenchConfig.all where wanted.contains(bc.name) {
+            for dtype in referenceDTypeList {
+                let r = try ReferenceBenchmark.run(bc, dtype: dtype)
+                results.append(r)
+                if !json {
+                    print(pad(r.config, 13) + pad(r.dtype.rawValue, 10) + pad(fmt(r.weightsMB, 1), 12) + pad(fmt(r.budgetMB, 1), 11)
+                          + pad(fmt(r.peakResidentMB, 0), 9) + pad(fmt(r.baselineResidentMB, 0), 11) + String(format: "%.3f", r.forwardSeconds))
+                }
+            }
+        }
+        if !json {
+            print("budget: weights as stored + forward-only activations of one [batch, seq] batch (+ BF16's one-layer F32 scratch);")
+            print("peak: resident high-water mark from before the model was built (before MB) to the end of its forwards")
+        }
+        return results
     }
 
     func runModels() throws -> BenchReport {
@@ -128,6 +165,7 @@ struct BenchReport: Encodable {
     var sgemmGFLOPS: Double?
     var blasThreads: Int?
     var models: [ModelBenchResult] = []
+    var references: [ReferenceBenchResult] = []
     var tokenizer: TokenizerBenchmark?
     var sandbox: SandboxBenchResult?
     var store: StoreBenchmarkResult?

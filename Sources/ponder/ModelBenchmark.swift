@@ -163,9 +163,15 @@ enum ModelBenchmark {
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
     }
 
-    static func peakRSSMB() -> Double {
+    static func peakRSSMB() -> Double { statusMB("VmHWM:") }
+
+    /// The process's resident set now.
+    static func residentMB() -> Double { statusMB("VmRSS:") }
+
+    /// A /proc/self/status line in kB, as MB.
+    static func statusMB(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
             return kb / 1024
         }
