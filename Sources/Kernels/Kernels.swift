@@ -9,7 +9,8 @@
 //   - Backward functions ACCUMULATE (+=) into every gradient they produce, input gradients
 //     included, so a residual stream or a tied weight can collect from several places; the
 //     caller zeroes gradient buffers once per step.
-//   - All matrix products go through OpenBLAS `cblas_sgemm` (row-major). Everything else is a
+//   - All matrix products go through OpenBLAS `cblas_sgemm` (row-major), or `cblas_sgemv` for
+//     a linear layer over fewer than 8 rows (decoding; see linearForward). Everything else is a
 //     plain loop that the optimiser can vectorise; the heaviest loops are split over the cores
 //     with `parallelFor`, never sgemm itself (OpenBLAS threads its own calls).
 //   - Float32 throughout; reductions over long rows accumulate in Float with pairwise-friendly
@@ -79,4 +80,10 @@ public func sgemm(
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// y[M] = A[M,N] x[N] (row-major A), OpenBLAS's matrix-vector product.
+@inline(__always)
+public func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda), x, 1, 0, y, 1)
 }
