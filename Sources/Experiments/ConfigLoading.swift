@@ -39,7 +39,7 @@ extension ExperimentConfig {
                 throw ExperimentConfigError(file: file, line: nil, column: nil, keyPath: "",
                                             message: "the file is empty; an experiment needs at least `environments` and `stages`")
             }
-            root = node
+            root = try substitutingEnvironment(in: node, file: file)
         } catch let error as YamlError {
             throw syntaxError(error, file: file)
         }
