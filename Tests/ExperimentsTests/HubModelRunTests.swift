@@ -68,6 +68,71 @@ import Tokenization
         #expect(evalRuns.first?.first?.checkpoint == hub.standardizedFileURL.path)
     }
 
+    /// Tools in a Hub format, end to end: SFT from the directory on python demonstrations
+    /// (rendered as `<python>...</python><output>...</output>` tags, the output unlearned) teaches
+    /// the tiny model to write the tags; GRPO's rollouts then run its calls in the real sandbox
+    /// and carry the output the engine forced.
+    @Test func toolDemonstrationsTeachAHubModelToCallPython() throws {
+        let dir = try RunnerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (hub, _) = try Self.hubModel(in: dir)
+        let yaml = """
+            name: hub-tool
+            seed: 0
+            environments:
+              - name: arithmetic
+                settings: {min_operands: 2, max_operands: 2, max_digits: 1, parentheses: 0}
+                tools: [python]
+            stages:
+              - stage: sft
+                init_from: \(hub.path)
+                steps: 200
+                batch_size: 16
+                seq_len: 128
+                learning_rate: 3.0e-3
+                examples: 1000
+                styles: {tool: 1}
+              - stage: grpo
+                steps: 1
+                prompts_per_step: 2
+                num_generations: 2
+                max_completion_length: 64
+                temperature: 0.5
+                eval_tasks: 2
+                rewards:
+                  - name: accuracy
+            """
+        let file = dir.appendingPathComponent("hub-tool.yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let store = try RunStore.open(path: dir.appendingPathComponent("ponder.sqlite").path)
+        let runner = try RunnerTests.run(try ExperimentConfig.load(path: file.path), in: dir, store: store, resume: false, stopAfter: nil)
+        #expect(!runner.interrupted)
+        let rollouts = try store.rollouts(run: try store.findRun("hub-tool/grpo").id!).map(\.rollout)
+        #expect(rollouts.count == 4)
+        struct Call: Decodable { var tool: String; var input: String; var output: String }
+        let calls = try rollouts.flatMap { r in try JSONDecoder().decode([Call].self, from: Data((r.toolCalls ?? "[]").utf8)).map { (r, $0) } }
+        #expect(!calls.isEmpty, "no rollout called python: \(rollouts.map(\.completion))")
+        var checked = 0
+        for (rollout, call) in calls {
+            // The completion holds the call and, after it, the output the engine forced (cut
+            // where the completion reached its length).
+            let marker = "<python>\(call.input)</python><output>"
+            let after = rollout.completion.components(separatedBy: marker).dropFirst().first ?? ""
+            #expect(call.tool == "python" && !call.output.isEmpty, "\(call)")
+            #expect(!after.isEmpty && ((call.output + "</output>").hasPrefix(after) || after.hasPrefix(call.output + "</output>")),
+                    "\(rollout.completion.debugDescription) \(call)")
+            // The sandbox ran the code: a well-formed `print(a op b)` printed its value.
+            let words = call.input.dropFirst("print(".count).dropLast().split(separator: " ")
+            guard call.input.hasPrefix("print("), call.input.hasSuffix(")"), words.count == 3,
+                  let a = Int(words[0]), let b = Int(words[2]) else { continue }
+            let value: Int? = switch words[1] { case "+": a + b; case "-": a - b; case "*": a * b; default: nil }
+            guard let value else { continue }
+            #expect(call.output == "\(value)\n", "\(call)")
+            checked += 1
+        }
+        #expect(checked > 0, "no well-formed call among \(calls.map(\.1.input))")
+    }
+
     /// The RLHF stages from the same directory: a reward model on verifier-labelled pairs of the
     /// model's own samples, PPO against it and DPO on synthetic pairs, all in the ChatML format.
     @Test func rlhfStagesStartFromAHubDirectory() throws {
