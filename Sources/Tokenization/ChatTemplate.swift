@@ -169,7 +169,6 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// One piece of a rendered conversation: a template token, or text (with whether it is learned).
 /// How the Hub formats spell what Ponder's format writes with special tokens: their tokenizers
 /// have no tool tokens, so thinking, tool calls and tool output are tags in the text. The
 /// engine runs a call when the model writes the closing tag (`ToolCallInjector`).
@@ -180,6 +179,7 @@ public enum TextTags {
     public static func close(_ tool: Tool) -> String { "</\(tool.rawValue)>" }
 }
 
+/// One piece of a rendered conversation: a template token, or text (with whether it is learned).
 private enum ChatPart {
     case token(String, learn: Bool)
     case text(String, learn: Bool)

@@ -189,19 +189,19 @@ public struct Tokenizer: Sendable {
     /// Ids of `text` as the continuation of earlier text (a chat template's run after one of its
     /// tokens): for a SentencePiece Metaspace "first" tokenizer no "▁" is prepended; otherwise
     /// the same as `encode`.
-    public func encode(continuing text: String) -> [Int32] { encode(text, continuing: true, midText: false) }
+    func encode(continuing text: String) -> [Int32] { encode(text, midText: false) }
 
     /// Ids of `text` written inside the text being generated (tool output the engine injects):
     /// no layout prepends "▁" (a legacy SentencePiece tokenizer puts one before every string it
     /// encodes), so the decoded sequence reads exactly as the pieces written one after another.
-    public func encode(midText text: String) -> [Int32] { encode(text, continuing: true, midText: true) }
+    public func encode(midText text: String) -> [Int32] { encode(text, midText: true) }
 
-    private func encode(_ text: String, continuing: Bool, midText: Bool) -> [Int32] {
+    private func encode(_ text: String, midText: Bool) -> [Int32] {
         var out: [Int32] = []
         var text = text
         text.withUTF8 { bytes in
             if let sentencePiece {
-                sentencePiece.encode(bytes, allowSpecial: false, added: added, cache: cache, continuesText: continuing,
+                sentencePiece.encode(bytes, allowSpecial: false, added: added, cache: cache, continuesText: true,
                                      midText: midText, into: &out)
             } else {
                 encode(bytes: bytes, allowSpecial: false, into: &out)
