@@ -193,7 +193,7 @@ public struct RunStore: Sendable {
     /// the first's lock, so by then the migrations it lost to are committed: when the applied
     /// set has grown, read it again and carry on; any other failure is thrown as it is.
     private static func migrate(_ database: any DatabaseWriter) throws {
-        func applied() throws -> Set<String> { try database.read { try Schema.migrator.appliedIdentifiers($0) } }
+        func applied() throws -> Set<String> { try database.read { try Schema.appliedIdentifiers($0) } }
         var before = try applied()
         for attempt in 1... {
             do {
@@ -226,7 +226,7 @@ public struct RunStore: Sendable {
         do {
             let probe = try DatabaseQueue(path: path, configuration: configuration)
             (applied, foreignTables) = try probe.read { db in
-                let applied = try Schema.migrator.appliedIdentifiers(db)
+                let applied = try Schema.appliedIdentifiers(db)
                 // GRDB creates its (empty) migrations table before the first migration's
                 // transaction, so a store killed in between holds that table alone: still ours.
                 let tables = applied.isEmpty

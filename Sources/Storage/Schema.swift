@@ -34,6 +34,18 @@ enum Schema {
     /// The identifiers of `migrator`, for error messages and tests.
     static var knownIdentifiers: [String] { migrator.migrations }
 
+    /// The migrations applied to `db`. GRDB's `appliedIdentifiers` selects from its table and,
+    /// when that fails, asks its schema cache whether the table exists: while another
+    /// connection is creating the store that cache can say yes to a snapshot without the
+    /// table, and the open failed with "no such table: grdb_migrations" (once in 1415 rounds
+    /// of `storesOpenedAtOnceAllMigrate`, and in CI). Here `sqlite_master` is asked first and
+    /// no cache is involved.
+    static func appliedIdentifiers(_ db: Database) throws -> Set<String> {
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations')") ?? false
+        guard exists else { return [] }
+        return try String.fetchSet(db, sql: "SELECT identifier FROM grdb_migrations")
+    }
+
     /// v2: which split an eval graded (`validation` / `test`; NULL for an external file such
     /// as `ponder eval --data`), each item's task metadata (JSON: a JSONL line's extra keys, a
     /// counting task's kind, a code task's family and held-out kind) for breakdowns, and the
