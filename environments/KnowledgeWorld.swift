@@ -138,20 +138,29 @@ public struct KnowledgeWorld: Sendable {
         }
     }
 
-    /// The exposure-controlled corpus: every corpus fact written exactly its count of times (the
-    /// k-th time in wording variant k mod 3), shuffled, four sentences to a document. Nil without
+    /// The exposure-controlled corpus: one short biography per document. An entity whose facts
+    /// are written at most m times gets m documents; its j-th holds, in wording variant j mod 3
+    /// and in shuffled order, every fact written more than j times, so every corpus fact occurs
+    /// exactly its count of times. The documents are then shuffled. (Facts about one entity side
+    /// by side, as in a biography, let a small model tie them to the name: with the same
+    /// sentences scattered four to a document, the tiny recipe with `corpus_questions: 0.5` and
+    /// 1200 pretraining steps answered 10.7% [5.0, 21.5] of answerable validation questions;
+    /// grouped, 16.1% [8.7, 27.8]; one seed each.) Nil without
     /// exposure control.
     public func exposureCorpus(seed: UInt64) -> [String]? {
         guard let exposure else { return nil }
-        var sentences: [String] = []
+        var rng = RNG(seed: seed).fork("exposure-corpus")
+        var documents: [String] = []
         for e in entities where e.partition == .corpus {
-            for attribute in e.attributeOrder {
-                for k in 0..<(exposure[e.name + "|" + attribute] ?? 0) { sentences.append(Self.sentence(e, attribute, variant: k)) }
+            let counts = e.attributeOrder.map { exposure[e.name + "|" + $0] ?? 0 }
+            for j in 0..<(counts.max() ?? 0) {
+                var sentences = zip(e.attributeOrder, counts).filter { $0.1 > j }.map { Self.sentence(e, $0.0, variant: j) }
+                for i in stride(from: sentences.count - 1, to: 0, by: -1) { sentences.swapAt(i, rng.nextInt(below: i + 1)) }
+                documents.append(sentences.joined(separator: " "))
             }
         }
-        var rng = RNG(seed: seed).fork("exposure-corpus")
-        for i in stride(from: sentences.count - 1, to: 0, by: -1) { sentences.swapAt(i, rng.nextInt(below: i + 1)) }
-        return stride(from: 0, to: sentences.count, by: 4).map { sentences[$0..<min($0 + 4, sentences.count)].joined(separator: " ") }
+        for i in stride(from: documents.count - 1, to: 0, by: -1) { documents.swapAt(i, rng.nextInt(below: i + 1)) }
+        return documents
     }
 
     /// The question for one attribute, and the subject phrase the passage uses.
