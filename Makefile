@@ -40,7 +40,8 @@ bench: build
 	$(PONDER) bench
 
 # Every shipped experiment with three seeds, graded on the test split; writes the README's
-# results table (scripts/results.sh says how). Hours on 2 cores; not part of CI.
+# results table and the refusal and hallucination tables (scripts/results.sh says how; PARTS=knowledge
+# for the latter alone). Hours on 2 cores; not part of CI.
 results: build
 	scripts/results.sh
 

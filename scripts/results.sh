@@ -9,6 +9,8 @@
 # with the summation order. Everything lands in results/ (store, checkpoints, logs, JSON); an
 # interrupted `make results` continues where it stopped (`--resume`).
 # EXPERIMENTS="quickstart counting-grpo" make results measures a subset; the table names what is missing.
+# The refusal and hallucination tables come after them (scripts/knowledge_results.sh, its own
+# recipes and seeds); PARTS=knowledge make results runs only those, PARTS=experiments only the rest.
 # THREADS=1 runs the experiments with one thread for Ponder and OpenBLAS, for a second job beside a
 # first (on 2 cores, a one-thread pretraining beside a two-thread one made about 25% more steps in
 # all than the two-thread one alone); the table says which experiments ran so.
@@ -19,7 +21,9 @@ OUT=${OUT:-results}
 EXPERIMENTS=${EXPERIMENTS:-"quickstart arithmetic-grpo counting-grpo counting-tool-grpo code-grpo"}
 TASKS=${TASKS:-200}
 if [ -n "${THREADS:-}" ]; then export PONDER_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS; fi
+PARTS=${PARTS:-"experiments knowledge"}
 mkdir -p "$OUT"
+if [[ " $PARTS " == *" experiments "* ]]; then
 
 test_split=(--set stages.before_rl.split=test --set stages.after_rl.split=test
             --set stages.before_rl.tasks=$TASKS --set stages.after_rl.tasks=$TASKS)
@@ -41,3 +45,8 @@ PONDER_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PONDER" run experiments/quickstart.yam
   --db "$OUT/threads1.sqlite" --runs "$OUT/runs-threads1" --summary-json "$OUT/quickstart-threads1.json" > "$OUT/quickstart-threads1.log" 2>&1
 
 python3 scripts/results_table.py "$OUT" README.md
+fi
+
+if [[ " $PARTS " == *" knowledge "* ]]; then
+  OUT=$OUT scripts/knowledge_results.sh
+fi

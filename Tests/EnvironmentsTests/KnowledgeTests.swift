@@ -80,6 +80,31 @@ import PonderCore
         #expect(env.world.entities == (try KnowledgeEnvironment()).world.entities)
     }
 
+    /// The controlled corpus is one biography per document: every sentence of a document is about
+    /// one entity, and an entity has as many documents as its most-written fact has occurrences.
+    @Test func exposureCorpusIsOneBiographyPerDocument() throws {
+        let env = try exposed()
+        let documents = try #require(env.world.exposureCorpus(seed: env.config.worldSeed))
+        let exposure = try #require(env.world.exposure)
+        let corpus = env.world.entities.filter { $0.partition == .corpus }
+        var documentsOf: [String: Int] = [:]
+        func words(_ text: String) -> [Substring] { text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }) }
+        for document in documents {
+            // Every name part is unique in the world, so the one entity named in a document is its subject.
+            let text = words(document)
+            let named = corpus.filter { e in
+                let name = words(e.name)
+                return text.indices.contains { i in i + name.count <= text.count && Array(text[i..<(i + name.count)]) == name }
+            }
+            #expect(named.count == 1, "\(named.map(\.name)) in \(document)")
+            if let e = named.first { documentsOf[e.name, default: 0] += 1 }
+        }
+        for e in corpus {
+            let most = e.attributeOrder.map { exposure[e.name + "|" + $0] ?? 0 }.max() ?? 0
+            #expect(documentsOf[e.name, default: 0] == most, "\(e.name): \(documentsOf[e.name, default: 0]) documents, most-written fact \(most) times")
+        }
+    }
+
     @Test func questionsCarryExposureAndFalsePremises() throws {
         let env = try exposed(falsePremise: 0.3)
         var rng = RNG(seed: 4)

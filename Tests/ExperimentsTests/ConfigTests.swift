@@ -34,6 +34,20 @@ func experimentText(model: String = "", stages extra: String = "") -> String {
 }
 
 @Suite struct ConfigFileTests {
+    /// The knowledge recipes that start from another one's checkpoint (`init_from`) must ask about
+    /// the same world with the same splits, or a test question of one could be a training
+    /// question of the other: their knowledge settings are identical.
+    @Test func chainedKnowledgeRecipesShareTheirWorld() throws {
+        let names = ["knowledge-exposure", "knowledge-probe-sft", "knowledge-unknown-sft", "knowledge-grpo-refusal", "knowledge-abstention-tax"]
+        let specs = try names.map { name in
+            try #require(ExperimentConfig.load(path: experimentsFolder.appendingPathComponent(name + ".yaml").path).environment(named: "knowledge"), "\(name)")
+        }
+        for (name, spec) in zip(names, specs).dropFirst() {
+            #expect(spec.settings == specs[0].settings && spec.split == specs[0].split && spec.tools == specs[0].tools,
+                    "\(name)'s knowledge environment differs from knowledge-exposure's")
+        }
+    }
+
     @Test func everyExperimentFileDecodes() throws {
         let files = try experimentFiles()
         #expect(files.count >= 6)
