@@ -80,7 +80,7 @@ extension EvalSummary {
         environment = record.suite
         split = record.split.flatMap(Split.init(rawValue:))
         let greedy = items.filter { $0.sampleIndex < 0 }
-        outcomes = Dictionary(greedy.filter { $0.failure == nil }.map { ($0.taskID, $0.verdict == .correct ? 1.0 : 0.0) },
+        outcomes = Dictionary(greedy.filter { $0.failure == nil }.map { ($0.taskID, Self.isCorrect($0) ? 1.0 : 0.0) },
                               uniquingKeysWith: { a, _ in a })
         machineryFailures = Int(record.metrics["machinery_failures"] ?? 0)
         passAtK = [:]
@@ -93,9 +93,16 @@ extension EvalSummary {
         }
         toolUse = record.metrics["tool_use"] ?? 0
         contamination = record.metrics["contamination"].map { Int($0) }
-        let graded = greedy.map { (Breakdown.object(json: $0.metadata), $0.failure == nil ? $0.verdict == .correct : nil) }
+        let graded = greedy.map { (Breakdown.object(json: $0.metadata), $0.failure == nil ? Self.isCorrect($0) : nil) }
         byHeldOutKind = Breakdown.accuracy(graded, by: "held_out").map { ($0.value, $0.accuracy) }
         byPhrasing = Breakdown.accuracy(graded, by: "phrasing").map { ($0.value, $0.accuracy) }
+    }
+
+    /// A stored answer counts as `Evaluation.isCorrect` counted it live: right, or a refusal of a
+    /// question whose right answer is a refusal (its verdict scored 1). Counting only `correct`
+    /// gave a resumed run's summary 12.2% where the live one had said 32.2%.
+    static func isCorrect(_ item: EvalItemRecord) -> Bool {
+        item.verdict == .correct || (item.verdict == .refused && !item.answerable)
     }
 }
 

@@ -2,6 +2,7 @@
 // knowledge verifier, counted by hand.
 import Environments
 import PonderCore
+import Storage
 import Foundation
 import Testing
 @testable import Experiments
@@ -47,6 +48,15 @@ import Testing
                                        verdictCounts: [:], machineryFailures: 0, items: items)
         let summary = EvalSummary(stage: "eval", environment: "knowledge", split: .test, result: result, contamination: 0)
         #expect(ExperimentRunner.evalMetrics(summary, result)["abstention/all/hallucination"] == 3.0 / 5)
+        // A resumed run rebuilds the summary from the store: the refusal of the unanswerable
+        // question still counts, 3 of 7 as live (2 right answers and it).
+        #expect(summary.correct == 3 && summary.graded == 7)
+        let store = try RunStore.inMemory()
+        let evalID = try store.recordEval(run: nil, checkpoint: "c", suite: "knowledge", step: nil, split: "test",
+                                          metrics: [:], items: ExperimentRunner.evalItems(result))
+        let restored = EvalSummary(stage: "eval", record: try #require(store.evals(run: nil).first { $0.id == evalID }),
+                                   items: try store.evalItems(eval: evalID))
+        #expect(restored.correct == summary.correct && restored.graded == summary.graded)
 
         // Exposure buckets group the corpus facts.
         var seen = items
