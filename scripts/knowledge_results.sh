@@ -3,7 +3,7 @@
 # knowledge recipes with three seeds, each checkpoint graded once on the knowledge *test* split
 # (`ponder eval --split test --json`), then scripts/knowledge_table.py writes tables (a)-(d):
 #   (a) plain SFT (knowledge-exposure) against knowledge probing (knowledge-probe-sft) and GRPO
-#       with an abstention-aware reward (knowledge-grpo-refusal)
+#       with an abstention-aware reward on the questions left out of a first SFT (knowledge-grpo-refusal)
 #   (b) the same plain-SFT pipeline with 10%, 30% and 60% of the facts seen exactly once
 #   (c) the second SFT half with every answer (knowledge-unknown-sft) against "I don't know" for
 #       what the probe found unknown (knowledge-probe-sft's sft_probe)
@@ -45,11 +45,11 @@ if [ "${1:-}" = "--chain" ]; then
     main)
       run knowledge-exposure knowledge-exposure
       grade "$runs/knowledge-exposure/seed-$seed/sft" sft
-      KNOWLEDGE_SFT=$runs/knowledge-exposure/seed-$seed/sft run knowledge-grpo-refusal knowledge-grpo-refusal
-      grade "$runs/knowledge-grpo-refusal/seed-$seed/grpo" grpo-refusal
       KNOWLEDGE_PRETRAIN=$runs/knowledge-exposure/seed-$seed/pretrain run knowledge-probe-sft knowledge-probe-sft
       grade "$runs/knowledge-probe-sft/seed-$seed/sft" sft-half
       grade "$runs/knowledge-probe-sft/seed-$seed/sft_probe" sft-probe
+      KNOWLEDGE_SFT_HALF=$runs/knowledge-probe-sft/seed-$seed/sft run knowledge-grpo-refusal knowledge-grpo-refusal
+      grade "$runs/knowledge-grpo-refusal/seed-$seed/grpo" grpo-refusal
       KNOWLEDGE_SFT_HALF=$runs/knowledge-probe-sft/seed-$seed/sft run knowledge-unknown-sft knowledge-unknown-sft
       grade "$runs/knowledge-unknown-sft/seed-$seed/sft_answers" sft-answers
       ;;

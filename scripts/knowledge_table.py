@@ -179,11 +179,14 @@ def main(directory, readme):
         f"listed with a 95% t-interval across them (t = 4.30 for three seeds), a change the mean of the per-seed "
         f"changes with its t-interval.",
         "",
-        "**(a) Recipes against plain SFT.** Plain SFT is knowledge-exposure's `sft`; probing is "
-        "knowledge-probe-sft's `sft_probe`; GRPO is knowledge-grpo-refusal's `grpo` (from that same SFT).",
+        "**(a) Recipes against plain SFT.** Plain SFT is knowledge-exposure's `sft` (every training question). "
+        "Both recipes start from knowledge-probe-sft's first SFT (one half of the training questions) and "
+        "train on the other half: probing is knowledge-probe-sft's `sft_probe`, GRPO with the abstention-aware "
+        "reward is knowledge-grpo-refusal's `grpo`.",
         "",
         SUITE_HEAD.format(first="checkpoint"),
         suite_row(evals, "plain SFT", "sft"),
+        suite_row(evals, "first-half SFT (the recipes' start)", "sft-half"),
         suite_row(evals, "SFT with knowledge probing", "sft-probe"),
         suite_row(evals, "GRPO, abstention-aware reward", "grpo-refusal"),
         "",

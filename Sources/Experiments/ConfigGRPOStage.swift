@@ -27,11 +27,14 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
     public var initFrom = ""
     /// float32 | bfloat16 (or bf16): how the frozen reference holds its weights. Default float32.
     public var referenceDType = WeightDType.float32
+    /// Prompts from one part of the training questions only (`{part: 2, of: 2}`, as an sft
+    /// stage's `questions`): RL on questions the model was not fine-tuned on. Default: all.
+    public var questions: QuestionPart? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, rewards, environments, curriculum, initFrom = "init_from", referenceDType = "reference_dtype"
+        case name, rewards, environments, curriculum, initFrom = "init_from", referenceDType = "reference_dtype", questions
     }
 
     public init(from decoder: Decoder) throws {
@@ -50,6 +53,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         curriculum = try mine.decodeIfPresent(CurriculumSettings.self, forKey: .curriculum)
         try mine.fill(&initFrom, .initFrom)
         try mine.fill(&referenceDType, .referenceDType)
+        questions = try mine.decodeIfPresent(QuestionPart.self, forKey: .questions)
     }
 
     /// One flat mapping: the name, every parameter, the rewards and the environments.
@@ -62,6 +66,7 @@ public struct GRPOStage: TrainerStage, Codable, Sendable, Equatable {
         try c.encodeIfPresent(curriculum, forKey: .curriculum)
         if !initFrom.isEmpty { try c.encode(initFrom, forKey: .initFrom) }
         try c.encodeReferenceDType(referenceDType, forKey: .referenceDType)
+        try c.encodeIfPresent(questions, forKey: .questions)
     }
 }
 

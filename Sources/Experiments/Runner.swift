@@ -436,16 +436,22 @@ public final class ExperimentRunner {
     }
 
     /// A GRPO stage's environments: train views, weighted, with their held-out tasks.
-    static func grpoEnvironments(_ chosen: [LabEnvironment], heldOut: (LabEnvironment) -> [EnvTask]) -> [GRPOTrainer.WeightedEnvironment] {
-        chosen.map { GRPOTrainer.WeightedEnvironment(environment: $0.training, weight: $0.spec.weight, heldOut: heldOut($0)) }
+    /// With `part`, only that part of the training questions (QuestionPartView).
+    static func grpoEnvironments(_ chosen: [LabEnvironment], part: QuestionPart? = nil,
+                                 heldOut: (LabEnvironment) -> [EnvTask]) -> [GRPOTrainer.WeightedEnvironment] {
+        chosen.map {
+            GRPOTrainer.WeightedEnvironment(environment: part.map { [training = $0.training] in QuestionPartView(base: training, part: $0) } ?? $0.training,
+                                            weight: $0.spec.weight, heldOut: heldOut($0))
+        }
     }
 
     /// A grpo or ppo stage's environments (`names`, or all) and their weighted train views with
     /// `evalTasks` validation tasks each, whose prompts are checked to fit the model.
-    func rolloutEnvironments(_ names: [String], evalTasks: Int, tokenizer: Tokenizer,
-                             model: Transformer) throws -> (chosen: [LabEnvironment], weighted: [GRPOTrainer.WeightedEnvironment]) {
+    /// With `part`, the train views sample only that part of the training questions.
+    func rolloutEnvironments(_ names: [String], evalTasks: Int, tokenizer: Tokenizer, model: Transformer,
+                             part: QuestionPart? = nil) throws -> (chosen: [LabEnvironment], weighted: [GRPOTrainer.WeightedEnvironment]) {
         let chosen = names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
-        let weighted = Self.grpoEnvironments(chosen) { $0.heldOut(count: evalTasks, seed: config.heldOutSeed, split: .validation) }
+        let weighted = Self.grpoEnvironments(chosen, part: part) { $0.heldOut(count: evalTasks, seed: config.heldOutSeed, split: .validation) }
         for w in weighted { try Evaluation.checkPromptsFit(w.heldOut, tokenizer: tokenizer, model: model) }
         return (chosen, weighted)
     }
@@ -455,7 +461,8 @@ public final class ExperimentRunner {
         let tok = try requireTokenizer(s.name)
         let (policy, _) = try Checkpoint.load(from: start)
         let reference = try Checkpoint.loadFrozen(from: start, dtype: s.referenceDType)
-        let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.parameters.evalTasks, tokenizer: tok, model: policy)
+        let (chosen, weighted) = try rolloutEnvironments(s.environments, evalTasks: s.parameters.evalTasks, tokenizer: tok, model: policy,
+                                                         part: s.questions)
         let rewards = try rewardSet(s.rewards, stage: s.name, tokenizer: tok)
         let curriculum = try s.curriculum.map { try Self.curriculum($0, envs: chosen, stage: s.name) }
         for (i, tier) in (curriculum?.tiers ?? []).enumerated() {

@@ -60,8 +60,8 @@ struct TrainingStream {
             names.isEmpty ? envs : envs.filter { names.contains($0.environment.name) }
         }
         // The prompts a grpo or ppo stage draws, step by step.
-        func rolloutPrompts(_ names: [String], _ p: GRPO.Parameters) -> [EnvTask?] {
-            let weighted = ExperimentRunner.grpoEnvironments(chosen(names), heldOut: { _ in [] })
+        func rolloutPrompts(_ names: [String], _ p: GRPO.Parameters, part: QuestionPart? = nil) -> [EnvTask?] {
+            let weighted = ExperimentRunner.grpoEnvironments(chosen(names), part: part, heldOut: { _ in [] })
             var prompts: [EnvTask] = []
             for step in 0..<p.steps {
                 var rng = GRPOTrainer.stepRNG(seed: config.seed, step: step)
@@ -90,7 +90,7 @@ struct TrainingStream {
                                                                         seed: config.seed, label: "sft/train", split: .train,
                                                                         part: s.questions).map(\.task))
             case .grpo(let s):
-                add(s.name, "prompts", rolloutPrompts(s.environments, s.parameters))
+                add(s.name, "prompts", rolloutPrompts(s.environments, s.parameters, part: s.questions))
             case .rewardModel(let s):
                 add(s.name, "preference prompts", preferencePrompts(s.preferences, stage: s.name))
             case .dpo(let s):

@@ -23,6 +23,40 @@ import TestSupport
         #expect(KnowledgeProbe.unknown(items) == ["a"])
     }
 
+    /// A grpo stage's `questions: {part: 2, of: 2}` draws its prompts from that part of the
+    /// training questions only, and the training-stream audit replays the same draws.
+    @Test func grpoPromptsComeFromOnePart() throws {
+        var spec = EnvironmentSpec(name: "knowledge")
+        spec.tools = []
+        let envs = [try LabEnvironment(spec: spec)]
+        let part = QuestionPart(part: 2, of: 2)
+        func draw(_ part: QuestionPart?) -> [EnvTask] {
+            let weighted = ExperimentRunner.grpoEnvironments(envs, part: part, heldOut: { _ in [] })
+            var rng = RNG(seed: 5)
+            return GRPOTrainer.drawTasks(weighted, count: 200, toolsOverride: nil, &rng)
+        }
+        let inPart = draw(part).map { part.contains(envs[0].environment.splitKey($0)) }
+        #expect(inPart.count == 200 && inPart.allSatisfy { $0 })
+        let all = draw(nil).map { part.contains(envs[0].environment.splitKey($0)) }
+        #expect(all.contains(true) && all.contains(false), "without a part both halves are drawn")
+
+        let config = try ExperimentConfig.decode(yaml: """
+            name: t
+            environments:
+              - name: knowledge
+                tools: []
+            stages:
+              - stage: tokenizer
+              - stage: grpo
+                steps: 3
+                prompts_per_step: 8
+                questions: {part: 2, of: 2}
+            """)
+        let prompts = try #require(TrainingStream.build(config, envs: envs).sources.first { $0.what == "prompts" })
+        let keys = prompts.keys["knowledge"] ?? []
+        #expect(!keys.isEmpty && keys.allSatisfy { part.contains($0) })
+    }
+
     @Test func probedQuestionsBecomeRefusals() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ponder-probe-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
