@@ -132,7 +132,7 @@ def known_facts(directory, evals, seed):
 
     def verdicts(label):
         eval_id = evals[label][seed]["eval_id"]
-        rows = db.execute("select task_id, verdict from eval_items where eval_id = ? and sample_index = 0 and answerable",
+        rows = db.execute("select task_id, verdict from eval_items where eval_id = ? and sample_index < 0 and answerable",
                           (eval_id,)).fetchall()
         return dict(rows)
 
@@ -249,7 +249,7 @@ def main(directory, readme):
         lines.append("")
     lines += [
         "**(d) The abstention tax of reasoning RL.** knowledge-abstention-tax: arithmetic and knowledge learned "
-        "together, then GRPO on a mix of arithmetic (3 parts) and knowledge (1 part) questions with a "
+        "together, then GRPO on an even mix of arithmetic and knowledge questions with a "
         "correctness-only reward (a refusal scores 0, like a wrong answer). Arithmetic accuracy is greedy, on "
         "arithmetic's test split.",
         "",
