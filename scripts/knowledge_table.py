@@ -180,9 +180,10 @@ def main(directory, readme):
         f"changes with its t-interval.",
         "",
         "**(a) Recipes against plain SFT.** Plain SFT is knowledge-exposure's `sft` (every training question). "
-        "Both recipes start from knowledge-probe-sft's first SFT (one half of the training questions) and "
-        "train on the other half: probing is knowledge-probe-sft's `sft_probe`, GRPO with the abstention-aware "
-        "reward is knowledge-grpo-refusal's `grpo`.",
+        "Both recipes start from knowledge-probe-sft's first SFT (one half of the training questions): probing "
+        "(knowledge-probe-sft's `sft_probe`) fine-tunes on every training question with the facts the model got "
+        "wrong in 4 samples relabelled \"I don't know\"; GRPO (knowledge-grpo-refusal's `grpo`) draws its prompts "
+        "from the other half, +1 for a right answer or for refusing an unanswerable question, 0 otherwise.",
         "",
         SUITE_HEAD.format(first="checkpoint"),
         suite_row(evals, "plain SFT", "sft"),
@@ -225,15 +226,15 @@ def main(directory, readme):
     lines += [
         "",
         "**(c) Fine-tuning on unknown facts** (Gekhman et al. 2024). Both variants start from "
-        "knowledge-probe-sft's first SFT (one half of the training questions) and fine-tune on the other half: "
-        "knowledge-unknown-sft keeps every answer, the unknown facts' included; knowledge-probe-sft's "
+        "knowledge-probe-sft's first SFT (one half of the training questions) and fine-tune on every training "
+        "question: knowledge-unknown-sft keeps every answer, the unknown facts' included; knowledge-probe-sft's "
         "`sft_probe` turns the answers the probe found unknown into \"I don't know\". Known facts: the answerable "
         "test questions the starting model answered right (per seed); kept: still right after; now wrong: answered wrongly after.",
         "",
         SUITE_HEAD.format(first="checkpoint"),
         suite_row(evals, "start (first half)", "sft-half"),
-        suite_row(evals, "second half, every answer", "sft-answers"),
-        suite_row(evals, "second half, \"I don't know\" for unknown facts", "sft-probe"),
+        suite_row(evals, "then every answer", "sft-answers"),
+        suite_row(evals, "then \"I don't know\" for unknown facts", "sft-probe"),
         "",
     ]
     known = {s: known_facts(directory, evals, s) for s in sorted(evals.get("sft-half", {}))}
