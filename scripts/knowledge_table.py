@@ -116,8 +116,13 @@ def suite_row(evals, name, label):
             f"{seeds_of(evals, label)} |")
 
 
-SUITE_HEAD = ("| {first} | accuracy (answerable) | over-refusal | invented (unanswerable, false premise) | "
+SUITE_HEAD = ("| checkpoint | accuracy (answerable) | over-refusal | invented (unanswerable, false premise) | "
               "hallucination (wrong of attempted) | SimpleQA F | seeds |\n|---|---|---|---|---|---|---|")
+
+
+def suite_table(evals, rows):
+    """The suite's figures for (name, label) rows, under SUITE_HEAD."""
+    return [SUITE_HEAD] + [suite_row(evals, name, label) for name, label in rows]
 
 
 def known_facts(directory, evals, seed):
@@ -185,11 +190,8 @@ def main(directory, readme):
         "wrong in 4 samples relabelled \"I don't know\"; GRPO (knowledge-grpo-refusal's `grpo`) draws its prompts "
         "from the other half, +1 for a right answer or for refusing an unanswerable question, 0 otherwise.",
         "",
-        SUITE_HEAD.format(first="checkpoint"),
-        suite_row(evals, "plain SFT", "sft"),
-        suite_row(evals, "first-half SFT (the recipes' start)", "sft-half"),
-        suite_row(evals, "SFT with knowledge probing", "sft-probe"),
-        suite_row(evals, "GRPO, abstention-aware reward", "grpo-refusal"),
+        *suite_table(evals, [("plain SFT", "sft"), ("first-half SFT (the recipes' start)", "sft-half"),
+                             ("SFT with knowledge probing", "sft-probe"), ("GRPO, abstention-aware reward", "grpo-refusal")]),
         "",
     ]
     base = figure(evals, "sft", INVENTED)
@@ -231,10 +233,8 @@ def main(directory, readme):
         "`sft_probe` turns the answers the probe found unknown into \"I don't know\". Known facts: the answerable "
         "test questions the starting model answered right (per seed); kept: still right after; now wrong: answered wrongly after.",
         "",
-        SUITE_HEAD.format(first="checkpoint"),
-        suite_row(evals, "start (first half)", "sft-half"),
-        suite_row(evals, "then every answer", "sft-answers"),
-        suite_row(evals, "then \"I don't know\" for unknown facts", "sft-probe"),
+        *suite_table(evals, [("start (first half)", "sft-half"), ("then every answer", "sft-answers"),
+                             ("then \"I don't know\" for unknown facts", "sft-probe")]),
         "",
     ]
     known = {s: known_facts(directory, evals, s) for s in sorted(evals.get("sft-half", {}))}
