@@ -207,7 +207,9 @@ def main(directory, readme):
         lines.append(f"- {name}: invented answers {100 * base[0]:.1f}% -> {100 * recipe[0]:.1f}% of the mean "
                      f"({ratio:.2f} times plain SFT's: {halved}); invented, per-seed change "
                      f"{change_text(paired(evals, label, 'sft', INVENTED))}; answerable accuracy, per-seed change "
-                     f"{change_text(acc)} ({'within' if within else 'not within'} 3 points on the mean).")
+                     f"{change_text(acc)} ({'within' if within else 'not within'} 3 points on the mean). Against its "
+                     f"start (first-half SFT): invented {change_text(paired(evals, label, 'sft-half', INVENTED))}, "
+                     f"answerable accuracy {change_text(paired(evals, label, 'sft-half', ACC))}.")
     lines += [
         "",
         "**(b) Hallucination against the share of facts seen once** (Kalai et al. 2025: a model that always "
