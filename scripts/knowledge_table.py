@@ -227,6 +227,17 @@ def main(directory, readme):
                      f"{pct(figure(evals, label, lambda d: error_rate(d, 'seen 1')))} | "
                      f"{pct(figure(evals, label, lambda d: rate(d, 'corpus', 'hallucination')))} | "
                      f"{pct(figure(evals, label, INVENTED))} | {seeds_of(evals, label)} |")
+    lines.append("")
+    floor = []
+    for share, label in [(0.1, "sft-once10"), (0.3, "sft"), (0.6, "sft-once60")]:
+        wrong = figure(evals, label, error_rate)
+        if wrong is None:
+            continue
+        low = wrong[0] - wrong[1] if wrong[1] is not None else wrong[0]
+        where = "above it" if low > share else ("mean above it, interval reaching below" if wrong[0] > share else "below it")
+        floor.append(f"{100 * share:.0f}% seen once: wrong of answerable {where}")
+    if floor:
+        lines.append("- The floor, share by share: " + "; ".join(floor) + ".")
     lines += [
         "",
         "**(c) Fine-tuning on unknown facts** (Gekhman et al. 2024). Both variants start from "
