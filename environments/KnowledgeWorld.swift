@@ -145,8 +145,7 @@ public struct KnowledgeWorld: Sendable {
     /// by side, as in a biography, let a small model tie them to the name: with the same
     /// sentences scattered four to a document, the tiny recipe with `corpus_questions: 0.5` and
     /// 1200 pretraining steps answered 10.7% [5.0, 21.5] of answerable validation questions;
-    /// grouped, 16.1% [8.7, 27.8]; one seed each.) Nil without
-    /// exposure control.
+    /// as biographies, 19.6% [11.3, 31.8]; seed 0, one run each.) Nil without exposure control.
     public func exposureCorpus(seed: UInt64) -> [String]? {
         guard let exposure else { return nil }
         var rng = RNG(seed: seed).fork("exposure-corpus")
