@@ -36,12 +36,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_peer import CONFIGS, ROPE_THETA, NORM_EPS, kv_heads, mlp_hidden  # noqa: E402 (stdlib only)
+from torch_peer import (CONFIGS, LOW_CPU_USE, NORM_EPS, ROPE_THETA, cpu_seconds, cpu_use,  # noqa: E402 (stdlib only)
+                        kv_heads, mlp_hidden)
 
 PROMPT_LEN = 32    # ponder bench: 32-token prompts
 NEW_TOKENS = 128   # ponder bench: 128 new tokens
 REPEATS = 3        # ponder bench: median of three runs
-LOW_CPU_USE = 0.85
 INSTALL_HINT = "pip install llama-cpp-python gguf"
 
 
@@ -119,11 +119,6 @@ def gguf_summary(path):
 # Measurement
 # --------------------------------------------------------------------------------------------
 
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def llama_cpp_versions(llama_cpp):
     info = {"llama_cpp_python": getattr(llama_cpp, "__version__", "?")}
     lib = getattr(getattr(llama_cpp, "llama_cpp", None), "_lib", None)
@@ -193,7 +188,7 @@ def run_config(name, args, gguf_path):
         runs.append(dict(gen_tokens_per_s=args.new_tokens / total_s,
                          decode_tokens_per_s=(args.new_tokens - 1) / decode_s,
                          prefill_ms=prefill_s * 1e3, total_s=total_s))
-    use = (cpu_seconds() - cpu0) / ((time.perf_counter() - wall0) * args.threads)
+    use = cpu_use(cpu_seconds() - cpu0, time.perf_counter() - wall0, args.threads)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     return {
         "vocab": V, "d_model": cfg["d_model"], "n_layers": cfg["n_layers"],
