@@ -68,38 +68,6 @@ public struct QuestionPart: Codable, Sendable, Equatable {
     }
 }
 
-/// An environment that samples only the tasks of one question part (a grpo stage's `questions`);
-/// everything else is the base environment's. Like the sft stages' demonstrations, it draws
-/// again until a task falls in the part (the cap only stops a space too small for the parts).
-struct QuestionPartView: Environment {
-    let base: any Environment
-    let part: QuestionPart
-
-    var name: String { base.name }
-    var tools: [Tool] { base.tools }
-    var styles: [DemonstrationStyle] { base.styles }
-    func sample(_ rng: inout RNG) -> EnvTask {
-        var task = base.sample(&rng)
-        var tries = 1
-        while !part.contains(base.splitKey(task)) && tries < 100_000 {
-            task = base.sample(&rng)
-            tries += 1
-        }
-        return task
-    }
-    var wordings: Int { base.wordings }
-    func reword(_ task: EnvTask, wording: Int) -> EnvTask { base.reword(task, wording: wording) }
-    func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
-    func assign(_ task: EnvTask, shares: SplitShares) -> SplitAssignment { base.assign(task, shares: shares) }
-    func verify(_ task: EnvTask, _ completion: Message) -> Verdict { base.verify(task, completion) }
-    func verify(batch items: [(task: EnvTask, completion: Message)]) -> [Verdict] { base.verify(batch: items) }
-    func demonstration(_ task: EnvTask, style: DemonstrationStyle) -> Message { base.demonstration(task, style: style) }
-    func document(_ task: EnvTask) -> String { base.document(task) }
-    func corpus(_ rng: inout RNG, count: Int, split: Split, shares: SplitShares) -> [CorpusDocument] {
-        base.corpus(&rng, count: count, split: split, shares: shares)
-    }
-}
-
 public enum KnowledgeProbe {
     /// Split keys (facts) of the tasks whose samples are all wrong; `key` maps a graded task id to
     /// its key. A fact asked through several tasks is unknown only when every sample of every one

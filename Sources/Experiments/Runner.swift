@@ -436,13 +436,10 @@ public final class ExperimentRunner {
     }
 
     /// A GRPO stage's environments: train views, weighted, with their held-out tasks.
-    /// With `part`, only that part of the training questions (QuestionPartView).
+    /// With `part`, only that part of the training questions (QuestionPart).
     static func grpoEnvironments(_ chosen: [LabEnvironment], part: QuestionPart? = nil,
                                  heldOut: (LabEnvironment) -> [EnvTask]) -> [GRPOTrainer.WeightedEnvironment] {
-        chosen.map {
-            GRPOTrainer.WeightedEnvironment(environment: part.map { [training = $0.training] in QuestionPartView(base: training, part: $0) } ?? $0.training,
-                                            weight: $0.spec.weight, heldOut: heldOut($0))
-        }
+        chosen.map { GRPOTrainer.WeightedEnvironment(environment: $0.view(.train, part: part), weight: $0.spec.weight, heldOut: heldOut($0)) }
     }
 
     /// A grpo or ppo stage's environments (`names`, or all) and their weighted train views with

@@ -34,8 +34,13 @@ struct LabEnvironment {
     /// The environment as training stages see it: it samples `train` tasks only.
     var training: any Environment { view(.train) }
 
-    /// The environment seen through one split: its tasks are that split's only.
-    func view(_ split: Split) -> any Environment { SplitView(environment, split: split, shares: shares) }
+    /// The environment seen through one split: its tasks are that split's only; with `part`, only
+    /// that part of them (QuestionPart).
+    func view(_ split: Split, part: QuestionPart? = nil) -> any Environment {
+        var keeps: (@Sendable (String) -> Bool)?
+        if let part { keeps = { part.contains($0) } }
+        return SplitView(environment, split: split, shares: shares, keeping: keeps)
+    }
 
     /// Up to `count` distinct tasks of `split`, the same for every stage that asks with this seed.
     func heldOut(count: Int, seed: UInt64, split: Split) -> [EnvTask] {
@@ -133,16 +138,7 @@ enum RunnerData {
         var out: [(task: EnvTask, conversation: Conversation)] = []
         for _ in 0..<count {
             let e = pick(envs, &rng)
-            var task = e.environment.sample(&rng, from: split, shares: e.shares)
-            if let part {
-                // Every part of a splittable space is non-empty in practice; the cap only stops a
-                // space too small for the parts asked.
-                var tries = 1
-                while !part.contains(e.environment.splitKey(task)) && tries < 100_000 {
-                    task = e.environment.sample(&rng, from: split, shares: e.shares)
-                    tries += 1
-                }
-            }
+            let task = e.view(split, part: part).sample(&rng)
             // Styles the environment supports, weighted by the mix; uniform if the mix names none of them.
             let offered = e.environment.styles
             var weights = offered.map { styles.weight($0) }

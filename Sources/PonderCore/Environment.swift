@@ -150,22 +150,36 @@ extension Environment {
 
 /// An environment seen through one split: `sample` draws only tasks of `split`, everything else
 /// is the base environment's. Trainers take `any Environment`; handing them a train view is how
-/// the runner keeps held-out tasks out of training.
+/// the runner keeps held-out tasks out of training. `keeping` narrows it further to the tasks
+/// whose split key it accepts (one part of the training questions: an sft stage's or a grpo
+/// stage's `questions`), drawing again until one is kept.
 public struct SplitView: Environment {
     public let base: any Environment
     public let split: Split
     public let shares: SplitShares
+    public let keeps: (@Sendable (String) -> Bool)?
 
-    public init(_ base: any Environment, split: Split, shares: SplitShares) {
+    public init(_ base: any Environment, split: Split, shares: SplitShares, keeping keeps: (@Sendable (String) -> Bool)? = nil) {
         self.base = base
         self.split = split
         self.shares = shares
+        self.keeps = keeps
     }
 
     public var name: String { base.name }
     public var tools: [Tool] { base.tools }
     public var styles: [DemonstrationStyle] { base.styles }
-    public func sample(_ rng: inout RNG) -> EnvTask { base.sample(&rng, from: split, shares: shares) }
+    public func sample(_ rng: inout RNG) -> EnvTask {
+        var task = base.sample(&rng, from: split, shares: shares)
+        guard let keeps else { return task }
+        // The cap only stops a filter that keeps (almost) nothing of a small task space.
+        var tries = 1
+        while !keeps(base.splitKey(task)) && tries < 100_000 {
+            task = base.sample(&rng, from: split, shares: shares)
+            tries += 1
+        }
+        return task
+    }
     public var wordings: Int { base.wordings }
     public func reword(_ task: EnvTask, wording: Int) -> EnvTask { base.reword(task, wording: wording) }
     public func splitKey(_ task: EnvTask) -> String { base.splitKey(task) }
