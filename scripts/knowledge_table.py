@@ -176,9 +176,12 @@ def main(directory, readme):
         sys.exit(f"{directory}: no evals/*-seed*.json; run scripts/knowledge_results.sh first")
     any_eval = next(iter(next(iter(evals.values())).values()))
     questions = any_eval["abstention"]["all"]["questions"]
+    # scripts/knowledge_results.sh gives each run PONDER_THREADS, 1 unless the caller set it.
+    threads = os.environ.get("PONDER_THREADS", "1")
     lines = [
         f"Measured by `make results` (scripts/knowledge_results.sh, then scripts/knowledge_table.py) at commit "
-        f"{commit()} on {datetime.now(timezone.utc):%Y-%m-%d}, {os.cpu_count()} cores ({cpu_model()}), one thread per run. "
+        f"{commit()} on {datetime.now(timezone.utc):%Y-%m-%d}, {os.cpu_count()} cores ({cpu_model()}), "
+        f"{threads} thread{'s' if threads != '1' else ''} per run. "
         f"Every checkpoint answers the same {questions} questions of the knowledge test split "
         f"(`ponder eval CHECKPOINT --env knowledge --split test --tasks 400`); a figure is the mean over the seeds "
         f"listed with a 95% t-interval across them (t = 4.30 for three seeds), a change the mean of the per-seed "
